@@ -1,0 +1,68 @@
+// The job model and the JobStore contract. Both adapters (core/store/sqlite.ts, core/store/mongo.ts)
+// pass the same contract suite (core/store/contract.ts). Every status change is compare-and-set,
+// so a duplicate delivery or a late worker can never overwrite a finished job.
+
+export const JOB_STATUSES = ['pending', 'processing', 'complete', 'failed'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const isFinished = (s: JobStatus): boolean => s === 'complete' || s === 'failed';
+
+export interface Job {
+  request_id: string;
+  vendor: string;
+  payload: unknown;
+  status: JobStatus;
+  /** Vendor calls started for this job (incremented by startAttempt). */
+  attempts: number;
+  result?: unknown;
+  /** Last error: a short code such as `vendor_5xx`, `timeout`, `callback_timeout`, with detail. */
+  error?: string;
+  idempotency_key?: string;
+  created_at: Date;
+  updated_at: Date;
+  completed_at?: Date;
+  /**
+   * When the sweeper should look at this job again if nothing else happened: pending jobs
+   * that were never picked up, processing jobs whose worker died or whose webhook never came.
+   */
+  deadline_at: Date;
+}
+
+export interface NewJob {
+  request_id: string;
+  vendor: string;
+  payload: unknown;
+  idempotency_key?: string;
+  deadline_at: Date;
+}
+
+export interface JobStore {
+  /**
+   * Insert a pending job. With an idempotency key already used, inserts nothing and returns
+   * the existing job with created=false.
+   */
+  create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }>;
+  get(requestId: string): Promise<Job | null>;
+  /** Remove a job that was never queued (the api's undo when the queue write fails). */
+  delete(requestId: string): Promise<boolean>;
+  /**
+   * pending|processing → processing, attempts + 1, deadline_at = deadline. Returns the updated
+   * job, or null when the job is missing or already finished (the caller acks and drops it).
+   */
+  startAttempt(requestId: string, deadline: Date, now: Date): Promise<Job | null>;
+  /** processing → pending with the error recorded and a new deadline (a retry is scheduled). */
+  releaseForRetry(requestId: string, error: string, deadline: Date, now: Date): Promise<boolean>;
+  /** processing → complete. True only for the call that made the transition. */
+  complete(requestId: string, result: unknown, now: Date): Promise<boolean>;
+  /** pending|processing → failed. True only for the call that made the transition. */
+  fail(requestId: string, error: string, now: Date): Promise<boolean>;
+  /** Move an unfinished job's deadline (the sweeper re-queued it). CAS on status. */
+  setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date): Promise<boolean>;
+  /** Unfinished jobs whose deadline_at < now, oldest deadline first. */
+  findOverdue(now: Date, limit: number): Promise<Job[]>;
+  /** Retention: delete finished jobs completed before the cutoff; returns how many. */
+  deleteFinishedBefore(cutoff: Date): Promise<number>;
+  /** Count of jobs by status for a vendor (status reporting). */
+  countByStatus(vendor: string): Promise<Record<JobStatus, number>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

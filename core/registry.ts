@@ -1,0 +1,134 @@
+// The vendor registry: each vendor's parsed VendorSpec, published to Redis by whoever owns the
+// VendorPools (the controller, or the local supervisor) and read by the api and the workers.
+// Publishing is level-triggered: owners re-publish periodically, so a Redis that lost its data
+// gets its registry back by itself. Readers reload on a pub/sub hint and also poll, because
+// pub/sub messages are lost while a connection is down.
+import type { Redis } from 'ioredis';
+import { keys } from './keys.js';
+import { vendorSpecSchema, type VendorSpec } from './vendorpool.js';
+
+export interface RegistryEntry {
+  /** The owning pool, "namespace/name" (local mode: "local/<name>"). */
+  pool: string;
+  spec: VendorSpec;
+}
+
+// KEYS[1] registry hash. ARGV[1] pool, ARGV[2..] alternating vendor name, entry JSON.
+// Sets each vendor unless another pool owns it; removes this pool's vendors not listed.
+// Returns the list of vendor names refused because another pool owns them.
+const PUBLISH_LUA = `
+local pool = ARGV[1]
+local wanted = {}
+local refused = {}
+for i = 2, #ARGV, 2 do
+  local name, entry = ARGV[i], ARGV[i + 1]
+  wanted[name] = true
+  local current = redis.call('HGET', KEYS[1], name)
+  if current and cjson.decode(current).pool ~= pool then
+    table.insert(refused, name)
+  elseif current ~= entry then
+    redis.call('HSET', KEYS[1], name, entry)
+  end
+end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if not wanted[all[i]] and cjson.decode(all[i + 1]).pool == pool then
+    redis.call('HDEL', KEYS[1], all[i])
+  end
+end
+return refused
+`;
+
+export class VendorRegistry {
+  constructor(private readonly redis: Redis) {}
+
+  /** Make the registry hold exactly `vendors` for `pool`. Returns the names another pool owns. */
+  async publish(pool: string, vendors: VendorSpec[]): Promise<string[]> {
+    const args = vendors.flatMap((spec) => [spec.name, JSON.stringify({ pool, spec } satisfies RegistryEntry)]);
+    const refused = (await this.redis.eval(PUBLISH_LUA, 1, keys.registry, pool, ...args)) as string[];
+    await this.redis.publish(keys.registryChanged, pool);
+    return refused;
+  }
+
+  /** Remove every vendor that `pool` owns. */
+  async removePool(pool: string): Promise<void> {
+    await this.publish(pool, []);
+  }
+
+  async get(vendor: string): Promise<RegistryEntry | null> {
+    const raw = await this.redis.hget(keys.registry, vendor);
+    return raw === null ? null : parseEntry(raw);
+  }
+
+  async all(): Promise<Map<string, RegistryEntry>> {
+    const raw = await this.redis.hgetall(keys.registry);
+    const out = new Map<string, RegistryEntry>();
+    for (const [name, json] of Object.entries(raw)) {
+      const entry = parseEntry(json);
+      if (entry) out.set(name, entry);
+    }
+    return out;
+  }
+}
+
+function parseEntry(json: string): RegistryEntry | null {
+  try {
+    const o = JSON.parse(json) as { pool?: unknown; spec?: unknown };
+    const spec = vendorSpecSchema.safeParse(o.spec);
+    return typeof o.pool === 'string' && spec.success ? { pool: o.pool, spec: spec.data } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * An in-memory copy of the registry that follows changes: reloaded on every change hint and
+ * every `pollMs`. `subscriber` must be a dedicated connection (it enters subscriber mode).
+ */
+export class RegistryView {
+  private entries = new Map<string, RegistryEntry>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<(entries: ReadonlyMap<string, RegistryEntry>) => void>();
+
+  constructor(
+    private readonly registry: VendorRegistry,
+    private readonly subscriber: Redis,
+    private readonly pollMs = 2000,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.reload();
+    this.subscriber.on('message', () => void this.reload().catch(() => {}));
+    await this.subscriber.subscribe(keys.registryChanged);
+    this.timer = setInterval(() => void this.reload().catch(() => {}), this.pollMs);
+    this.timer.unref();
+  }
+
+  get(vendor: string): RegistryEntry | undefined {
+    return this.entries.get(vendor);
+  }
+
+  vendors(): ReadonlyMap<string, RegistryEntry> {
+    return this.entries;
+  }
+
+  /** Called after every reload that changed something. */
+  onChange(listener: (entries: ReadonlyMap<string, RegistryEntry>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async reload(): Promise<void> {
+    const next = await this.registry.all();
+    const changed =
+      next.size !== this.entries.size ||
+      [...next].some(([k, v]) => JSON.stringify(this.entries.get(k)) !== JSON.stringify(v));
+    this.entries = next;
+    if (changed) for (const l of this.listeners) l(next);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.subscriber.unsubscribe().catch(() => {});
+  }
+}
