@@ -10,4 +10,5 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testTimeout: 60_000,
+  reporters: ['default', '<rootDir>/e2e/support/summary-reporter.js'],
 };
