@@ -1,0 +1,54 @@
+import { vendorPoolSpecSchema } from '../core/vendorpool.js';
+import { deploymentName, desiredDeployment } from './deployment.js';
+
+const spec = vendorPoolSpecSchema.parse({
+  vendors: [{ name: 'acme', url: 'http://acme.example/fetch', quota: { requestsPerSecond: 10 } }],
+  workers: { concurrency: 7, resources: { limits: { cpu: '500m' } } },
+});
+const pool = { name: 'partners', namespace: 'team', uid: 'uid-1' };
+const opts = { defaultImage: 'vendorfetch:dev', redisUrl: { value: 'redis://r:6379' } };
+
+test('names, labels, selector and owner reference', () => {
+  const d = desiredDeployment(pool, spec, 3, opts);
+  expect(d.metadata?.name).toBe(deploymentName('partners'));
+  expect(d.metadata?.namespace).toBe('team');
+  expect(d.metadata?.ownerReferences).toEqual([
+    { apiVersion: 'vendorfetch.io/v1alpha1', kind: 'VendorPool', name: 'partners', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+  ]);
+  const sel = d.spec!.selector.matchLabels!;
+  for (const [k, v] of Object.entries(sel)) expect(d.spec!.template.metadata!.labels![k]).toBe(v);
+  expect(d.spec!.replicas).toBe(3);
+});
+
+test('env from values, secrets, pool identity; image default vs spec', () => {
+  const d = desiredDeployment(pool, spec, 1, { ...opts, mongodbUrl: { secretKeyRef: { name: 'mongo', key: 'url' } }, webhookBaseUrl: 'https://vf.example' });
+  const c = d.spec!.template.spec!.containers[0]!;
+  const env = Object.fromEntries(c.env!.map((e) => [e.name, e]));
+  expect(env.REDIS_URL).toEqual({ name: 'REDIS_URL', value: 'redis://r:6379' });
+  expect(env.MONGODB_URL?.valueFrom?.secretKeyRef).toEqual({ name: 'mongo', key: 'url' });
+  expect(env.VF_POOL?.value).toBe('team/partners');
+  expect(env.VF_CONCURRENCY?.value).toBe('7');
+  expect(env.VF_WEBHOOK_BASE_URL?.value).toBe('https://vf.example');
+  expect(c.image).toBe('vendorfetch:dev');
+  expect(c.resources).toEqual({ limits: { cpu: '500m' } });
+  const custom = vendorPoolSpecSchema.parse({ ...spec, workers: { ...spec.workers, image: 'my/img:1' } });
+  expect(desiredDeployment(pool, custom, 1, opts).spec!.template.spec!.containers[0]!.image).toBe('my/img:1');
+  expect(desiredDeployment(pool, spec, 1, opts).spec!.template.spec!.containers[0]!.env!.some((e) => e.name === 'MONGODB_URL')).toBe(false);
+});
+
+test('probes on the worker health port and a locked-down security context', () => {
+  const podSpec = desiredDeployment(pool, spec, 1, opts).spec!.template.spec!;
+  const c = podSpec.containers[0]!;
+  expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8082, protocol: 'TCP' }]);
+  expect(c.readinessProbe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+  expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
+  expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  expect(podSpec.securityContext?.runAsNonRoot).toBe(true);
+});
+
+test('vendor config stays out of the pod template (a quota edit is no rollout)', () => {
+  const a = desiredDeployment(pool, spec, 1, opts);
+  const edited = vendorPoolSpecSchema.parse({ ...spec, vendors: [{ ...spec.vendors[0], quota: { requestsPerSecond: 99 } }] });
+  const b = desiredDeployment(pool, edited, 1, opts);
+  expect(b.spec!.template).toEqual(a.spec!.template);
+});

@@ -1,0 +1,114 @@
+// The worker Deployment a VendorPool wants, as a pure function: computed here, applied by the
+// reconciler with server-side apply. Nothing vendor-specific goes into the pod template (workers
+// read quotas and URLs from the registry), so a quota edit never causes a rollout.
+import type { V1Deployment, V1EnvVar, V1ResourceRequirements } from '@kubernetes/client-node';
+import type { VendorPoolSpec } from '../core/vendorpool.js';
+
+/** A value given inline, or read by the kubelet from a Secret. */
+export type EnvSource = { value: string } | { secretKeyRef: { name: string; key: string } };
+
+export interface DeploymentOptions {
+  /** Image when spec.workers.image is unset. */
+  defaultImage: string;
+  /** How the image starts a worker. Default: ["node", "dist/worker/main.js"]. */
+  command?: string[];
+  redisUrl: EnvSource;
+  /** Unset → workers use their embedded default store. */
+  mongodbUrl?: EnvSource;
+  /** Public base URL async vendors call back (VF_WEBHOOK_BASE_URL). */
+  webhookBaseUrl?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Extra env for every worker (LOG_LEVEL, …). */
+  extraEnv?: V1EnvVar[];
+}
+
+export interface PoolRef {
+  name: string;
+  namespace: string;
+  uid: string;
+}
+
+export const POOL_LABEL = 'vendorfetch.io/pool';
+export const WORKER_PORT = 8082;
+export const deploymentName = (poolName: string): string => `${poolName}-workers`;
+
+export const selectorLabels = (poolName: string): Record<string, string> => ({
+  'app.kubernetes.io/name': 'vendorfetch',
+  'app.kubernetes.io/component': 'worker',
+  [POOL_LABEL]: poolName,
+});
+
+const envVar = (name: string, src: EnvSource): V1EnvVar =>
+  'value' in src ? { name, value: src.value } : { name, valueFrom: { secretKeyRef: { ...src.secretKeyRef } } };
+
+export function desiredDeployment(pool: PoolRef, spec: VendorPoolSpec, replicas: number, opts: DeploymentOptions): V1Deployment {
+  const labels = { ...selectorLabels(pool.name), 'app.kubernetes.io/managed-by': 'vendorfetch-controller' };
+  const env: V1EnvVar[] = [
+    { name: 'VF_POOL', value: `${pool.namespace}/${pool.name}` },
+    envVar('REDIS_URL', opts.redisUrl),
+    ...(opts.mongodbUrl ? [envVar('MONGODB_URL', opts.mongodbUrl)] : []),
+    { name: 'VF_CONCURRENCY', value: String(spec.workers.concurrency) },
+    { name: 'WORKER_METRICS_PORT', value: String(WORKER_PORT) },
+    ...(opts.webhookBaseUrl ? [{ name: 'VF_WEBHOOK_BASE_URL', value: opts.webhookBaseUrl }] : []),
+    ...(opts.extraEnv ?? []),
+  ];
+  const probe = (periodSeconds: number, failureThreshold: number) => ({
+    httpGet: { path: '/healthz', port: 'metrics' },
+    periodSeconds,
+    failureThreshold,
+    timeoutSeconds: 2,
+  });
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: deploymentName(pool.name),
+      namespace: pool.namespace,
+      labels,
+      ownerReferences: [
+        {
+          apiVersion: 'vendorfetch.io/v1alpha1',
+          kind: 'VendorPool',
+          name: pool.name,
+          uid: pool.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      replicas,
+      selector: { matchLabels: selectorLabels(pool.name) },
+      template: {
+        metadata: { labels },
+        spec: {
+          automountServiceAccountToken: false,
+          // A worker hands its in-flight jobs back on SIGTERM; give it time to do so.
+          terminationGracePeriodSeconds: 30,
+          securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'worker',
+              image: spec.workers.image ?? opts.defaultImage,
+              imagePullPolicy: opts.imagePullPolicy ?? 'IfNotPresent',
+              command: opts.command ?? ['node', 'dist/worker/main.js'],
+              env,
+              ports: [{ name: 'metrics', containerPort: WORKER_PORT, protocol: 'TCP' }],
+              resources: (spec.workers.resources ?? {}) as V1ResourceRequirements,
+              readinessProbe: probe(5, 3),
+              livenessProbe: { ...probe(10, 6), initialDelaySeconds: 10 },
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ['ALL'] },
+              },
+              volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+            },
+          ],
+          volumes: [{ name: 'tmp', emptyDir: {} }],
+        },
+      },
+    },
+  };
+}
