@@ -8,7 +8,7 @@ import path from 'node:path';
 import { freePort } from '../e2e/support/ports.js';
 import { VendorRegistry } from '../core/registry.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
-import { startProgram } from './support.js';
+import { startProgram } from '../e2e/support/programs.js';
 
 export interface IngestFigures {
   rps: number;
@@ -38,16 +38,17 @@ export async function benchIngest(redisUrl: string, seconds: number): Promise<In
     ]);
 
     const ceilingPort = await freePort();
-    const ceiling = await startProgram('dist/bench/baselines/express-xadd.js', { REDIS_URL: redisUrl, PORT: String(ceilingPort) }, ceilingPort);
+    const ceiling = await startProgram('ceiling', 'dist/bench/baselines/express-xadd.js', { REDIS_URL: redisUrl, PORT: String(ceilingPort), LOG_LEVEL: 'warn' }, { waitPort: ceilingPort });
     await load(`http://127.0.0.1:${ceilingPort}/jobs`, 2); // warm-up
     const base = await load(`http://127.0.0.1:${ceilingPort}/jobs`, seconds);
     await ceiling.stop();
 
     const apiPort = await freePort();
     const api = await startProgram(
+      'api',
       'dist/api/main.js',
-      { REDIS_URL: redisUrl, PORT: String(apiPort), VF_SQLITE_PATH: path.join(dir, 'jobs.db') },
-      apiPort,
+      { REDIS_URL: redisUrl, PORT: String(apiPort), VF_SQLITE_PATH: path.join(dir, 'jobs.db'), LOG_LEVEL: 'warn' },
+      { waitPort: apiPort },
     );
     await load(`http://127.0.0.1:${apiPort}/jobs`, 2);
     const ours = await load(`http://127.0.0.1:${apiPort}/jobs`, seconds);

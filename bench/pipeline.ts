@@ -14,7 +14,8 @@ import { VendorRegistry } from '../core/registry.js';
 import { createJobStore } from '../core/store/index.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
 import { freePort } from '../e2e/support/ports.js';
-import { sleep, startProgram, type Program } from './support.js';
+import { startProgram, type RunningProgram } from '../e2e/support/programs.js';
+import { sleep } from './support.js';
 
 export interface PipelineFigures {
   jobs: number;
@@ -48,7 +49,7 @@ export async function benchPipeline(redisUrl: string, vendorUrl: string, jobs: n
   const sqlitePath = path.join(dir, 'jobs.db');
   const redis = new Redis(redisUrl);
   const store = await createJobStore({ sqlitePath });
-  let worker: Program | undefined;
+  let worker: RunningProgram | undefined;
   try {
     // vendorfetch: the real worker program serving one pool.
     await new VendorRegistry(redis).publish('local/bench', [
@@ -57,9 +58,10 @@ export async function benchPipeline(redisUrl: string, vendorUrl: string, jobs: n
     const ours = await createJobs(store, 'pipe', jobs);
     const metricsPort = await freePort();
     worker = await startProgram(
+      'worker',
       'dist/worker/main.js',
-      { REDIS_URL: redisUrl, VF_POOL: 'local/bench', VF_CONCURRENCY: String(CONCURRENCY), WORKER_METRICS_PORT: String(metricsPort), VF_SQLITE_PATH: sqlitePath },
-      metricsPort,
+      { REDIS_URL: redisUrl, VF_POOL: 'local/bench', VF_CONCURRENCY: String(CONCURRENCY), WORKER_METRICS_PORT: String(metricsPort), VF_SQLITE_PATH: sqlitePath, LOG_LEVEL: 'warn' },
+      { waitPort: metricsPort },
     );
     let t0 = performance.now();
     const batch = redis.pipeline();
@@ -74,9 +76,10 @@ export async function benchPipeline(redisUrl: string, vendorUrl: string, jobs: n
     const theirs = await createJobs(store, 'bull', jobs);
     const readyPort = await freePort();
     worker = await startProgram(
+      'bullmq-worker',
       'dist/bench/baselines/bullmq-worker.js',
-      { REDIS_URL: redisUrl, VENDOR_URL: vendorUrl, VF_SQLITE_PATH: sqlitePath, CONCURRENCY: String(CONCURRENCY), PORT: String(readyPort) },
-      readyPort,
+      { REDIS_URL: redisUrl, VENDOR_URL: vendorUrl, VF_SQLITE_PATH: sqlitePath, CONCURRENCY: String(CONCURRENCY), PORT: String(readyPort), LOG_LEVEL: 'warn' },
+      { waitPort: readyPort },
     );
     const url = new URL(redisUrl);
     const queue = new Queue('bench', { connection: { host: url.hostname, port: Number(url.port) } });

@@ -5,14 +5,15 @@ import { startRedis } from '../e2e/support/redis-server.js';
 import { freePort } from '../e2e/support/ports.js';
 import { benchIngest } from './ingest.js';
 import { benchPipeline } from './pipeline.js';
-import { round, startProgram } from './support.js';
+import { startProgram } from '../e2e/support/programs.js';
+import { round } from './support.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const jobs = Number(process.env.BENCH_JOBS ?? 5000);
 
 const redis = await startRedis();
 const syncPort = await freePort();
-const mock = await startProgram('dist/vendor-mocks/main.js', { SYNC_PORT: String(syncPort), ASYNC_PORT: String(await freePort()) }, syncPort);
+const mock = await startProgram('mocks', 'dist/vendor-mocks/main.js', { SYNC_PORT: String(syncPort), ASYNC_PORT: String(await freePort()) }, { waitPort: syncPort });
 try {
   console.log(`ingest: 200 connections, ${seconds} s each (bare Express+XADD ceiling, then POST /jobs)…`);
   const ingest = await benchIngest(redis.url, seconds);
