@@ -18,6 +18,10 @@ export const keys = {
   registry: 'vf:registry',
   /** Pub/sub channel announcing registry changes (a hint; readers also poll). */
   registryChanged: 'vf:registry:changed',
+  /** Hash request_id → vendor calls that do not count against maxAttempts (answered 429). */
+  freeCalls: (vendor: string) => `vf:{${vendor}}:freecalls`,
+  /** Lock held by the one sweeper of a worker pool at a time (SET NX PX). */
+  sweeperLock: (pool: string) => `vf:sweeper:${pool}`,
   /** Webhook ids already processed, for replay protection (SET NX with a TTL). */
   webhookSeen: (vendor: string, webhookId: string) => `vf:{${vendor}}:webhook:${webhookId}`,
 } as const;

@@ -1,5 +1,11 @@
 // The job queue on Redis Streams: one stream per vendor, one consumer group ("workers").
 // Entries carry only the request_id: the store is the source of truth for the job itself.
+//
+// Delivery is at-least-once: an entry stays in the group's pending list (PEL) until a worker
+// acknowledges it; entries idle past the visibility timeout are reclaimed (XAUTOCLAIM) from
+// workers that died. Retries wait in a per-vendor delayed set (score = due time in ms) that
+// promoteDue() moves back into the stream. Jobs that used up their attempts go to a
+// dead-letter stream. Everything here is a thin adapter: the decisions live in worker/.
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 
@@ -8,4 +14,214 @@ export async function enqueue(redis: Redis, vendor: string, requestId: string): 
   const id = await redis.xadd(keys.stream(vendor), '*', 'id', requestId);
   if (id === null) throw new Error('XADD returned no id');
   return id;
+}
+
+/** One delivered stream entry. */
+export interface QueueEntry {
+  /** The stream entry id (what XACK takes). */
+  entryId: string;
+  requestId: string;
+}
+
+/**
+ * The Redis error code of a reply error ("NOGROUP", "BUSYGROUP", …): the first word of the
+ * reply, which is part of the Redis protocol, not free text.
+ */
+export function redisErrorCode(e: unknown): string | undefined {
+  if (!(e instanceof Error) || e.name !== 'ReplyError') return undefined;
+  return /^([A-Z]+)\b/.exec(e.message)?.[1];
+}
+
+/** The consumer group (or its stream) is gone: Redis restarted empty or was flushed. */
+export const isNoGroupError = (e: unknown): boolean => redisErrorCode(e) === 'NOGROUP';
+
+/**
+ * Create the vendor's stream and consumer group if missing. The group starts at 0, so entries
+ * added before any worker existed (or after Redis lost the group) are still delivered.
+ */
+export async function ensureGroup(redis: Redis, vendor: string): Promise<void> {
+  try {
+    await redis.call('XGROUP', 'CREATE', keys.stream(vendor), keys.group, '0', 'MKSTREAM');
+  } catch (e) {
+    if (redisErrorCode(e) !== 'BUSYGROUP') throw e;
+  }
+}
+
+type RawEntry = [id: string, fields: string[] | null];
+
+function toEntries(raw: RawEntry[]): { entries: QueueEntry[]; deleted: string[] } {
+  const entries: QueueEntry[] = [];
+  const deleted: string[] = [];
+  for (const [entryId, fields] of raw) {
+    const i = fields ? fields.indexOf('id') : -1;
+    const requestId = fields && i >= 0 && i % 2 === 0 ? fields[i + 1] : undefined;
+    if (requestId === undefined) deleted.push(entryId);
+    else entries.push({ entryId, requestId });
+  }
+  return { entries, deleted };
+}
+
+/**
+ * New entries for `consumer`, waiting up to blockMs for the first one. `redis` must be a
+ * connection of its own: a blocking read holds the connection.
+ * Entries without a request id (trimmed, or malformed) come back in `deleted`: ack them.
+ */
+export async function readNew(
+  redis: Redis,
+  vendor: string,
+  consumer: string,
+  count: number,
+  blockMs: number,
+): Promise<{ entries: QueueEntry[]; deleted: string[] }> {
+  const reply = (await redis.call(
+    'XREADGROUP', 'GROUP', keys.group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.stream(vendor), '>',
+  )) as [string, RawEntry[]][] | null;
+  return toEntries(reply?.[0]?.[1] ?? []);
+}
+
+/**
+ * Take over entries that other consumers left idle for at least minIdleMs (their worker died).
+ * Returns the claimed entries and the cursor for the next call ('0-0' when the scan wrapped).
+ */
+export async function reclaimIdle(
+  redis: Redis,
+  vendor: string,
+  consumer: string,
+  minIdleMs: number,
+  count: number,
+  cursor = '0-0',
+): Promise<{ entries: QueueEntry[]; deleted: string[]; cursor: string }> {
+  const reply = (await redis.call(
+    'XAUTOCLAIM', keys.stream(vendor), keys.group, consumer, minIdleMs, cursor, 'COUNT', count,
+  )) as [string, RawEntry[], string[]?];
+  const { entries, deleted } = toEntries(reply[1]);
+  // Redis ≥ 7 also lists the ids of entries that were deleted from the stream while pending.
+  return { entries, deleted: [...deleted, ...(reply[2] ?? [])], cursor: reply[0] };
+}
+
+/**
+ * Reset the idle time of entries this consumer is still working on (a heartbeat), so a slow
+ * call is not mistaken for a dead worker. JUSTID leaves the delivery counter alone.
+ */
+export async function touch(redis: Redis, vendor: string, consumer: string, entryIds: string[]): Promise<void> {
+  if (entryIds.length === 0) return;
+  await redis.call('XCLAIM', keys.stream(vendor), keys.group, consumer, 0, ...entryIds, 'JUSTID');
+}
+
+export async function ack(redis: Redis, vendor: string, ...entryIds: string[]): Promise<void> {
+  if (entryIds.length === 0) return;
+  await redis.xack(keys.stream(vendor), keys.group, ...entryIds);
+}
+
+/** Hand an entry back: queue the job again at the end of the stream and ack the old entry, atomically. */
+export async function requeue(redis: Redis, vendor: string, entry: QueueEntry): Promise<void> {
+  await redis
+    .multi()
+    .xadd(keys.stream(vendor), '*', 'id', entry.requestId)
+    .xack(keys.stream(vendor), keys.group, entry.entryId)
+    .exec();
+}
+
+/** Park a job in the delayed set until dueMs and ack its entry, atomically. */
+export async function scheduleRetry(redis: Redis, vendor: string, entry: QueueEntry, dueMs: number): Promise<void> {
+  await redis
+    .multi()
+    .zadd(keys.delayed(vendor), dueMs, entry.requestId)
+    .xack(keys.stream(vendor), keys.group, entry.entryId)
+    .exec();
+}
+
+/** Park a job in the delayed set until dueMs (no entry to ack: the sweeper's retries). */
+export async function delay(redis: Redis, vendor: string, requestId: string, dueMs: number): Promise<void> {
+  await redis.zadd(keys.delayed(vendor), dueMs, requestId);
+}
+
+// KEYS[1] delayed set (member request_id, score due ms), KEYS[2] the vendor's job stream.
+// ARGV[1] now in ms, ARGV[2] most members to move.
+// Moves every member due by now into the stream (XADD id=<request_id>) and removes it from the
+// set, in one step, so two promoters never queue the same retry twice.
+// Returns the number of members moved.
+const PROMOTE_LUA = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', 'id', id)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #due
+`;
+
+/** Move the vendor's retries that are due into its stream. Returns how many moved. */
+export async function promoteDue(redis: Redis, vendor: string, nowMs: number, limit = 500): Promise<number> {
+  return (await redis.eval(PROMOTE_LUA, 2, keys.delayed(vendor), keys.stream(vendor), nowMs, limit)) as number;
+}
+
+/** Record a job that used up its attempts (or was refused) in the vendor's dead-letter stream. */
+export async function deadLetter(
+  redis: Redis,
+  vendor: string,
+  item: { requestId: string; error: string; attempts: number },
+  entryId?: string,
+): Promise<void> {
+  const tx = redis.multi().xadd(keys.deadLetter(vendor), '*', 'id', item.requestId, 'error', item.error, 'attempts', String(item.attempts));
+  if (entryId !== undefined) tx.xack(keys.stream(vendor), keys.group, entryId);
+  await tx.exec();
+}
+
+/**
+ * Calls that must not count against maxAttempts (the vendor answered 429: our quota, not the
+ * job, was at fault). Kept in Redis beside the queue; if Redis loses it, a job merely gets
+ * fewer free calls.
+ */
+export async function addFreeCall(redis: Redis, vendor: string, requestId: string): Promise<void> {
+  await redis.hincrby(keys.freeCalls(vendor), requestId, 1);
+}
+
+export async function freeCalls(redis: Redis, vendor: string, requestId: string): Promise<number> {
+  return Number((await redis.hget(keys.freeCalls(vendor), requestId)) ?? 0);
+}
+
+export async function forgetFreeCalls(redis: Redis, vendor: string, requestId: string): Promise<void> {
+  await redis.hdel(keys.freeCalls(vendor), requestId);
+}
+
+/** Entries not yet delivered to any worker (lag) and delivered but unacknowledged (pending). */
+export async function streamBacklog(redis: Redis, vendor: string): Promise<{ lag: number; pending: number }> {
+  try {
+    const groups = (await redis.call('XINFO', 'GROUPS', keys.stream(vendor))) as unknown[][];
+    for (const g of groups) {
+      const info = new Map<string, unknown>();
+      for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
+      if (info.get('name') !== keys.group) continue;
+      const pending = Number(info.get('pending') ?? 0);
+      // `lag` is null when Redis cannot tell (entries were deleted); fall back to the stream length.
+      const lagRaw = info.get('lag');
+      const lag = lagRaw === null || lagRaw === undefined ? Math.max(0, (await redis.xlen(keys.stream(vendor))) - pending) : Number(lagRaw);
+      return { lag, pending };
+    }
+    return { lag: await redis.xlen(keys.stream(vendor)), pending: 0 };
+  } catch (e) {
+    if (redisErrorCode(e) === 'ERR') return { lag: 0, pending: 0 }; // no such stream yet
+    throw e;
+  }
+}
+
+/**
+ * Trim acknowledged history: keep every entry from the oldest one still pending (or not yet
+ * delivered) onwards. Without this the streams grow forever, since XACK deletes nothing.
+ */
+export async function trimAcknowledged(redis: Redis, vendor: string): Promise<void> {
+  const stream = keys.stream(vendor);
+  const pending = (await redis.call('XPENDING', stream, keys.group)) as [number, string | null, ...unknown[]];
+  const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
+  const group = groups.find((g) => g[g.indexOf('name') + 1] === keys.group);
+  if (!group) return;
+  const lastDelivered = String(group[group.indexOf('last-delivered-id') + 1]);
+  // Oldest entry anyone still needs: the oldest pending one, else the first not yet delivered.
+  const minId = pending[0] > 0 && pending[1] ? pending[1] : nextId(lastDelivered);
+  await redis.call('XTRIM', stream, 'MINID', '~', minId);
+}
+
+function nextId(id: string): string {
+  const [ms, seq] = id.split('-');
+  return `${ms}-${BigInt(seq ?? '0') + 1n}`;
 }
