@@ -1,0 +1,25 @@
+// Helpers both adapters share: payloads and results travel as JSON text, and any failure of
+// the underlying database surfaces as one retryable `unavailable` error (→ 503 in the api).
+
+import { isVendorfetchError, unavailable, VendorfetchError } from '../errors.js';
+
+/** JSON text of a payload or result; `undefined` is stored as `null` so it round-trips. */
+export const toJsonText = (value: unknown): string => JSON.stringify(value ?? null);
+
+export const fromJsonText = (text: string): unknown => JSON.parse(text) as unknown;
+
+/**
+ * Map a database failure to `unavailable('job store')`. Our own errors pass through unchanged,
+ * so a caller can still tell a conflict from an outage by `code`, never by message.
+ */
+export function storeError(cause: unknown): VendorfetchError {
+  return isVendorfetchError(cause) ? cause : unavailable('job store', cause);
+}
+
+/** Two different jobs claimed the same request_id (a UUID collision or a caller bug). */
+export const duplicateRequestId = (requestId: string): VendorfetchError =>
+  new VendorfetchError('conflict', `a job with request_id ${requestId} already exists`, {
+    httpStatus: 409,
+    retryable: false,
+    details: { request_id: requestId },
+  });

@@ -1,0 +1,416 @@
+// The JobStore contract, as one jest suite that every adapter's test file runs against a real
+// database. Each test gets a fresh, empty store from `makeStore` (so sweeper and count queries
+// see only that test's jobs) and closes it afterwards.
+
+import { randomUUID } from 'node:crypto';
+
+import type { Job, JobStore, NewJob } from '../job.js';
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z');
+/** A fixed clock: `at(s)` is s seconds after T0, so tests never depend on the wall clock. */
+const at = (seconds: number): Date => new Date(T0 + seconds * 1000);
+
+const NESTED_PAYLOAD = {
+  name: '  Zoë Ünïcødé — 東京 🚀  ',
+  nested: { list: [1, 2.5, -3, { deep: [true, false, null] }], empty: {}, emptyList: [] },
+  // Keys that MongoDB-wire servers reject as field names: adapters must store them as-is.
+  'dotted.key': 'x',
+  $dollar: { $in: ['a'] },
+  quote: 'it\'s "quoted" \\ back\nslash',
+  big: 9007199254740991,
+};
+
+function newJob(overrides: Partial<NewJob> = {}): NewJob {
+  return { request_id: randomUUID(), vendor: 'acme', payload: { q: 1 }, deadline_at: at(60), ...overrides };
+}
+
+export function describeJobStoreContract(name: string, makeStore: () => Promise<JobStore>): void {
+  describe(`JobStore contract: ${name}`, () => {
+    let store: JobStore;
+
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+
+    afterEach(async () => {
+      await store.close();
+    });
+
+    /** A job already moved to processing by one startAttempt at t=1s. */
+    async function processingJob(overrides: Partial<NewJob> = {}): Promise<Job> {
+      const { job } = await store.create(newJob(overrides), at(0));
+      const started = await store.startAttempt(job.request_id, at(31), at(1));
+      if (!started) throw new Error('startAttempt on a fresh job returned null');
+      return started;
+    }
+
+    test('ping resolves', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+
+    describe('create and get', () => {
+      test('round-trips a pending job with nested unicode payload and awkward keys', async () => {
+        const input = newJob({ payload: NESTED_PAYLOAD, deadline_at: at(30) });
+        const { job, created } = await store.create(input, at(0));
+        expect(created).toBe(true);
+        const expected: Job = {
+          request_id: input.request_id,
+          vendor: 'acme',
+          payload: NESTED_PAYLOAD,
+          status: 'pending',
+          attempts: 0,
+          created_at: at(0),
+          updated_at: at(0),
+          deadline_at: at(30),
+        };
+        expect(job).toEqual(expected);
+        const read = await store.get(input.request_id);
+        expect(read).toEqual(expected);
+        // Optional fields are absent, not null.
+        expect(read).not.toHaveProperty('result');
+        expect(read).not.toHaveProperty('error');
+        expect(read).not.toHaveProperty('completed_at');
+        expect(read).not.toHaveProperty('idempotency_key');
+        expect(read?.created_at).toBeInstanceOf(Date);
+      });
+
+      test('non-object payloads round-trip too', async () => {
+        for (const payload of ['text', 42, [1, 'two'], null]) {
+          const { job } = await store.create(newJob({ payload }), at(0));
+          expect((await store.get(job.request_id))?.payload).toEqual(payload);
+        }
+      });
+
+      test('get of an unknown id is null', async () => {
+        expect(await store.get(randomUUID())).toBeNull();
+      });
+
+      test('a second job with the same request_id is a conflict', async () => {
+        const input = newJob();
+        await store.create(input, at(0));
+        await expect(store.create({ ...input, payload: { other: true } }, at(1))).rejects.toMatchObject({
+          code: 'conflict',
+        });
+        expect((await store.get(input.request_id))?.payload).toEqual(input.payload);
+      });
+    });
+
+    describe('idempotency', () => {
+      test('the same key returns the first job, created=false, and inserts nothing', async () => {
+        const first = newJob({ idempotency_key: 'key-1', payload: { n: 1 } });
+        const a = await store.create(first, at(0));
+        expect(a.created).toBe(true);
+        expect(a.job.idempotency_key).toBe('key-1');
+
+        const second = newJob({ idempotency_key: 'key-1', payload: { n: 2 } });
+        const b = await store.create(second, at(5));
+        expect(b.created).toBe(false);
+        expect(b.job.request_id).toBe(first.request_id);
+        expect(b.job.payload).toEqual({ n: 1 });
+        expect(b.job.created_at).toEqual(at(0));
+        expect(await store.get(second.request_id)).toBeNull();
+        expect(await store.countByStatus('acme')).toEqual({ pending: 1, processing: 0, complete: 0, failed: 0 });
+      });
+
+      test('the replay returns the job as it is now', async () => {
+        const first = newJob({ idempotency_key: 'key-now' });
+        await store.create(first, at(0));
+        await store.startAttempt(first.request_id, at(40), at(2));
+        const replay = await store.create(newJob({ idempotency_key: 'key-now' }), at(3));
+        expect(replay).toMatchObject({ created: false, job: { status: 'processing', attempts: 1 } });
+      });
+
+      test('different keys and key-less jobs never collide', async () => {
+        const results = await Promise.all([
+          store.create(newJob({ idempotency_key: 'a' }), at(0)),
+          store.create(newJob({ idempotency_key: 'b' }), at(0)),
+          store.create(newJob(), at(0)),
+          store.create(newJob(), at(0)),
+        ]);
+        expect(results.map((r) => r.created)).toEqual([true, true, true, true]);
+        expect((await store.countByStatus('acme')).pending).toBe(4);
+      });
+
+      test('a key equal to another job\'s request_id is just a key', async () => {
+        const plain = newJob();
+        await store.create(plain, at(0));
+        const keyed = await store.create(newJob({ idempotency_key: plain.request_id }), at(1));
+        expect(keyed.created).toBe(true);
+        expect(keyed.job.request_id).not.toBe(plain.request_id);
+      });
+
+      test('concurrent creates with one key: exactly one is created, all see its id', async () => {
+        const inputs = Array.from({ length: 10 }, () => newJob({ idempotency_key: 'race' }));
+        const results = await Promise.all(inputs.map((j) => store.create(j, at(0))));
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        const winner = results.find((r) => r.created)!.job.request_id;
+        expect(new Set(results.map((r) => r.job.request_id))).toEqual(new Set([winner]));
+        expect((await store.countByStatus('acme')).pending).toBe(1);
+      });
+
+      test('after delete the key is free again', async () => {
+        const first = newJob({ idempotency_key: 'undo' });
+        await store.create(first, at(0));
+        expect(await store.delete(first.request_id)).toBe(true);
+        const again = await store.create(newJob({ idempotency_key: 'undo' }), at(1));
+        expect(again.created).toBe(true);
+        expect(again.job.request_id).not.toBe(first.request_id);
+      });
+    });
+
+    describe('startAttempt', () => {
+      test('pending → processing with attempts + 1 and the new deadline; again while processing', async () => {
+        const { job } = await store.create(newJob(), at(0));
+        const first = await store.startAttempt(job.request_id, at(31), at(1));
+        expect(first).toMatchObject({ status: 'processing', attempts: 1, deadline_at: at(31), updated_at: at(1) });
+        expect(first?.created_at).toEqual(at(0));
+        // A redelivered entry (worker died) starts another attempt on a processing job.
+        const second = await store.startAttempt(job.request_id, at(62), at(2));
+        expect(second).toMatchObject({ status: 'processing', attempts: 2, deadline_at: at(62) });
+        expect(await store.get(job.request_id)).toEqual(second);
+      });
+
+      test('null for a missing, complete or failed job, which stays unchanged', async () => {
+        expect(await store.startAttempt(randomUUID(), at(31), at(1))).toBeNull();
+
+        const done = await processingJob();
+        await store.complete(done.request_id, { ok: true }, at(2));
+        expect(await store.startAttempt(done.request_id, at(99), at(3))).toBeNull();
+        expect(await store.get(done.request_id)).toMatchObject({ status: 'complete', attempts: 1, result: { ok: true } });
+
+        const { job: failed } = await store.create(newJob(), at(0));
+        await store.fail(failed.request_id, 'bad_request', at(1));
+        expect(await store.startAttempt(failed.request_id, at(99), at(3))).toBeNull();
+        expect(await store.get(failed.request_id)).toMatchObject({ status: 'failed', attempts: 0 });
+      });
+
+      test('20 concurrent attempts are all counted', async () => {
+        const { job } = await store.create(newJob(), at(0));
+        const started = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.startAttempt(job.request_id, at(100 + i), at(1))),
+        );
+        expect(started.every((j) => j?.status === 'processing')).toBe(true);
+        expect(new Set(started.map((j) => j?.attempts))).toEqual(new Set(Array.from({ length: 20 }, (_, i) => i + 1)));
+        expect((await store.get(job.request_id))?.attempts).toBe(20);
+      });
+    });
+
+    describe('complete', () => {
+      test('processing → complete once; a second complete changes nothing', async () => {
+        const job = await processingJob();
+        expect(await store.complete(job.request_id, { answer: [1, { x: 'ü' }] }, at(5))).toBe(true);
+        const done = await store.get(job.request_id);
+        expect(done).toMatchObject({
+          status: 'complete',
+          attempts: 1,
+          result: { answer: [1, { x: 'ü' }] },
+          completed_at: at(5),
+          updated_at: at(5),
+        });
+        expect(await store.complete(job.request_id, { answer: 'late duplicate' }, at(6))).toBe(false);
+        expect(await store.get(job.request_id)).toEqual(done);
+      });
+
+      test('a pending, failed or missing job cannot be completed', async () => {
+        const { job } = await store.create(newJob(), at(0));
+        expect(await store.complete(job.request_id, { x: 1 }, at(1))).toBe(false);
+        expect(await store.get(job.request_id)).toMatchObject({ status: 'pending' });
+        expect(await store.get(job.request_id)).not.toHaveProperty('result');
+
+        const failed = await processingJob();
+        await store.fail(failed.request_id, 'boom', at(2));
+        expect(await store.complete(failed.request_id, { x: 1 }, at(3))).toBe(false);
+        expect(await store.get(failed.request_id)).toMatchObject({ status: 'failed', error: 'boom' });
+
+        expect(await store.complete(randomUUID(), { x: 1 }, at(1))).toBe(false);
+      });
+
+      test('null and primitive results round-trip; an earlier attempt\'s error is cleared', async () => {
+        const job = await processingJob();
+        await store.releaseForRetry(job.request_id, 'vendor_5xx: 503', at(40), at(2));
+        await store.startAttempt(job.request_id, at(70), at(41));
+        expect(await store.complete(job.request_id, null, at(42))).toBe(true);
+        const done = await store.get(job.request_id);
+        expect(done?.result).toBeNull();
+        expect(done).toHaveProperty('result', null);
+        expect(done).not.toHaveProperty('error');
+
+        const other = await processingJob();
+        await store.complete(other.request_id, 'plain text', at(2));
+        expect((await store.get(other.request_id))?.result).toBe('plain text');
+      });
+
+      test('20 concurrent completes race: exactly one wins and its result is stored', async () => {
+        const job = await processingJob();
+        const wins = await Promise.all(
+          Array.from({ length: 20 }, (_, i) => store.complete(job.request_id, { winner: i }, at(10 + i))),
+        );
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        const winner = wins.indexOf(true);
+        expect(await store.get(job.request_id)).toMatchObject({
+          status: 'complete',
+          result: { winner },
+          completed_at: at(10 + winner),
+        });
+      });
+    });
+
+    describe('fail', () => {
+      test('pending → failed and processing → failed, once each', async () => {
+        const { job: pending } = await store.create(newJob(), at(0));
+        expect(await store.fail(pending.request_id, 'unknown_vendor', at(1))).toBe(true);
+        expect(await store.get(pending.request_id)).toMatchObject({
+          status: 'failed',
+          error: 'unknown_vendor',
+          completed_at: at(1),
+          updated_at: at(1),
+        });
+        expect(await store.fail(pending.request_id, 'again', at(2))).toBe(false);
+        expect((await store.get(pending.request_id))?.error).toBe('unknown_vendor');
+
+        const processing = await processingJob();
+        expect(await store.fail(processing.request_id, 'callback_timeout', at(9))).toBe(true);
+        expect(await store.get(processing.request_id)).toMatchObject({ status: 'failed', attempts: 1 });
+      });
+
+      test('fail after complete does nothing', async () => {
+        const job = await processingJob();
+        await store.complete(job.request_id, { ok: 1 }, at(2));
+        const before = await store.get(job.request_id);
+        expect(await store.fail(job.request_id, 'timeout', at(3))).toBe(false);
+        expect(await store.get(job.request_id)).toEqual(before);
+        expect(await store.fail(randomUUID(), 'x', at(3))).toBe(false);
+      });
+    });
+
+    describe('releaseForRetry', () => {
+      test('processing → pending with the error and the new deadline; attempts kept', async () => {
+        const job = await processingJob();
+        expect(await store.releaseForRetry(job.request_id, 'timeout: 10s', at(45), at(5))).toBe(true);
+        expect(await store.get(job.request_id)).toMatchObject({
+          status: 'pending',
+          attempts: 1,
+          error: 'timeout: 10s',
+          deadline_at: at(45),
+          updated_at: at(5),
+        });
+        expect(await store.get(job.request_id)).not.toHaveProperty('completed_at');
+      });
+
+      test('only from processing', async () => {
+        const { job: pending } = await store.create(newJob(), at(0));
+        expect(await store.releaseForRetry(pending.request_id, 'x', at(45), at(5))).toBe(false);
+        expect(await store.get(pending.request_id)).toEqual(pending);
+
+        const done = await processingJob();
+        await store.complete(done.request_id, 1, at(2));
+        expect(await store.releaseForRetry(done.request_id, 'x', at(45), at(5))).toBe(false);
+        expect((await store.get(done.request_id))?.status).toBe('complete');
+
+        expect(await store.releaseForRetry(randomUUID(), 'x', at(45), at(5))).toBe(false);
+      });
+    });
+
+    describe('setDeadline', () => {
+      test('moves the deadline only when the status still matches', async () => {
+        const { job } = await store.create(newJob({ deadline_at: at(10) }), at(0));
+        expect(await store.setDeadline(job.request_id, 'processing', at(99), at(11))).toBe(false);
+        expect((await store.get(job.request_id))?.deadline_at).toEqual(at(10));
+
+        expect(await store.setDeadline(job.request_id, 'pending', at(70), at(11))).toBe(true);
+        expect(await store.get(job.request_id)).toMatchObject({ status: 'pending', deadline_at: at(70), updated_at: at(11) });
+
+        await store.startAttempt(job.request_id, at(100), at(12));
+        expect(await store.setDeadline(job.request_id, 'pending', at(200), at(13))).toBe(false);
+        expect(await store.setDeadline(job.request_id, 'processing', at(200), at(13))).toBe(true);
+        expect((await store.get(job.request_id))?.deadline_at).toEqual(at(200));
+      });
+
+      test('never touches a finished job', async () => {
+        const job = await processingJob();
+        await store.complete(job.request_id, {}, at(2));
+        const before = await store.get(job.request_id);
+        expect(await store.setDeadline(job.request_id, 'complete', at(500), at(3))).toBe(false);
+        expect(await store.get(job.request_id)).toEqual(before);
+        expect(await store.setDeadline(randomUUID(), 'pending', at(500), at(3))).toBe(false);
+      });
+    });
+
+    describe('findOverdue', () => {
+      test('unfinished jobs past their deadline, oldest deadline first, up to the limit', async () => {
+        const deadlines = [50, 10, 40, 20, 30, 100, 200];
+        const ids: Record<number, string> = {};
+        for (const d of deadlines) {
+          const { job } = await store.create(newJob({ deadline_at: at(d) }), at(0));
+          ids[d] = job.request_id;
+        }
+        // 40 is processing (still overdue), 30 complete and 20 failed (never overdue).
+        await store.startAttempt(ids[40]!, at(40), at(1));
+        await store.startAttempt(ids[30]!, at(30), at(1));
+        await store.complete(ids[30]!, {}, at(2));
+        await store.fail(ids[20]!, 'x', at(2));
+
+        const now = at(100); // deadline 100 is not before now: not yet overdue
+        const all = await store.findOverdue(now, 10);
+        expect(all.map((j) => j.request_id)).toEqual([ids[10], ids[40], ids[50]]);
+        expect(all[1]).toMatchObject({ status: 'processing', attempts: 1 });
+
+        const firstTwo = await store.findOverdue(now, 2);
+        expect(firstTwo.map((j) => j.request_id)).toEqual([ids[10], ids[40]]);
+        expect(await store.findOverdue(at(5), 10)).toEqual([]);
+      });
+    });
+
+    describe('deleteFinishedBefore', () => {
+      test('deletes complete and failed jobs finished before the cutoff, nothing else', async () => {
+        const early = await processingJob();
+        await store.complete(early.request_id, {}, at(10));
+        const { job: earlyFail } = await store.create(newJob(), at(0));
+        await store.fail(earlyFail.request_id, 'x', at(20));
+        const late = await processingJob();
+        await store.complete(late.request_id, {}, at(40));
+        const { job: oldPending } = await store.create(newJob({ deadline_at: at(1) }), at(0));
+        const oldProcessing = await processingJob();
+
+        expect(await store.deleteFinishedBefore(at(30))).toBe(2);
+        expect(await store.get(early.request_id)).toBeNull();
+        expect(await store.get(earlyFail.request_id)).toBeNull();
+        expect(await store.get(late.request_id)).not.toBeNull();
+        expect(await store.get(oldPending.request_id)).not.toBeNull();
+        expect(await store.get(oldProcessing.request_id)).not.toBeNull();
+        expect(await store.deleteFinishedBefore(at(30))).toBe(0);
+        expect(await store.deleteFinishedBefore(at(40))).toBe(0); // strictly before
+        expect(await store.deleteFinishedBefore(at(41))).toBe(1);
+      });
+    });
+
+    describe('countByStatus', () => {
+      test('counts one vendor\'s jobs in every status, zeros included', async () => {
+        expect(await store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0 });
+        await store.create(newJob(), at(0));
+        await store.create(newJob(), at(0));
+        await processingJob();
+        const done = await processingJob();
+        await store.complete(done.request_id, {}, at(2));
+        await store.create(newJob({ vendor: 'other' }), at(0));
+        expect(await store.countByStatus('acme')).toEqual({ pending: 2, processing: 1, complete: 1, failed: 0 });
+        expect(await store.countByStatus('other')).toEqual({ pending: 1, processing: 0, complete: 0, failed: 0 });
+      });
+    });
+
+    describe('delete', () => {
+      test('removes a job once', async () => {
+        const { job } = await store.create(newJob(), at(0));
+        expect(await store.delete(job.request_id)).toBe(true);
+        expect(await store.get(job.request_id)).toBeNull();
+        expect(await store.delete(job.request_id)).toBe(false);
+        expect(await store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0 });
+      });
+    });
+
+    test('close is idempotent', async () => {
+      await store.close();
+      await expect(store.close()).resolves.toBeUndefined();
+    });
+  });
+}

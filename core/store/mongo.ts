@@ -1,0 +1,295 @@
+// Production JobStore on MongoDB (official driver). Collection `jobs`, `_id` = request_id.
+//
+// Compare-and-set: every status change is ONE single-document write whose filter names the
+// statuses it may start from (findOneAndUpdate when the caller needs the job back, updateOne
+// when a boolean will do — one round trip either way). MongoDB applies a single-document
+// update atomically, so of several racing callers exactly one matches.
+//
+// Kept to what MongoDB-wire servers without MongoDB's extras also speak (FerretDB v1): no
+// transactions, change streams, arrayFilters, $lookup, partial/sparse indexes; TTL is optional.
+// Known limit: FerretDB v1 applies an update as "read the document, write it back" without a
+// lock (FerretDB issue #3040), so there two racing writers to ONE job can both succeed. MongoDB
+// and FerretDB v2 do not have that flaw; `usesNonAtomicUpdates()` detects the server, and
+// createMongoJobStore warns when it finds one.
+
+import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
+
+import type { Job, JobStatus, JobStore, NewJob } from '../job.js';
+import { JOB_STATUSES } from '../job.js';
+import type { Logger } from '../logger.js';
+import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
+
+export interface MongoJobStoreOptions {
+  url: string;
+  /** Database name. Default: the one in the URL's path, else `vendorfetch`. */
+  dbName?: string;
+  /**
+   * Try a TTL index that lets the server itself delete finished jobs this long after they
+   * finished. Servers without TTL indexes get a plain index instead (logged); retention then
+   * relies on deleteFinishedBefore, which works everywhere. Default: no TTL, plain index.
+   */
+  retentionSeconds?: number;
+  /** How long an operation waits for a reachable server before failing (503). Default 5000 ms. */
+  serverSelectionTimeoutMs?: number;
+  logger?: Pick<Logger, 'warn' | 'info'>;
+}
+
+const UNFINISHED: JobStatus[] = ['pending', 'processing'];
+const FINISHED: JobStatus[] = ['complete', 'failed'];
+
+/**
+ * The stored document. Two choices a reader may question:
+ * - `payload_json`/`result_json` are JSON text, not sub-documents: vendor payloads may carry
+ *   keys with '.' or a leading '$', which MongoDB-wire servers refuse (FerretDB) or handle
+ *   only partly (MongoDB's query language), and nobody queries inside them. It also spares the
+ *   server the nested-document work on the hot insert path.
+ * - `idem` carries the unique index. Without partial/sparse indexes, jobs without an
+ *   Idempotency-Key still need a distinct value: `r:<request_id>` for those, `k:<key>` for
+ *   keyed ones. The prefixes keep a client's key from ever colliding with another job's id.
+ */
+interface JobDoc {
+  _id: string;
+  vendor: string;
+  payload_json: string;
+  status: JobStatus;
+  attempts: number;
+  result_json?: string;
+  error?: string;
+  idem: string;
+  created_at: Date;
+  updated_at: Date;
+  completed_at?: Date;
+  deadline_at: Date;
+}
+
+const idemOf = (job: NewJob): string =>
+  job.idempotency_key === undefined ? `r:${job.request_id}` : `k:${job.idempotency_key}`;
+
+function docToJob(doc: JobDoc): Job {
+  const job: Job = {
+    request_id: doc._id,
+    vendor: doc.vendor,
+    payload: fromJsonText(doc.payload_json),
+    status: doc.status,
+    attempts: doc.attempts,
+    created_at: doc.created_at,
+    updated_at: doc.updated_at,
+    deadline_at: doc.deadline_at,
+  };
+  if (doc.result_json !== undefined && doc.result_json !== null) job.result = fromJsonText(doc.result_json);
+  if (doc.error !== undefined && doc.error !== null) job.error = doc.error;
+  if (doc.idem.startsWith('k:')) job.idempotency_key = doc.idem.slice(2);
+  if (doc.completed_at instanceof Date) job.completed_at = doc.completed_at;
+  return job;
+}
+
+/** The database named in a mongodb:// URL's path, if any (works for multi-host URLs too). */
+export function dbNameFromUrl(url: string): string | undefined {
+  const afterScheme = url.replace(/^mongodb(\+srv)?:\/\//, '');
+  const slash = afterScheme.indexOf('/');
+  if (slash < 0) return undefined;
+  const name = decodeURIComponent(afterScheme.slice(slash + 1).split('?')[0] ?? '');
+  return name === '' ? undefined : name;
+}
+
+/** True for servers that apply updates as an unlocked read-modify-write (FerretDB v1). */
+export async function usesNonAtomicUpdates(db: Db): Promise<boolean> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  const ferret = info['ferretdbVersion'];
+  return typeof ferret === 'string' && /^v?1\./.test(ferret);
+}
+
+/** Connect, create the indexes, and return the store. Rejects with `unavailable` if unreachable. */
+export async function createMongoJobStore(opts: MongoJobStoreOptions): Promise<JobStore> {
+  const client = new MongoClient(opts.url, {
+    serverSelectionTimeoutMS: opts.serverSelectionTimeoutMs ?? 5000,
+    ignoreUndefined: true,
+  });
+  try {
+    await client.connect();
+    const db = client.db(opts.dbName ?? dbNameFromUrl(opts.url) ?? 'vendorfetch');
+    const store = new MongoJobStore(client, db.collection<JobDoc>('jobs'));
+    await ensureIndexes(store.jobs, opts);
+    if (await usesNonAtomicUpdates(db)) {
+      opts.logger?.warn(
+        'job store: this server (FerretDB v1) does not apply updates atomically; racing status changes to one job may both succeed',
+      );
+    }
+    return store;
+  } catch (e) {
+    await client.close().catch(() => undefined);
+    throw storeError(e);
+  }
+}
+
+async function ensureIndexes(jobs: Collection<JobDoc>, opts: MongoJobStoreOptions): Promise<void> {
+  await jobs.createIndexes([
+    { key: { status: 1, deadline_at: 1 }, name: 'status_deadline' }, // sweeper
+    { key: { idem: 1 }, name: 'idem_unique', unique: true },
+    { key: { vendor: 1, status: 1 }, name: 'vendor_status' }, // countByStatus
+  ]);
+  if (opts.retentionSeconds !== undefined) {
+    try {
+      await jobs.createIndex(
+        { completed_at: 1 },
+        { name: 'completed_at_ttl', expireAfterSeconds: Math.max(0, Math.floor(opts.retentionSeconds)) },
+      );
+      return;
+    } catch (e) {
+      opts.logger?.warn({ err: e }, 'job store: TTL index not available; retention relies on deleteFinishedBefore');
+    }
+  }
+  try {
+    await jobs.createIndex({ completed_at: 1 }, { name: 'completed_at' });
+  } catch (e) {
+    // An index on completed_at with other options (e.g. a TTL one from an earlier start)
+    // already exists; it serves deleteFinishedBefore just as well.
+    if (!(e instanceof MongoServerError)) throw e;
+    opts.logger?.info({ err: e }, 'job store: keeping the existing completed_at index');
+  }
+}
+
+class MongoJobStore implements JobStore {
+  private closed = false;
+
+  constructor(
+    private readonly client: MongoClient,
+    readonly jobs: Collection<JobDoc>,
+  ) {}
+
+  async create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }> {
+    const doc: JobDoc = {
+      _id: job.request_id,
+      vendor: job.vendor,
+      payload_json: toJsonText(job.payload),
+      status: 'pending',
+      attempts: 0,
+      idem: idemOf(job),
+      created_at: now,
+      updated_at: now,
+      deadline_at: job.deadline_at,
+    };
+    try {
+      // Two tries: the job holding our key may be deleted (the api's undo) between our insert
+      // and our read, and then the second insert succeeds.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await this.jobs.insertOne(doc);
+          return { job: docToJob(doc), created: true };
+        } catch (e) {
+          if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
+        }
+        // Some servers do not say which index collided: look the key up, then the id.
+        if (job.idempotency_key !== undefined) {
+          const existing = await this.jobs.findOne({ idem: doc.idem });
+          if (existing) return { job: docToJob(existing), created: false };
+        }
+        if (await this.jobs.findOne({ _id: job.request_id }, { projection: { _id: 1 } })) {
+          throw duplicateRequestId(job.request_id);
+        }
+      }
+      throw new Error('idempotency key kept conflicting with a job that vanished');
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+
+  async get(requestId: string): Promise<Job | null> {
+    return this.guard(async () => {
+      const doc = await this.jobs.findOne({ _id: requestId });
+      return doc ? docToJob(doc) : null;
+    });
+  }
+
+  async delete(requestId: string): Promise<boolean> {
+    return this.guard(async () => (await this.jobs.deleteOne({ _id: requestId })).deletedCount === 1);
+  }
+
+  async startAttempt(requestId: string, deadline: Date, now: Date): Promise<Job | null> {
+    return this.guard(async () => {
+      const doc = await this.jobs.findOneAndUpdate(
+        { _id: requestId, status: { $in: UNFINISHED } },
+        { $set: { status: 'processing', deadline_at: deadline, updated_at: now }, $inc: { attempts: 1 } },
+        { returnDocument: 'after' },
+      );
+      return doc ? docToJob(doc) : null;
+    });
+  }
+
+  async releaseForRetry(requestId: string, error: string, deadline: Date, now: Date): Promise<boolean> {
+    return this.cas({ _id: requestId, status: 'processing' }, { $set: { status: 'pending', error, deadline_at: deadline, updated_at: now } });
+  }
+
+  async complete(requestId: string, result: unknown, now: Date): Promise<boolean> {
+    // A completed job keeps no error from earlier attempts: status and error never disagree.
+    return this.cas(
+      { _id: requestId, status: 'processing' },
+      { $set: { status: 'complete', result_json: toJsonText(result), completed_at: now, updated_at: now }, $unset: { error: '' } },
+    );
+  }
+
+  async fail(requestId: string, error: string, now: Date): Promise<boolean> {
+    return this.cas(
+      { _id: requestId, status: { $in: UNFINISHED } },
+      { $set: { status: 'failed', error, completed_at: now, updated_at: now } },
+    );
+  }
+
+  async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date): Promise<boolean> {
+    if (!UNFINISHED.includes(status)) return false; // finished jobs have no deadline to move
+    return this.cas({ _id: requestId, status }, { $set: { deadline_at: deadline, updated_at: now } });
+  }
+
+  async findOverdue(now: Date, limit: number): Promise<Job[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.guard(async () => {
+      const docs = await this.jobs
+        .find({ status: { $in: UNFINISHED }, deadline_at: { $lt: now } })
+        .sort({ deadline_at: 1 })
+        .limit(n)
+        .toArray();
+      return docs.map(docToJob);
+    });
+  }
+
+  async deleteFinishedBefore(cutoff: Date): Promise<number> {
+    return this.guard(
+      async () => (await this.jobs.deleteMany({ status: { $in: FINISHED }, completed_at: { $lt: cutoff } })).deletedCount,
+    );
+  }
+
+  async countByStatus(vendor: string): Promise<Record<JobStatus, number>> {
+    return this.guard(async () => {
+      const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+      const rows = await this.jobs
+        .aggregate<{ _id: JobStatus; n: number }>([{ $match: { vendor } }, { $group: { _id: '$status', n: { $sum: 1 } } }])
+        .toArray();
+      for (const row of rows) if (row._id in counts) counts[row._id] = Number(row.n);
+      return counts;
+    });
+  }
+
+  async ping(): Promise<void> {
+    await this.guard(() => this.client.db('admin').command({ ping: 1 }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+
+  /** One conditional single-document update; true only if this call matched (and so won). */
+  private cas(filter: Parameters<Collection<JobDoc>['updateOne']>[0], update: Parameters<Collection<JobDoc>['updateOne']>[1]): Promise<boolean> {
+    return this.guard(async () => (await this.jobs.updateOne(filter, update)).matchedCount === 1);
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+
+import type { JobStore } from '../job.js';
+import { describeJobStoreContract } from './contract.js';
+import { createSqliteJobStore } from './sqlite.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'vf-sqlite-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let n = 0;
+// A nested, not-yet-existing folder per store: the adapter creates it.
+const freshPath = (): string => join(dir, `run-${++n}`, 'data', 'vendorfetch.db');
+
+describeJobStoreContract('sqlite', () => createSqliteJobStore({ path: freshPath() }));
+
+const at = (s: number): Date => new Date(Date.UTC(2026, 0, 1) + s * 1000);
+
+describe('sqlite file shared by several connections and processes', () => {
+  let path: string;
+  let stores: JobStore[];
+  beforeEach(() => {
+    path = freshPath();
+    stores = [];
+  });
+  afterEach(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+  });
+  const open = async (busyTimeoutMs?: number): Promise<JobStore> => {
+    const s = await createSqliteJobStore(busyTimeoutMs === undefined ? { path } : { path, busyTimeoutMs });
+    stores.push(s);
+    return s;
+  };
+
+  test('two stores on one file see each other\'s writes, and CAS holds across them', async () => {
+    const [a, b] = [await open(), await open()];
+    const id = randomUUID();
+    await a.create({ request_id: id, vendor: 'v', payload: { x: 1 }, idempotency_key: 'k', deadline_at: at(30) }, at(0));
+    expect(await b.get(id)).toMatchObject({ status: 'pending', payload: { x: 1 } });
+    const replay = await b.create({ request_id: randomUUID(), vendor: 'v', payload: {}, idempotency_key: 'k', deadline_at: at(30) }, at(1));
+    expect(replay).toMatchObject({ created: false, job: { request_id: id } });
+
+    expect(await b.startAttempt(id, at(60), at(2))).toMatchObject({ attempts: 1 });
+    const wins = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).complete(id, { by: i }, at(3))),
+    );
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    expect((await a.get(id))?.result).toEqual({ by: wins.indexOf(true) });
+    expect(await a.startAttempt(id, at(90), at(4))).toBeNull();
+  });
+
+  test('the file is in WAL mode and the sweeper query reads its partial index', async () => {
+    await open();
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+      const plan = db
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT * FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ? ORDER BY deadline_at LIMIT ?`,
+        )
+        .all(0, 10)
+        .map((r) => String(r['detail']))
+        .join('\n');
+      expect(plan).toContain('jobs_unfinished_deadline');
+      expect(plan).not.toContain('TEMP B-TREE');
+    } finally {
+      db.close();
+    }
+  });
+
+  test('a write waits while another process holds the write lock, instead of failing', async () => {
+    const store = await open();
+    const impatient = await open(20);
+    const holdMs = 400;
+    // Another process takes the write lock, says so, holds it for holdMs, then commits.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { DatabaseSync } = require('node:sqlite');
+         const db = new DatabaseSync(process.argv[1]);
+         db.exec('PRAGMA busy_timeout = 5000');
+         db.exec('BEGIN IMMEDIATE');
+         db.prepare("INSERT INTO jobs (request_id, vendor, payload, status, created_at, updated_at, deadline_at) VALUES ('from-child', 'v', '{}', 'pending', 0, 0, 0)").run();
+         process.stdout.write('locked\\n');
+         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ${holdMs});
+         db.exec('COMMIT');
+         db.close();`,
+        path,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => (d.toString().includes('locked') ? resolve() : undefined));
+      child.on('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+    });
+
+    // A store whose busy_timeout is shorter than the hold gives up with a retryable 503 error.
+    await expect(
+      impatient.create({ request_id: randomUUID(), vendor: 'v', payload: {}, deadline_at: at(1) }, at(0)),
+    ).rejects.toMatchObject({ code: 'unavailable', httpStatus: 503, retryable: true });
+
+    const started = performance.now();
+    const { created } = await store.create({ request_id: randomUUID(), vendor: 'v', payload: {}, deadline_at: at(1) }, at(0));
+    expect(created).toBe(true);
+    expect(performance.now() - started).toBeGreaterThan(holdMs / 4);
+    expect(await exited).toBe(0);
+    expect(await store.get('from-child')).toMatchObject({ status: 'pending' });
+    expect((await store.countByStatus('v')).pending).toBe(2);
+  });
+});

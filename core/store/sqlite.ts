@@ -1,0 +1,283 @@
+// Embedded JobStore on Node's built-in `node:sqlite`: one file shared by the api and every
+// worker process of a machine (local mode). WAL lets readers run beside one writer; every
+// write is a single autocommit statement, so a busy writer makes others wait (busy_timeout)
+// instead of failing, and no read-then-write transaction can hit SQLITE_BUSY_SNAPSHOT.
+//
+// Compare-and-set: each status change is one `UPDATE … WHERE request_id = ? AND status IN (…)`;
+// SQLite serialises writers, so exactly one of several racing callers sees `changes = 1`.
+
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
+
+import type { Job, JobStatus, JobStore, NewJob } from '../job.js';
+import { JOB_STATUSES } from '../job.js';
+import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
+
+export interface SqliteJobStoreOptions {
+  /** Database file; its parent folder is created. `:memory:` works for a single process. */
+  path: string;
+  /** How long a write waits for another process' write lock before failing. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /**
+   * `NORMAL` (default): in WAL mode a commit survives a crash of any process, and the last
+   * commits may be lost only if the machine itself loses power — the usual WAL trade-off,
+   * about 10× the insert rate of `FULL`, which fsyncs the WAL on every commit.
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+}
+
+// STRICT: a wrong type is an error, not a silent conversion. Dates are ms since the epoch.
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  request_id      TEXT PRIMARY KEY,
+  vendor          TEXT NOT NULL,
+  payload         TEXT NOT NULL,
+  status          TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'complete', 'failed')),
+  attempts        INTEGER NOT NULL DEFAULT 0,
+  result          TEXT,
+  error           TEXT,
+  idempotency_key TEXT,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  completed_at    INTEGER,
+  deadline_at     INTEGER NOT NULL
+) STRICT;
+-- Partial indexes hold only the rows they serve, so a fresh pending job without a key costs
+-- two index entries (sweeper, vendor counts) besides the primary key.
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key
+  ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+-- Sweeper: unfinished jobs in deadline order. Equivalent to (status, deadline_at) for the
+-- query below, but lets ORDER BY … LIMIT read the index in order without a sort.
+CREATE INDEX IF NOT EXISTS jobs_unfinished_deadline
+  ON jobs (deadline_at) WHERE status IN ('pending', 'processing');
+-- Retention of finished jobs.
+CREATE INDEX IF NOT EXISTS jobs_completed_at ON jobs (completed_at) WHERE completed_at IS NOT NULL;
+-- countByStatus, answered from the index alone.
+CREATE INDEX IF NOT EXISTS jobs_vendor_status ON jobs (vendor, status);
+`;
+
+const COLUMNS =
+  'request_id, vendor, payload, status, attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+
+type Row = Record<string, SQLOutputValue>;
+
+function rowToJob(row: Row): Job {
+  const job: Job = {
+    request_id: row['request_id'] as string,
+    vendor: row['vendor'] as string,
+    payload: fromJsonText(row['payload'] as string),
+    status: row['status'] as JobStatus,
+    attempts: row['attempts'] as number,
+    created_at: new Date(row['created_at'] as number),
+    updated_at: new Date(row['updated_at'] as number),
+    deadline_at: new Date(row['deadline_at'] as number),
+  };
+  if (row['result'] != null) job.result = fromJsonText(row['result'] as string);
+  if (row['error'] != null) job.error = row['error'] as string;
+  if (row['idempotency_key'] != null) job.idempotency_key = row['idempotency_key'] as string;
+  if (row['completed_at'] != null) job.completed_at = new Date(row['completed_at'] as number);
+  return job;
+}
+
+/** Open (creating if needed) the database file and its schema. */
+export async function createSqliteJobStore(opts: SqliteJobStoreOptions): Promise<JobStore> {
+  const store = new SqliteJobStore(opts);
+  await store.init();
+  return store;
+}
+
+class SqliteJobStore implements JobStore {
+  private readonly db: DatabaseSync;
+  private readonly opts: SqliteJobStoreOptions;
+  // Prepared once in init(), reused by every call.
+  private stmts!: ReturnType<SqliteJobStore['prepare']>;
+  private closed = false;
+
+  constructor(opts: SqliteJobStoreOptions) {
+    this.opts = opts;
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new DatabaseSync(opts.path);
+  }
+
+  async init(): Promise<void> {
+    try {
+      // busy_timeout first: switching to WAL and creating the schema take locks that another
+      // process opening the same file at the same moment may hold.
+      this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.opts.busyTimeoutMs ?? 5000))}`);
+      this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec(`PRAGMA synchronous = ${this.opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+      this.db.exec(SCHEMA);
+      this.stmts = this.prepare();
+    } catch (e) {
+      this.db.close();
+      throw storeError(e);
+    }
+  }
+
+  private prepare() {
+    const db = this.db;
+    return {
+      insert: db.prepare(
+        `INSERT INTO jobs (request_id, vendor, payload, status, attempts, idempotency_key, created_at, updated_at, deadline_at)
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
+      ),
+      byKey: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = ?`),
+      get: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE request_id = ?`),
+      delete: db.prepare('DELETE FROM jobs WHERE request_id = ?'),
+      startAttempt: db.prepare(
+        `UPDATE jobs SET status = 'processing', attempts = attempts + 1, deadline_at = ?, updated_at = ?
+         WHERE request_id = ? AND status IN ('pending', 'processing') RETURNING ${COLUMNS}`,
+      ),
+      releaseForRetry: db.prepare(
+        `UPDATE jobs SET status = 'pending', error = ?, deadline_at = ?, updated_at = ?
+         WHERE request_id = ? AND status = 'processing'`,
+      ),
+      // A completed job keeps no error from earlier attempts: status and error never disagree.
+      complete: db.prepare(
+        `UPDATE jobs SET status = 'complete', result = ?, error = NULL, completed_at = ?, updated_at = ?
+         WHERE request_id = ? AND status = 'processing'`,
+      ),
+      fail: db.prepare(
+        `UPDATE jobs SET status = 'failed', error = ?, completed_at = ?, updated_at = ?
+         WHERE request_id = ? AND status IN ('pending', 'processing')`,
+      ),
+      setDeadline: db.prepare(
+        `UPDATE jobs SET deadline_at = ?, updated_at = ?
+         WHERE request_id = ? AND status = ? AND status IN ('pending', 'processing')`,
+      ),
+      // The WHERE repeats the partial index's condition word for word, so SQLite uses it.
+      findOverdue: db.prepare(
+        `SELECT ${COLUMNS} FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ?
+         ORDER BY deadline_at LIMIT ?`,
+      ),
+      deleteFinishedBefore: db.prepare(
+        `DELETE FROM jobs WHERE completed_at < ? AND status IN ('complete', 'failed')`,
+      ),
+      countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM jobs WHERE vendor = ? GROUP BY status'),
+      ping: db.prepare('SELECT 1'),
+    } satisfies Record<string, StatementSync>;
+  }
+
+  async create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }> {
+    try {
+      const payload = toJsonText(job.payload);
+      const key = job.idempotency_key ?? null;
+      const t = now.getTime();
+      // Two tries: the job holding our key may be deleted (the api's undo) between our insert
+      // and our read, and then the second insert succeeds.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, t, t, job.deadline_at.getTime());
+        if (res.changes === 1) {
+          const created: Job = {
+            request_id: job.request_id,
+            vendor: job.vendor,
+            payload: fromJsonText(payload),
+            status: 'pending',
+            attempts: 0,
+            created_at: new Date(t),
+            updated_at: new Date(t),
+            deadline_at: new Date(job.deadline_at.getTime()),
+          };
+          if (key !== null) created.idempotency_key = key;
+          return { job: created, created: true };
+        }
+        const existing = this.stmts.byKey.get(key) as Row | undefined;
+        if (existing) return { job: rowToJob(existing), created: false };
+      }
+      throw new Error('idempotency key kept conflicting with a job that vanished');
+    } catch (e) {
+      if (isPrimaryKeyViolation(e)) throw duplicateRequestId(job.request_id);
+      throw storeError(e);
+    }
+  }
+
+  async get(requestId: string): Promise<Job | null> {
+    return this.guard(() => {
+      const row = this.stmts.get.get(requestId) as Row | undefined;
+      return row ? rowToJob(row) : null;
+    });
+  }
+
+  async delete(requestId: string): Promise<boolean> {
+    return this.guard(() => this.stmts.delete.run(requestId).changes === 1);
+  }
+
+  async startAttempt(requestId: string, deadline: Date, now: Date): Promise<Job | null> {
+    return this.guard(() => {
+      const row = this.stmts.startAttempt.get(deadline.getTime(), now.getTime(), requestId) as Row | undefined;
+      return row ? rowToJob(row) : null;
+    });
+  }
+
+  async releaseForRetry(requestId: string, error: string, deadline: Date, now: Date): Promise<boolean> {
+    return this.guard(
+      () => this.stmts.releaseForRetry.run(error, deadline.getTime(), now.getTime(), requestId).changes === 1,
+    );
+  }
+
+  async complete(requestId: string, result: unknown, now: Date): Promise<boolean> {
+    return this.guard(() => {
+      const t = now.getTime();
+      return this.stmts.complete.run(toJsonText(result), t, t, requestId).changes === 1;
+    });
+  }
+
+  async fail(requestId: string, error: string, now: Date): Promise<boolean> {
+    return this.guard(() => {
+      const t = now.getTime();
+      return this.stmts.fail.run(error, t, t, requestId).changes === 1;
+    });
+  }
+
+  async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date): Promise<boolean> {
+    return this.guard(
+      () => this.stmts.setDeadline.run(deadline.getTime(), now.getTime(), requestId, status).changes === 1,
+    );
+  }
+
+  async findOverdue(now: Date, limit: number): Promise<Job[]> {
+    return this.guard(() => {
+      const n = Math.max(0, Math.floor(limit));
+      return (this.stmts.findOverdue.all(now.getTime(), n) as Row[]).map(rowToJob);
+    });
+  }
+
+  async deleteFinishedBefore(cutoff: Date): Promise<number> {
+    return this.guard(() => Number(this.stmts.deleteFinishedBefore.run(cutoff.getTime()).changes));
+  }
+
+  async countByStatus(vendor: string): Promise<Record<JobStatus, number>> {
+    return this.guard(() => {
+      const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
+      for (const row of this.stmts.countByStatus.all(vendor) as Row[]) {
+        counts[row['status'] as JobStatus] = row['n'] as number;
+      }
+      return counts;
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.guard(() => this.stmts.ping.get());
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      throw storeError(e);
+    }
+  }
+}
+
+/** SQLITE_CONSTRAINT_PRIMARYKEY (1555): the request_id is taken (the idempotency key is not). */
+function isPrimaryKeyViolation(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { errcode?: unknown }).errcode === 1555;
+}
