@@ -1,0 +1,273 @@
+// The quota gate against a real private redis-server, with several gates on SEPARATE
+// connections standing in for several worker processes.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { createQuotaGate, normalizeQuota, type QuotaGate, type QuotaGateOptions, type Release } from './quota.js';
+
+let server: RedisServer;
+const connections: Redis[] = [];
+const gates: QuotaGate[] = [];
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+
+afterEach(async () => {
+  for (const g of gates.splice(0)) await g.close();
+  for (const c of connections.splice(0)) await c.quit();
+});
+
+afterAll(async () => {
+  await server.stop();
+});
+
+/** `n` gates, each on its own connection (as `n` worker processes would be). */
+function makeGates(n: number, opts: QuotaGateOptions = {}): QuotaGate[] {
+  return Array.from({ length: n }, () => {
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    connections.push(redis);
+    const gate = createQuotaGate(redis, opts);
+    gates.push(gate);
+    return gate;
+  });
+}
+
+const vendorName = () => `v-${randomUUID().slice(0, 8)}`;
+const nowMs = () => performance.timeOrigin + performance.now();
+
+/** Most events in any window [t, t + windowLength) — checked at every event, which is where a maximum starts. */
+function maxInAnyWindow(sortedTimes: number[], windowLength: number): number {
+  let max = 0;
+  let j = 0;
+  for (let i = 0; i < sortedTimes.length; i++) {
+    while (j < sortedTimes.length && sortedTimes[j]! - sortedTimes[i]! < windowLength) j++;
+    max = Math.max(max, j - i);
+  }
+  return max;
+}
+
+interface Recorded {
+  redisUs: number[];
+  localMs: number[];
+}
+
+/** `loopsPerGate` concurrent callers on every gate, each holding its call for holdMs, for durationMs. */
+async function hammer(
+  gatesToUse: QuotaGate[],
+  vendor: string,
+  quota: { requestsPerSecond: number; burst?: number; maxInFlight: number },
+  loopsPerGate: number,
+  durationMs: number,
+  holdMs: () => number,
+  onHold?: (delta: 1 | -1) => void,
+): Promise<Recorded> {
+  const rec: Recorded = { redisUs: [], localMs: [] };
+  const stop = new AbortController();
+  const deadline = nowMs() + durationMs;
+  const loop = async (gate: QuotaGate) => {
+    while (nowMs() < deadline) {
+      let release: Release;
+      try {
+        release = await gate.acquire(vendor, quota, stop.signal);
+      } catch {
+        return; // aborted at the end
+      }
+      rec.localMs.push(nowMs());
+      rec.redisUs.push(release.grantedAtUs);
+      onHold?.(1);
+      await delay(holdMs());
+      onHold?.(-1);
+      await release();
+    }
+  };
+  const timer = setTimeout(() => stop.abort(), durationMs);
+  await Promise.all(gatesToUse.flatMap((g) => Array.from({ length: loopsPerGate }, () => loop(g))));
+  clearTimeout(timer);
+  rec.redisUs.sort((a, b) => a - b);
+  rec.localMs.sort((a, b) => a - b);
+  return rec;
+}
+
+describe('rolling window and utilisation', () => {
+  it('4 gates × 20 callers at 50 rps for 3 s: never more than 50 in any rolling second, ≥ 95 % used', async () => {
+    const vendor = vendorName();
+    const rps = 50;
+    const rec = await hammer(makeGates(4), vendor, { requestsPerSecond: rps, burst: 10, maxInFlight: 0 }, 20, 3000, () =>
+      Math.random() * 20,
+    );
+    // Exact, on Redis' grant times: also within the margin-widened window the gate promises.
+    expect(maxInAnyWindow(rec.redisUs, 1_000_000)).toBeLessThanOrEqual(rps);
+    expect(maxInAnyWindow(rec.redisUs, 1_025_000)).toBeLessThanOrEqual(rps);
+    // What a vendor would see: the moments the callers got their grants (one clock, this process).
+    expect(maxInAnyWindow(rec.localMs, 1000)).toBeLessThanOrEqual(rps);
+    // Utilisation over the busy period: first grant to the end of the 3 s.
+    const first = rec.redisUs[0]!;
+    const inThreeSeconds = rec.redisUs.filter((t) => t - first < 3_000_000).length;
+    console.log(`quota utilisation: ${inThreeSeconds} grants in 3 s at ${rps} rps = ${((100 * inThreeSeconds) / (3 * rps)).toFixed(1)} %`);
+    expect(inThreeSeconds).toBeGreaterThanOrEqual(0.95 * 3 * rps);
+    // Steady state, without the opening burst: seconds 1 to 3.
+    const steady = rec.redisUs.filter((t) => t - first >= 1_000_000 && t - first < 3_000_000).length;
+    expect(steady).toBeGreaterThanOrEqual(0.95 * 2 * rps);
+  });
+
+  it('with the default burst (= rps) the whole quota may go at once, but never twice within a window', async () => {
+    const vendor = vendorName();
+    const rps = 30;
+    const rec = await hammer(makeGates(3), vendor, { requestsPerSecond: rps, maxInFlight: 0 }, 20, 1600, () => 1);
+    expect(maxInAnyWindow(rec.redisUs, 1_025_000)).toBe(rps);
+    // The first 30 go back to back (within a few ms), the 31st only a full window after the first.
+    const first = rec.redisUs[0]!;
+    expect(rec.redisUs[rps - 1]! - first).toBeLessThan(100_000);
+    expect(rec.redisUs[rps]! - first).toBeGreaterThanOrEqual(1_025_000);
+  });
+});
+
+describe('burst', () => {
+  // Definition: spacing = window / rps (window = 1025 ms). In any interval [g_i, g_j] the gate
+  // grants at most burst + (g_j − g_i) / spacing calls: `burst` back to back, then one per spacing.
+  it('grants at most `burst` back to back, then spaces calls by window / rps', async () => {
+    const vendor = vendorName();
+    const rps = 20;
+    const burst = 5;
+    const spacingUs = 1_025_000 / rps;
+    const [a, b, c] = makeGates(3);
+    const quota = { requestsPerSecond: rps, burst, maxInFlight: 0 };
+    const releases = await Promise.all(Array.from({ length: 15 }, (_, i) => [a, b, c][i % 3]!.acquire(vendor, quota)));
+    const times = releases.map((r) => r.grantedAtUs).sort((x, y) => x - y);
+    for (let i = 0; i < times.length; i++) {
+      for (let j = i; j < times.length; j++) {
+        expect(j - i + 1).toBeLessThanOrEqual(burst + (times[j]! - times[i]!) / spacingUs);
+      }
+    }
+    // The burst is really available: exactly `burst` grants in the first 20 ms.
+    expect(times.filter((t) => t - times[0]! < 20_000)).toHaveLength(burst);
+    // And the pace after it is the spacing, not slower: 15 grants take about (15 − 5) spacings.
+    expect(times[14]! - times[0]!).toBeLessThan(10 * spacingUs + 40_000);
+  });
+
+  it('rejects a burst above requestsPerSecond or a malformed quota', async () => {
+    const [gate] = makeGates(1);
+    await expect(gate!.acquire(vendorName(), { requestsPerSecond: 5, burst: 6, maxInFlight: 0 })).rejects.toThrow(RangeError);
+    await expect(gate!.acquire(vendorName(), { requestsPerSecond: 0, maxInFlight: 0 })).rejects.toThrow(RangeError);
+    await expect(gate!.acquire(vendorName(), { requestsPerSecond: 5, maxInFlight: -1 })).rejects.toThrow(RangeError);
+    expect(normalizeQuota({ requestsPerSecond: 7, maxInFlight: 0 })).toEqual({ requestsPerSecond: 7, burst: 7, maxInFlight: 0 });
+  });
+});
+
+describe('maxInFlight', () => {
+  it('never has more than maxInFlight calls open across gates, and a release wakes waiters at once', async () => {
+    const vendor = vendorName();
+    let open = 0;
+    let maxOpen = 0;
+    const rec = await hammer(makeGates(3), vendor, { requestsPerSecond: 1000, maxInFlight: 3 }, 10, 1000, () => 20, (d) => {
+      open += d;
+      maxOpen = Math.max(maxOpen, open);
+    });
+    expect(maxOpen).toBe(3);
+    // 3 slots × 20 ms calls allow ~150 calls/s; the 1 s recheck alone would allow ~3.
+    expect(rec.redisUs.length).toBeGreaterThanOrEqual(90);
+  });
+
+  it('gives an abandoned slot back after the lease (a crashed worker)', async () => {
+    const vendor = vendorName();
+    const [crashed, survivor] = makeGates(2, { inFlightLeaseMs: 300 });
+    const quota = { requestsPerSecond: 100, maxInFlight: 1 };
+    const abandoned = await crashed!.acquire(vendor, quota); // never released
+    const waiting = survivor!.acquire(vendor, quota);
+    const second = await waiting;
+    const waitedMs = (second.grantedAtUs - abandoned.grantedAtUs) / 1000;
+    expect(waitedMs).toBeGreaterThanOrEqual(300);
+    expect(waitedMs).toBeLessThan(800);
+    await second();
+  });
+
+  it('release is idempotent and frees exactly one slot', async () => {
+    const vendor = vendorName();
+    const [gate] = makeGates(1);
+    const quota = { requestsPerSecond: 100, maxInFlight: 2 };
+    const r1 = await gate!.acquire(vendor, quota);
+    const r2 = await gate!.acquire(vendor, quota);
+    await r1();
+    await r1();
+    const r3 = await gate!.acquire(vendor, quota);
+    const fourth = gate!.acquire(vendor, quota, AbortSignal.timeout(200));
+    await expect(fourth).rejects.toThrow(); // r2 and r3 still hold both slots
+    await r2();
+    await r3();
+  });
+});
+
+describe('pause (429 + Retry-After)', () => {
+  it('blocks grants on every gate until the pause ends, and a shorter pause never shortens it', async () => {
+    const vendor = vendorName();
+    const [a, b] = makeGates(2);
+    const [sec, usec] = await connections[0]!.time();
+    const pausedAtUs = Number(sec) * 1e6 + Number(usec);
+    await a!.pause(vendor, 400);
+    await b!.pause(vendor, 50);
+    const release = await b!.acquire(vendor, { requestsPerSecond: 10, maxInFlight: 0 });
+    const waitedMs = (release.grantedAtUs - pausedAtUs) / 1000;
+    expect(waitedMs).toBeGreaterThanOrEqual(399);
+    expect(waitedMs).toBeLessThan(700);
+  });
+});
+
+describe('Redis trouble', () => {
+  it('never fails a waiter when Redis is unreachable: it retries until its signal aborts', async () => {
+    const doomed = await startRedis();
+    const redis = new Redis(doomed.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
+    redis.on('error', () => {});
+    connections.push(redis);
+    const errors: unknown[] = [];
+    const gate = createQuotaGate(redis, { onError: (e) => errors.push(e) });
+    gates.push(gate);
+    await redis.ping();
+    await doomed.stop();
+    const t0 = nowMs();
+    await expect(gate.acquire(vendorName(), { requestsPerSecond: 5, maxInFlight: 0 }, AbortSignal.timeout(600))).rejects.toThrow(
+      /timeout|aborted/i,
+    );
+    expect(nowMs() - t0).toBeGreaterThanOrEqual(550);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    redis.disconnect();
+    connections.splice(connections.indexOf(redis), 1);
+  });
+});
+
+describe('abort', () => {
+  it('rejects a waiting acquire with the signal reason, promptly, and the gate keeps working', async () => {
+    const vendor = vendorName();
+    const [gate, other] = makeGates(2);
+    const quota = { requestsPerSecond: 2, burst: 2, maxInFlight: 0 };
+    await gate!.acquire(vendor, quota);
+    await gate!.acquire(vendor, quota); // the quota is used up for about a second
+    const head = new AbortController();
+    const behind = new AbortController();
+    const p1 = gate!.acquire(vendor, quota, head.signal);
+    const p2 = gate!.acquire(vendor, quota, behind.signal);
+    const p3 = gate!.acquire(vendor, quota);
+    await delay(100);
+    const t0 = nowMs();
+    behind.abort(new Error('shutdown'));
+    head.abort(new Error('job cancelled'));
+    await expect(p1).rejects.toThrow('job cancelled');
+    await expect(p2).rejects.toThrow('shutdown');
+    expect(nowMs() - t0).toBeLessThan(50);
+    // The next waiter still gets its grant once the window allows it.
+    const r3 = await p3;
+    expect(r3.grantedAtUs).toBeGreaterThan(0);
+    await expect(other!.acquire(vendor, quota, AbortSignal.abort(new Error('already')))).rejects.toThrow('already');
+  });
+
+  it('close() rejects waiters of that gate', async () => {
+    const vendor = vendorName();
+    const [gate] = makeGates(1);
+    const quota = { requestsPerSecond: 1, maxInFlight: 0 };
+    await gate!.acquire(vendor, quota);
+    const waiting = gate!.acquire(vendor, quota);
+    await gate!.close();
+    await expect(waiting).rejects.toThrow('closed');
+  });
+});
