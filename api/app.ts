@@ -1,0 +1,112 @@
+// The api as an express 5 app, built from its dependencies; main.ts makes it listen.
+//
+// Middleware order: metrics and access logs see every request; API keys and the per-client
+// rate limit guard only the client routes (/jobs, /openapi.json) — probes, /metrics and the
+// vendors' signed webhook route are exempt; one error mapper at the end.
+import express, { type Express, type RequestHandler } from 'express';
+import type { Logger } from '../core/logger.js';
+import { rateLimit, requireApiKey } from './access.js';
+import type { ApiDeps } from './deps.js';
+import { jobsRouter } from './jobs.js';
+import { createApiMetrics, httpMetrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
+import { errorHandler, notFoundHandler, problem, sendProblem } from './problem.js';
+import { webhookRouter } from './webhook.js';
+
+export type { ApiDeps } from './deps.js';
+
+/**
+ * One debug line per answered request (method, route, status, duration). At info level this
+ * middleware is not even installed: the ingest path is benchmarked, and bodies are never
+ * logged (they may hold PII). 5xx are logged by the error mapper at error level.
+ */
+function accessLog(logger: Logger): RequestHandler | undefined {
+  if (!logger.isLevelEnabled('debug')) return undefined;
+  return (req, res, next) => {
+    const start = performance.now();
+    res.once('finish', () => {
+      logger.debug(
+        {
+          method: req.method,
+          path: req.route ? `${req.baseUrl}${String(req.route.path)}` : req.path,
+          status: res.statusCode,
+          ms: Math.round((performance.now() - start) * 10) / 10,
+          request_id: res.locals['request_id'] as string | undefined,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([
+    p,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms).unref()),
+  ]);
+
+export function createApp(deps: ApiDeps): Express {
+  const metrics = deps.metrics ?? createApiMetrics();
+  const opts = deps.options ?? {};
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false); // job reads change; a weak ETag per answer is only work
+  if (opts.trustProxy !== undefined) app.set('trust proxy', opts.trustProxy);
+
+  app.use(httpMetrics(metrics));
+  if (deps.lifecycle) {
+    const lifecycle = deps.lifecycle;
+    // While draining, answer and close: keep-alive clients reconnect to another replica.
+    app.use((_req, res, next) => {
+      if (lifecycle.draining) res.setHeader('Connection', 'close');
+      next();
+    });
+  }
+  const log = accessLog(deps.logger);
+  if (log) app.use(log);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (_req, res) => {
+    if (deps.lifecycle?.draining) {
+      sendProblem(res, problem('unavailable', 503, 'shutting down'));
+      return;
+    }
+    const [store, redis] = await Promise.allSettled([
+      withTimeout(deps.store.ping(), 2000, 'store'),
+      withTimeout(deps.redis.ping(), 2000, 'redis'),
+    ]);
+    const down = [...(store.status === 'rejected' ? ['store'] : []), ...(redis.status === 'rejected' ? ['redis'] : [])];
+    if (down.length > 0) {
+      sendProblem(res, problem('unavailable', 503, `not reachable: ${down.join(', ')}`));
+      return;
+    }
+    res.json({ status: 'ready' });
+  });
+
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  app.use(webhookRouter(deps, metrics));
+
+  // Client routes.
+  const guards: RequestHandler[] = [];
+  if (opts.apiKeys && opts.apiKeys.length > 0) guards.push(requireApiKey(opts.apiKeys));
+  if (opts.clientRateLimit && opts.clientRateLimit > 0) {
+    guards.push(rateLimit(deps.redis, opts.clientRateLimit, deps.logger));
+  }
+  const openApiJson = JSON.stringify(openApiDocument);
+  app.get('/openapi.json', ...guards, (_req, res) => {
+    res.type('application/json').send(openApiJson);
+  });
+  if (guards.length > 0) app.use('/jobs', ...guards);
+  app.use(jobsRouter(deps, metrics));
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(deps.logger));
+  return app;
+}

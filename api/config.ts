@@ -1,0 +1,64 @@
+// The api's configuration: every environment variable it reads, parsed once by zod.
+// Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+
+// An empty variable counts as unset (not as 0, which is what Number('') would give).
+const intWithDefault = (def: number, min: number, max: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+
+export const apiEnvSchema = z.object({
+  /** Port to listen on. Default 8080. */
+  PORT: intWithDefault(8080, 0, 65535),
+  /** Bind address. Default 0.0.0.0 (all interfaces). */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Redis for queue, registry, replay guard, rate limits. Default redis://127.0.0.1:6379. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** MongoDB job store; unset → embedded SQLite at VF_SQLITE_PATH. */
+  MONGODB_URL: optionalString.pipe(z.url({ protocol: /^mongodb(\+srv)?$/ }).optional()),
+  /** SQLite file used when MONGODB_URL is unset. Default .data/vendorfetch.db. */
+  VF_SQLITE_PATH: z.string().min(1).default('.data/vendorfetch.db'),
+  /** Vendor for POST /jobs bodies without "vendor". Default: none (→ 422). */
+  VF_DEFAULT_VENDOR: optionalString,
+  /** Largest request body, e.g. 256kb, 1mb, or bytes. Default 256kb. */
+  VF_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+\s*(b|kb|mb)?$/i, 'a size such as 256kb, 1mb or a number of bytes')
+    .default('256kb'),
+  /** Comma-separated bearer tokens; unset → no authentication. */
+  VF_API_KEYS: optionalString.transform((s) =>
+    s === undefined ? [] : s.split(',').map((k) => k.trim()).filter((k) => k !== ''),
+  ),
+  /** Requests per second per client (API key, else IP); unset → no limit. */
+  VF_CLIENT_RATE_LIMIT: z.preprocess(
+    blankToUndefined,
+    z.coerce.number().int().min(1).max(1_000_000).optional(),
+  ),
+  /** Seconds a pending job waits before the sweeper re-queues it. Default 600. */
+  VF_PENDING_TIMEOUT_SECONDS: intWithDefault(600, 1, 86_400),
+  /** Seconds in-flight requests get to finish on SIGTERM/SIGINT. Default 10. */
+  VF_SHUTDOWN_GRACE_SECONDS: intWithDefault(10, 0, 600),
+  /** Folder of mounted secrets (<dir>/<name>/<key>), tried before VF_SECRET_* variables. */
+  VF_SECRETS_DIR: optionalString,
+  /** Express "trust proxy" hop count (for client IPs behind an ingress). Default 0. */
+  VF_TRUST_PROXY: intWithDefault(0, 0, 10),
+  /** pino level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type ApiConfig = z.infer<typeof apiEnvSchema>;
+
+export type ConfigResult = { ok: true; config: ApiConfig } | { ok: false; problems: string[] };
+
+/** Every problem at once, one line each, so an operator fixes them in one go. */
+export function parseApiConfig(env: Record<string, string | undefined>): ConfigResult {
+  const r = apiEnvSchema.safeParse(env);
+  if (r.success) return { ok: true, config: r.data };
+  return { ok: false, problems: r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`) };
+}

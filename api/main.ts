@@ -1,0 +1,91 @@
+// The api program: reads the environment once, wires the parts, listens, shuts down cleanly.
+import type { Server } from 'node:http';
+import { createLogger } from '../core/logger.js';
+import { RegistryView, VendorRegistry } from '../core/registry.js';
+import { envSecrets, fileSecrets, firstOf } from '../core/secrets.js';
+import { createJobStore } from '../core/store/index.js';
+import { createApp } from './app.js';
+import { parseApiConfig } from './config.js';
+import { createApiMetrics } from './metrics.js';
+import { createApiRedis, createSubscriberRedis } from './redis.js';
+
+const parsed = parseApiConfig(process.env);
+if (!parsed.ok) {
+  console.error(`vendorfetch api: invalid configuration\n${parsed.problems.map((p) => `  - ${p}`).join('\n')}`);
+  process.exit(1);
+}
+const config = parsed.config;
+const logger = createLogger('api', config.LOG_LEVEL);
+
+async function main(): Promise<void> {
+  // Start-up order: store, Redis, registry, then the listener; shutdown in reverse.
+  const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, sqlitePath: config.VF_SQLITE_PATH, logger });
+  const redis = await createApiRedis(config.REDIS_URL);
+  const subscriber = await createSubscriberRedis(config.REDIS_URL);
+  const registryView = new RegistryView(new VendorRegistry(redis), subscriber);
+  await registryView.start();
+  logger.info({ vendors: [...registryView.vendors().keys()] }, 'vendor registry loaded');
+
+  const secrets = config.VF_SECRETS_DIR
+    ? firstOf(fileSecrets(config.VF_SECRETS_DIR), envSecrets(process.env))
+    : envSecrets(process.env);
+  const lifecycle = { draining: false };
+  const app = createApp({
+    store,
+    redis,
+    registry: registryView,
+    secrets,
+    logger,
+    metrics: createApiMetrics({ processMetrics: true }),
+    lifecycle,
+    options: {
+      defaultVendor: config.VF_DEFAULT_VENDOR,
+      bodyLimit: config.VF_BODY_LIMIT,
+      apiKeys: config.VF_API_KEYS,
+      clientRateLimit: config.VF_CLIENT_RATE_LIMIT,
+      pendingTimeoutSeconds: config.VF_PENDING_TIMEOUT_SECONDS,
+      trustProxy: config.VF_TRUST_PROXY,
+    },
+  });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  // Keep-alive longer than typical load balancers' idle timeout, so they close first.
+  server.keepAliveTimeout = 65_000;
+  logger.info(
+    { port: config.PORT, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}`, auth: config.VF_API_KEYS.length > 0 },
+    'api listening',
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
+    lifecycle.draining = true;
+    const deadline = setTimeout(() => {
+      logger.warn('shutdown grace period over: closing remaining connections');
+      server.closeAllConnections();
+    }, config.VF_SHUTDOWN_GRACE_SECONDS * 1000);
+    deadline.unref();
+    // close() stops accepting and resolves when every connection has ended; idle keep-alive
+    // connections are closed now, busy ones after their current response.
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    await closed;
+    clearTimeout(deadline);
+    await registryView.stop().catch(() => {});
+    await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
+    await Promise.allSettled([redis.quit(), subscriber.quit()]);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ err }, 'api failed to start');
+  process.exit(1);
+});

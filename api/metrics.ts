@@ -1,0 +1,75 @@
+// The api's Prometheus metrics, on a registry of its own (no prom-client globals, so tests can
+// build several apps in one process).
+import type { RequestHandler } from 'express';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type WebhookResult =
+  | 'completed'
+  | 'duplicate'
+  | 'ignored'
+  | 'bad_signature'
+  | 'stale'
+  | 'unknown_vendor'
+  | 'invalid'
+  | 'unknown_job'
+  | 'wrong_vendor'
+  | 'error';
+
+export interface ApiMetrics {
+  registry: Registry;
+  jobsSubmitted: Counter<'vendor'>;
+  httpRequests: Counter<'method' | 'route' | 'code'>;
+  httpDuration: Histogram<'method' | 'route' | 'code'>;
+  webhooks: Counter<'vendor' | 'result'>;
+}
+
+/** `processMetrics`: also the process' CPU, memory and event-loop metrics (main.ts turns it on). */
+export function createApiMetrics(opts: { processMetrics?: boolean } = {}): ApiMetrics {
+  const registry = new Registry();
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'vendorfetch_api_' });
+  return {
+    registry,
+    jobsSubmitted: new Counter({
+      name: 'vendorfetch_jobs_submitted_total',
+      help: 'Jobs accepted by POST /jobs (stored and queued), by vendor.',
+      labelNames: ['vendor'],
+      registers: [registry],
+    }),
+    httpRequests: new Counter({
+      name: 'vendorfetch_http_requests_total',
+      help: 'HTTP requests answered by the api, by route template and status code.',
+      labelNames: ['method', 'route', 'code'],
+      registers: [registry],
+    }),
+    httpDuration: new Histogram({
+      name: 'vendorfetch_http_request_duration_seconds',
+      help: 'Time to answer an HTTP request, by route template and status code.',
+      labelNames: ['method', 'route', 'code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    webhooks: new Counter({
+      name: 'vendorfetch_webhooks_total',
+      help: 'Vendor webhooks received, by vendor and outcome.',
+      labelNames: ['vendor', 'result'],
+      registers: [registry],
+    }),
+  };
+}
+
+/**
+ * Counts and times every request. The route label is express' route template
+ * (`/jobs/:id`), never the raw path, so ids cannot blow up the label cardinality.
+ */
+export function httpMetrics(m: ApiMetrics): RequestHandler {
+  return (req, res, next) => {
+    const start = performance.now();
+    res.once('finish', () => {
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      const labels = { method: req.method, route, code: String(res.statusCode) };
+      m.httpRequests.inc(labels);
+      m.httpDuration.observe(labels, (performance.now() - start) / 1000);
+    });
+    next();
+  };
+}

@@ -1,0 +1,116 @@
+// RFC 9457 problem details: the one shape every api error takes, and the one middleware that
+// maps errors to it. Handlers throw; nothing else writes an error response.
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { VendorfetchError, isVendorfetchError, type ErrorCode } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+
+export interface FieldError {
+  /** The bad field: a body property (`vendor`, `payload`, `data`), a header or a path parameter. */
+  field: string;
+  detail: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: FieldError[];
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+// `type` URIs are relative references: documented in /openapi.json, stable across deployments.
+const titles: Record<string, string> = {
+  validation: 'Invalid request',
+  malformed_json: 'Malformed JSON',
+  payload_too_large: 'Request body too large',
+  unknown_vendor: 'Unknown vendor',
+  not_found: 'Not found',
+  conflict: 'Conflict',
+  unauthorized: 'Unauthorized',
+  rate_limited: 'Too many requests',
+  unavailable: 'Service unavailable',
+  unsupported_media_type: 'Unsupported media type',
+  internal: 'Internal server error',
+};
+
+export function problem(code: string, status: number, detail?: string, errors?: FieldError[]): Problem {
+  return {
+    type: `/problems/${code.replaceAll('_', '-')}`,
+    title: titles[code] ?? 'Error',
+    status,
+    ...(detail === undefined ? {} : { detail }),
+    ...(errors === undefined ? {} : { errors }),
+  };
+}
+
+export function sendProblem(res: Response, p: Problem): void {
+  res.status(p.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
+}
+
+/** A client error with its problem code, status and optional field list. */
+export const httpError = (
+  code: ErrorCode,
+  httpStatus: number,
+  message: string,
+  errors?: FieldError[],
+): VendorfetchError =>
+  new VendorfetchError(code, message, {
+    httpStatus,
+    retryable: false,
+    ...(errors === undefined ? {} : { details: { errors } }),
+  });
+
+export const validationError = (errors: FieldError[]): VendorfetchError =>
+  httpError('validation', 400, errors.map((e) => `${e.field}: ${e.detail}`).join('; '), errors);
+
+/** Decide the problem for any thrown value. Pure, so it is unit-tested without HTTP. */
+export function toProblem(err: unknown): Problem {
+  if (isVendorfetchError(err)) {
+    const errors = err.details?.['errors'] as FieldError[] | undefined;
+    // Our messages are written for clients ("job store is unavailable"); a driver's message,
+    // which can hold hosts or users, stays in `cause` and reaches only the log.
+    return problem(err.code, err.httpStatus, err.message, errors);
+  }
+  // body-parser marks its errors with `type` and a 4xx `status`.
+  const e = err as { type?: unknown; status?: unknown; limit?: unknown };
+  switch (e?.type) {
+    case 'entity.parse.failed':
+      return problem('malformed_json', 400, 'the request body is not valid JSON');
+    case 'entity.too.large':
+      return problem('payload_too_large', 413, `the request body exceeds the limit of ${String(e.limit)} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return problem('unsupported_media_type', 415, 'unsupported content encoding or charset');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+      return problem('validation', 400, 'the request body could not be read');
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return problem('validation', e.status, 'the request could not be processed');
+  }
+  return problem('internal', 500, 'an unexpected error occurred');
+}
+
+/** The error-mapping middleware: the last one in the chain. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const p = toProblem(err);
+    if (p.status >= 500) {
+      // Log the cause for operators (never the request body: it may hold PII).
+      logger.error({ err, method: req.method, path: req.path, status: p.status }, 'request failed');
+    }
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    sendProblem(res, p);
+  };
+}
+
+/** Unknown routes: 404 problem, not express' HTML page. */
+export const notFoundHandler: RequestHandler = (req, res) => {
+  sendProblem(res, problem('not_found', 404, `no route for ${req.method} ${req.path}`));
+};

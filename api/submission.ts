@@ -1,0 +1,60 @@
+// Pure decisions about what a client sent: the lenient forms of POST /jobs, ids, idempotency
+// keys. Hand-written checks rather than a zod schema on this path on purpose: it is the
+// benchmarked hot path, and zod's object/record parsing copies the whole payload (up to the
+// body limit) only to tell us "it is an object".
+import type { FieldError } from './problem.js';
+
+export type Submission =
+  | { ok: true; vendor: string | undefined; payload: Record<string, unknown> }
+  | { ok: false; errors: FieldError[] };
+
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/**
+ * Accepted forms:
+ * - `{"vendor": "v", "payload": {...}}` — the documented one (other top-level fields are ignored);
+ * - `{"vendor": "v", ...rest}` — no `payload`: the rest of the body is the payload;
+ * - either without `vendor` — `vendor` is undefined here; the caller applies the default vendor.
+ */
+export function parseSubmission(body: unknown): Submission {
+  if (!isPlainObject(body)) {
+    return { ok: false, errors: [{ field: 'body', detail: `must be a JSON object, got ${typeName(body)}` }] };
+  }
+  const errors: FieldError[] = [];
+  const { vendor, payload, ...rest } = body;
+  if (vendor !== undefined && typeof vendor !== 'string') {
+    errors.push({ field: 'vendor', detail: `must be a string, got ${typeName(vendor)}` });
+  }
+  if (payload !== undefined && !isPlainObject(payload)) {
+    errors.push({ field: 'payload', detail: `must be a JSON object, got ${typeName(payload)}` });
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return {
+    ok: true,
+    vendor: vendor as string | undefined,
+    payload: payload === undefined ? rest : (payload as Record<string, unknown>),
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** request_ids are UUIDs (crypto.randomUUID); anything else cannot name a job. */
+export const isRequestId = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
+
+/** Idempotency-Key: 1–255 visible ASCII characters (no spaces or control characters). */
+export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+export type IdempotencyKey = { ok: true; key: string | undefined } | { ok: false; error: FieldError };
+
+export function parseIdempotencyKey(header: string | string[] | undefined): IdempotencyKey {
+  if (header === undefined) return { ok: true, key: undefined };
+  if (Array.isArray(header) || !IDEMPOTENCY_KEY.test(header)) {
+    return {
+      ok: false,
+      error: { field: 'Idempotency-Key', detail: 'must be one header of 1 to 255 visible ASCII characters' },
+    };
+  }
+  return { ok: true, key: header };
+}

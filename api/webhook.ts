@@ -1,0 +1,164 @@
+// POST /vendor-webhook/:vendor — async vendors deliver their answer here.
+//
+// Order of checks, and why:
+// 1. vendor known and async → else 404: the URL names no webhook endpoint (not 422: nothing
+//    in the body is wrong, the resource does not exist).
+// 2. signature over the RAW bytes (before any JSON parsing) → else 401; unauthenticated
+//    callers learn nothing about jobs.
+// 3. body shape → 400.
+// 4. replay guard on webhook-id (SET NX EX): a repeated delivery → 200, nothing changes. The
+//    mark is removed again unless we answer 200, so a vendor that retries after our 5xx (or a
+//    404 for a job it got wrong) is heard again instead of being told "done".
+// 5. job exists (404), belongs to this vendor (409), not finished (200, unchanged), then
+//    clean → store.complete (compare-and-set: a concurrent duplicate cannot complete it twice).
+import express, { Router } from 'express';
+import { z } from 'zod';
+import { clean } from '../core/clean.js';
+import { isVendorfetchError, unavailable } from '../core/errors.js';
+import { isFinished, type Job } from '../core/job.js';
+import { keys } from '../core/keys.js';
+import type { ApiDeps } from './deps.js';
+import type { ApiMetrics, WebhookResult } from './metrics.js';
+import { httpError, validationError } from './problem.js';
+import { DEFAULT_TOLERANCE_SECONDS, verifyWebhook } from './signature.js';
+import { isRequestId } from './submission.js';
+
+const requestIdSchema = z.string().refine(isRequestId, 'must be a request_id (a UUID)');
+
+/** `{request_id | job_id, data}`; compiled once at load. */
+export const webhookBodySchema = z
+  .object({
+    request_id: requestIdSchema.optional(),
+    job_id: requestIdSchema.optional(),
+    data: z.unknown(),
+  })
+  .refine((b) => b.request_id !== undefined || b.job_id !== undefined, {
+    message: 'request_id (or its alias job_id) is required',
+    path: ['request_id'],
+  })
+  .refine((b) => b.data !== undefined, { message: 'required', path: ['data'] });
+
+/** Parse and validate a webhook body: the job id and the vendor's data, or the field errors. */
+export function parseWebhookBody(raw: Buffer) {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw httpError('malformed_json', 400, 'the request body is not valid JSON');
+  }
+  const r = webhookBodySchema.safeParse(body);
+  if (!r.success) {
+    throw validationError(
+      r.error.issues.map((i) => ({ field: i.path.length ? i.path.join('.') : 'body', detail: i.message })),
+    );
+  }
+  return { requestId: (r.data.request_id ?? r.data.job_id) as string, data: r.data.data };
+}
+
+const header = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v.join(' ') : v);
+
+export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
+  const { store, redis, registry, secrets, logger } = deps;
+  const opts = deps.options ?? {};
+  const now = deps.now ?? (() => new Date());
+  const tolerance = opts.webhookToleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
+  // A webhook-id must be remembered as long as its timestamp can pass the tolerance check:
+  // from ts - tolerance to ts + tolerance, plus a margin for clock skew between replicas.
+  const seenTtlSeconds = 2 * tolerance + 60;
+  const raw = express.raw({ limit: opts.bodyLimit ?? '256kb', type: () => true });
+  const count = (vendor: string, result: WebhookResult) => metrics.webhooks.inc({ vendor, result });
+
+  const router = Router();
+  router.post('/vendor-webhook/:vendor', raw, async (req, res) => {
+    const vendor = req.params['vendor'] ?? '';
+    const entry = registry.get(vendor);
+    const secretRef = entry?.spec.mode === 'async' ? entry.spec.webhookSecretRef : undefined;
+    if (!entry || !secretRef) {
+      count('_unknown', 'unknown_vendor'); // not the name: a caller must not grow the label set
+      throw httpError('not_found', 404, `no webhook endpoint for vendor "${vendor}"`);
+    }
+    const namespace = entry.pool.includes('/') ? entry.pool.slice(0, entry.pool.indexOf('/')) : undefined;
+    const secret = await secrets.resolve(secretRef, namespace);
+    if (secret === undefined) {
+      // An operator's mistake, not the vendor's: 503 so the vendor retries once it is fixed.
+      logger.error({ vendor, secret_ref: secretRef.name }, 'webhook secret not found; cannot verify webhooks');
+      count(vendor, 'error');
+      throw unavailable('webhook verification');
+    }
+
+    const rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const webhookId = header(req.headers['webhook-id']);
+    const verified = verifyWebhook(
+      { id: webhookId, timestamp: header(req.headers['webhook-timestamp']), signature: header(req.headers['webhook-signature']) },
+      rawBody,
+      secret,
+      now().getTime(),
+      tolerance,
+    );
+    if (!verified.ok) {
+      count(vendor, verified.reason === 'stale' ? 'stale' : 'bad_signature');
+      if (verified.reason === 'bad_secret') logger.error({ vendor }, 'webhook secret is not a whsec_<base64> value');
+      throw httpError('unauthorized', 401, `webhook signature rejected (${verified.reason.replace('_', ' ')})`);
+    }
+
+    let parsed: ReturnType<typeof parseWebhookBody>;
+    try {
+      parsed = parseWebhookBody(rawBody);
+    } catch (e) {
+      count(vendor, 'invalid');
+      throw e;
+    }
+
+    res.locals['request_id'] = parsed.requestId;
+    const seenKey = keys.webhookSeen(vendor, webhookId as string);
+    let first: string | null;
+    try {
+      first = await redis.set(seenKey, '1', 'EX', seenTtlSeconds, 'NX');
+    } catch (e) {
+      count(vendor, 'error');
+      throw unavailable('Redis', e);
+    }
+    if (first === null) {
+      count(vendor, 'duplicate');
+      res.json({ status: 'duplicate' });
+      return;
+    }
+
+    let answered = false;
+    try {
+      let job: Job | null;
+      try {
+        job = await store.get(parsed.requestId);
+      } catch (e) {
+        throw isVendorfetchError(e) ? e : unavailable('job store', e);
+      }
+      if (job === null) {
+        count(vendor, 'unknown_job');
+        throw httpError('not_found', 404, `no job ${parsed.requestId}`);
+      }
+      if (job.vendor !== vendor) {
+        count(vendor, 'wrong_vendor');
+        throw httpError('conflict', 409, `job ${parsed.requestId} belongs to another vendor`);
+      }
+      let completed = false;
+      if (!isFinished(job.status)) {
+        const cleaned = clean(parsed.data, entry.spec.cleaning);
+        try {
+          completed = await store.complete(parsed.requestId, cleaned, now());
+        } catch (e) {
+          throw isVendorfetchError(e) ? e : unavailable('job store', e);
+        }
+      }
+      // Not completed: the job was already finished, or is not `processing` (a late delivery
+      // after the job was handed back for a retry). Either way nothing changes; 200 so the
+      // vendor stops delivering.
+      count(vendor, completed ? 'completed' : 'ignored');
+      logger.info({ request_id: parsed.requestId, vendor, completed }, 'webhook received');
+      answered = true;
+      res.json({ status: completed ? 'completed' : 'ignored' });
+    } finally {
+      if (!answered) await redis.del(seenKey).catch(() => {});
+    }
+  });
+  return router;
+}
