@@ -24,7 +24,27 @@ function newJob(overrides: Partial<NewJob> = {}): NewJob {
   return { request_id: randomUUID(), vendor: 'acme', payload: { q: 1 }, deadline_at: at(60), ...overrides };
 }
 
-export function describeJobStoreContract(name: string, makeStore: () => Promise<JobStore>): void {
+export interface ContractOptions {
+  /**
+   * Set to a reason to skip the tests where many callers write ONE job at the same moment,
+   * for a server known not to apply single-document updates atomically. Printed, never silent.
+   */
+  sameJobRacesSkipReason?: string | undefined;
+}
+
+export function describeJobStoreContract(
+  name: string,
+  makeStore: () => Promise<JobStore>,
+  opts: ContractOptions = {},
+): void {
+  const skipReason = opts.sameJobRacesSkipReason;
+  if (skipReason) console.warn(`JobStore contract ${name}: same-job race tests skipped: ${skipReason}`);
+  /** A test where concurrent callers race on one job: skipped, with the reason in its name, when asked. */
+  const raceTest = (title: string, fn: () => Promise<void>): void => {
+    if (skipReason) test.skip(`${title} — skipped: ${skipReason}`, fn);
+    else test(title, fn);
+  };
+
   describe(`JobStore contract: ${name}`, () => {
     let store: JobStore;
 
@@ -184,7 +204,7 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect(await store.get(failed.request_id)).toMatchObject({ status: 'failed', attempts: 0 });
       });
 
-      test('20 concurrent attempts are all counted', async () => {
+      raceTest('20 concurrent attempts are all counted', async () => {
         const { job } = await store.create(newJob(), at(0));
         const started = await Promise.all(
           Array.from({ length: 20 }, (_, i) => store.startAttempt(job.request_id, at(100 + i), at(1))),
@@ -240,7 +260,7 @@ export function describeJobStoreContract(name: string, makeStore: () => Promise<
         expect((await store.get(other.request_id))?.result).toBe('plain text');
       });
 
-      test('20 concurrent completes race: exactly one wins and its result is stored', async () => {
+      raceTest('20 concurrent completes race: exactly one wins and its result is stored', async () => {
         const job = await processingJob();
         const wins = await Promise.all(
           Array.from({ length: 20 }, (_, i) => store.complete(job.request_id, { winner: i }, at(10 + i))),

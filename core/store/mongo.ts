@@ -92,11 +92,15 @@ export function dbNameFromUrl(url: string): string | undefined {
   return name === '' ? undefined : name;
 }
 
-/** True for servers that apply updates as an unlocked read-modify-write (FerretDB v1). */
+/**
+ * True for servers that apply updates as an unlocked read-modify-write: FerretDB before v2.
+ * FerretDB adds `ferretdbVersion` to buildInfo; a build without version stamps says
+ * `unknown`, so anything but an explicit v2+ counts as v1.
+ */
 export async function usesNonAtomicUpdates(db: Db): Promise<boolean> {
   const info = await db.admin().command({ buildInfo: 1 });
   const ferret = info['ferretdbVersion'];
-  return typeof ferret === 'string' && /^v?1\./.test(ferret);
+  return typeof ferret === 'string' && !/^v?([2-9]|\d{2,})\./.test(ferret);
 }
 
 /** Connect, create the indexes, and return the store. Rejects with `unavailable` if unreachable. */
@@ -123,11 +127,12 @@ export async function createMongoJobStore(opts: MongoJobStoreOptions): Promise<J
 }
 
 async function ensureIndexes(jobs: Collection<JobDoc>, opts: MongoJobStoreOptions): Promise<void> {
-  await jobs.createIndexes([
-    { key: { status: 1, deadline_at: 1 }, name: 'status_deadline' }, // sweeper
-    { key: { idem: 1 }, name: 'idem_unique', unique: true },
-    { key: { vendor: 1, status: 1 }, name: 'vendor_status' }, // countByStatus
-  ]);
+  // One index per command, in order: FerretDB v1.24 crashes the connection when a single
+  // createIndexes names several indexes that already exist (every restart would).
+  // Startup only, so the extra round trips cost nothing on the request path.
+  await jobs.createIndex({ status: 1, deadline_at: 1 }, { name: 'status_deadline' }); // sweeper
+  await jobs.createIndex({ idem: 1 }, { name: 'idem_unique', unique: true });
+  await jobs.createIndex({ vendor: 1, status: 1 }, { name: 'vendor_status' }); // countByStatus
   if (opts.retentionSeconds !== undefined) {
     try {
       await jobs.createIndex(
