@@ -1,0 +1,232 @@
+// POST /jobs and GET /jobs/:id over real HTTP, real Redis, the SQLite store.
+import { randomUUID } from 'node:crypto';
+import { keys } from '../core/keys.js';
+import { postJson, startApi, startServices, type TestApi, type TestServices } from './test-support.js';
+
+let s: TestServices;
+let api: TestApi;
+
+beforeAll(async () => {
+  s = await startServices();
+  api = await startApi(s, { bodyLimit: '256kb' });
+});
+afterAll(async () => {
+  await api?.close();
+  await s?.close();
+});
+
+const streamIds = async (vendor: string) =>
+  (await s.redis.xrange(keys.stream(vendor), '-', '+')).map(([, fields]) => fields[1]);
+
+async function expectProblem(res: Response, status: number, type?: string) {
+  expect(res.status).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  const body = (await res.json()) as { type: string; title: string; status: number; errors?: { field: string }[] };
+  expect(body.status).toBe(status);
+  expect(typeof body.title).toBe('string');
+  if (type) expect(body.type).toBe(type);
+  return body;
+}
+
+describe('POST /jobs', () => {
+  test('202 with request_id and Location, after the job is stored and queued', async () => {
+    const res = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { q: 'x' } });
+    expect(res.status).toBe(202);
+    const { request_id } = (await res.json()) as { request_id: string };
+    expect(request_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(res.headers.get('location')).toBe(`/jobs/${request_id}`);
+    const job = await s.store.get(request_id);
+    expect(job).toMatchObject({ vendor: 'acme', status: 'pending', payload: { q: 'x' } });
+    // The deadline is the pending timeout (default 600 s) from now: the sweeper's backstop.
+    const ahead = job!.deadline_at.getTime() - Date.now();
+    expect(ahead).toBeGreaterThan(590_000);
+    expect(ahead).toBeLessThanOrEqual(600_000);
+    expect(await streamIds('acme')).toContain(request_id);
+  });
+
+  test('lenient: without payload the rest of the body is the payload', async () => {
+    const res = await postJson(`${api.base}/jobs`, { vendor: 'acme', name: 'Ada', n: 2 });
+    expect(res.status).toBe(202);
+    const { request_id } = (await res.json()) as { request_id: string };
+    expect((await s.store.get(request_id))?.payload).toEqual({ name: 'Ada', n: 2 });
+  });
+
+  test('lenient: a JSON body sent without a JSON content type is still read', async () => {
+    const res = await fetch(`${api.base}/jobs`, { method: 'POST', body: JSON.stringify({ vendor: 'acme', payload: {} }) });
+    expect(res.status).toBe(202);
+  });
+
+  test('without vendor and without a default vendor → 422', async () => {
+    const body = await expectProblem(await postJson(`${api.base}/jobs`, { payload: { a: 1 } }), 422, '/problems/unknown-vendor');
+    expect(body.errors?.map((e) => e.field)).toEqual(['vendor']);
+  });
+
+  test('without vendor, with a default vendor → queued for the default vendor', async () => {
+    const withDefault = await startApi(s, { defaultVendor: 'acme' });
+    try {
+      const res = await postJson(`${withDefault.base}/jobs`, { city: 'Oslo' });
+      expect(res.status).toBe(202);
+      const { request_id } = (await res.json()) as { request_id: string };
+      expect(await s.store.get(request_id)).toMatchObject({ vendor: 'acme', payload: { city: 'Oslo' } });
+      expect(await streamIds('acme')).toContain(request_id);
+    } finally {
+      await withDefault.close();
+    }
+  });
+
+  test('unknown vendor → 422 and nothing stored or queued', async () => {
+    const before = await s.redis.xlen(keys.stream('nope'));
+    await expectProblem(await postJson(`${api.base}/jobs`, { vendor: 'nope', payload: {} }), 422, '/problems/unknown-vendor');
+    expect(await s.redis.xlen(keys.stream('nope'))).toBe(before);
+    expect(await s.store.countByStatus('nope')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0 });
+  });
+
+  test('malformed JSON → 400', async () => {
+    await expectProblem(await postJson(`${api.base}/jobs`, '{"vendor": "acme", '), 400, '/problems/malformed-json');
+  });
+
+  test('wrong types → 400 listing each bad field', async () => {
+    const body = await expectProblem(await postJson(`${api.base}/jobs`, { vendor: 42, payload: [1, 2] }), 400, '/problems/validation');
+    expect(body.errors?.map((e) => e.field).sort()).toEqual(['payload', 'vendor']);
+  });
+
+  test.each([
+    ['an array', [1, 2]],
+    ['a string', '"just a string"'],
+    ['null', 'null'],
+  ])('a body that is %s → 400', async (_name, raw) => {
+    const res = await postJson(`${api.base}/jobs`, raw);
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  });
+
+  test('a payload that is null or a string → 400', async () => {
+    const body = await expectProblem(await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: 'x' }), 400);
+    expect(body.errors?.map((e) => e.field)).toEqual(['payload']);
+  });
+
+  test('body over the limit → 413', async () => {
+    const big = { vendor: 'acme', payload: { blob: 'x'.repeat(300 * 1024) } };
+    await expectProblem(await postJson(`${api.base}/jobs`, big), 413, '/problems/payload-too-large');
+  });
+
+  test('Idempotency-Key: the same key returns the same request_id and creates nothing new', async () => {
+    const key = `order-${randomUUID()}`;
+    const first = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { n: 1 } }, { 'Idempotency-Key': key });
+    expect(first.status).toBe(202);
+    const { request_id } = (await first.json()) as { request_id: string };
+    const queuedBefore = await s.redis.xlen(keys.stream('acme'));
+    const again = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { n: 1 } }, { 'Idempotency-Key': key });
+    expect(again.status).toBe(202);
+    expect(await again.json()).toEqual({ request_id });
+    expect(again.headers.get('location')).toBe(`/jobs/${request_id}`);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await s.redis.xlen(keys.stream('acme'))).toBe(queuedBefore);
+  });
+
+  test('Idempotency-Key: concurrent requests with one key make one job and one queue entry', async () => {
+    const key = `burst-${randomUUID()}`;
+    const queuedBefore = await s.redis.xlen(keys.stream('acme'));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { k: key } }, { 'Idempotency-Key': key })),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(8).fill(202));
+    const ids = new Set(await Promise.all(answers.map(async (r) => ((await r.json()) as { request_id: string }).request_id)));
+    expect(ids.size).toBe(1);
+    expect(await s.redis.xlen(keys.stream('acme'))).toBe(queuedBefore + 1);
+  });
+
+  test.each([['has space'], ['x'.repeat(256)], ['tab\tinside']])('malformed Idempotency-Key %# → 400', async (key) => {
+    const body = await expectProblem(
+      await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: {} }, { 'Idempotency-Key': key }),
+      400,
+    );
+    expect(body.errors?.map((e) => e.field)).toEqual(['Idempotency-Key']);
+  });
+});
+
+describe('GET /jobs/:id', () => {
+  test('200 with the documented fields and ISO dates, never the payload', async () => {
+    const created = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { secret: 'p' } });
+    const { request_id } = (await created.json()) as { request_id: string };
+    const res = await fetch(`${api.base}/jobs/${request_id}`);
+    expect(res.status).toBe(200);
+    const job = (await res.json()) as Record<string, unknown>;
+    expect(job).toEqual({
+      request_id,
+      vendor: 'acme',
+      status: 'pending',
+      attempts: 0,
+      created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      updated_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+  });
+
+  test('a finished job shows result and completed_at', async () => {
+    const created = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: {} });
+    const { request_id } = (await created.json()) as { request_id: string };
+    await s.store.startAttempt(request_id, new Date(Date.now() + 60_000), new Date());
+    await s.store.complete(request_id, { answer: 42 }, new Date());
+    const job = (await (await fetch(`${api.base}/jobs/${request_id}`)).json()) as Record<string, unknown>;
+    expect(job).toMatchObject({ status: 'complete', attempts: 1, result: { answer: 42 } });
+    expect(job['completed_at']).toEqual(expect.stringMatching(/Z$/));
+  });
+
+  test('unknown id → 404', async () => {
+    await expectProblem(await fetch(`${api.base}/jobs/${randomUUID()}`), 404, '/problems/not-found');
+  });
+
+  test('malformed id → 400', async () => {
+    const body = await expectProblem(await fetch(`${api.base}/jobs/not-a-uuid`), 400, '/problems/validation');
+    expect(body.errors?.map((e) => e.field)).toEqual(['id']);
+  });
+});
+
+describe('other routes', () => {
+  test('unknown route → 404 problem', async () => {
+    await expectProblem(await fetch(`${api.base}/nope`), 404, '/problems/not-found');
+  });
+
+  test('/healthz 200, /readyz 200 with store and Redis up', async () => {
+    expect((await fetch(`${api.base}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${api.base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  test('/readyz 503 while draining', async () => {
+    const lifecycle = { draining: false };
+    const draining = await startApi(s, {}, { lifecycle });
+    try {
+      expect((await fetch(`${draining.base}/readyz`)).status).toBe(200);
+      lifecycle.draining = true;
+      await expectProblem(await fetch(`${draining.base}/readyz`), 503);
+    } finally {
+      await draining.close();
+    }
+  });
+
+  test('/metrics counts submitted jobs by vendor and requests by route template and code', async () => {
+    const before = (await api.metrics.jobsSubmitted.get()).values.find((v) => v.labels.vendor === 'acme')?.value ?? 0;
+    await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: {} });
+    await fetch(`${api.base}/jobs/${randomUUID()}`);
+    const res = await fetch(`${api.base}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(text).toContain(`vendorfetch_jobs_submitted_total{vendor="acme"} ${before + 1}`);
+    expect(text).toMatch(/vendorfetch_http_requests_total\{method="GET",route="\/jobs\/:id",code="404"\} \d+/);
+    expect(text).toMatch(/vendorfetch_http_request_duration_seconds_bucket\{le="0.05",method="POST",route="\/jobs",code="202"\} \d+/);
+    expect(text).not.toMatch(/route="\/jobs\/[0-9a-f]{8}-/); // ids never become labels
+  });
+
+  test('/openapi.json describes the routes and the problem schema', async () => {
+    const res = await fetch(`${api.base}/openapi.json`);
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/jobs', '/jobs/{request_id}', '/vendor-webhook/{vendor}', '/healthz', '/readyz', '/metrics']),
+    );
+    expect(doc.components.schemas['Problem']).toBeDefined();
+  });
+});
