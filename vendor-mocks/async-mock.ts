@@ -3,7 +3,7 @@
 // Callback URL: the request's `callback_url` if present, else the configured `webhookUrl`
 // (the product knows its own webhook endpoint, e.g. http://127.0.0.1:8080/vendor-webhook/async).
 import type { IncomingMessage } from 'node:http';
-import { type AsyncKnobs, type AsyncKnobsInput, asyncKnobsSchema, mergeKnobs } from './config.js';
+import { type AsyncKnobs, type AsyncKnobsInput, asyncKnobsSchema, mergeKnobs, parseKnobs } from './config.js';
 import { emptyCounters } from './counters.js';
 import { vendorData } from './fixture.js';
 import { sendJson } from './http-util.js';
@@ -42,7 +42,7 @@ function prepare(body: unknown, knobs: AsyncKnobs, _req: IncomingMessage): Prepa
 
 export async function startAsyncMock(opts: AsyncMockOptions = {}): Promise<AsyncMock> {
   const { host, port, now, random, ...knobInput } = opts;
-  const initialKnobs = asyncKnobsSchema.parse(knobInput);
+  const initialKnobs = parseKnobs(asyncKnobsSchema, knobInput);
   const counters = emptyCounters();
   const dispatcher = createWebhookDispatcher({ counters, random: random ?? Math.random });
   return startMockServer<AsyncKnobs, AcceptCtx>(

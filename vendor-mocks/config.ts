@@ -122,3 +122,15 @@ export function mergeKnobs<S extends z.ZodObject>(
 /** A delay in ms from a fixed value or a range, drawn with `random` (0..1). */
 export const pickDelay = (d: Delay, random: () => number): number =>
   typeof d === 'number' ? d : d.min + (d.max - d.min) * random();
+
+/** Parse a factory's knob input; throws one readable error naming every bad or unknown knob. */
+export function parseKnobs<S extends z.ZodObject>(schema: S, input: Record<string, unknown>): z.infer<S> {
+  const unknownKeys = Object.keys(input).filter((k) => !(k in schema.shape));
+  const parsed = schema.safeParse(input);
+  const problems = [
+    ...unknownKeys.map((k) => `${k}: unknown knob`),
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
+  ];
+  if (problems.length > 0 || !parsed.success) throw new Error(`invalid knobs: ${problems.join('; ')}`);
+  return parsed.data as z.infer<S>;
+}

@@ -172,6 +172,7 @@ describe('sync mock vendor', () => {
   it('configure() rejects invalid knobs', async () => {
     mock = await startSyncMock();
     expect(() => mock!.configure({ limitPerSecond: 0 })).toThrow(/limitPerSecond/);
-    await expect(startSyncMock({ errorRate: -1 })).rejects.toThrow();
+    await expect(startSyncMock({ errorRate: -1 })).rejects.toThrow(/errorRate/);
+    await expect(startSyncMock({ latencyMS: 5 } as never)).rejects.toThrow(/latencyMS: unknown knob/);
   });
 });

@@ -1,6 +1,6 @@
 // The sync mock vendor: POST /fetch answers 200 with the vendor's data at once (after the knobs
 // had their say). See README.md for knobs and counters.
-import { mergeKnobs, type SyncKnobs, type SyncKnobsInput, syncKnobsSchema } from './config.js';
+import { mergeKnobs, parseKnobs, type SyncKnobs, type SyncKnobsInput, syncKnobsSchema } from './config.js';
 import { emptyCounters } from './counters.js';
 import { vendorData } from './fixture.js';
 import { sendJson } from './http-util.js';
@@ -11,7 +11,7 @@ export type SyncMock = RunningMock<SyncKnobs>;
 
 export async function startSyncMock(opts: SyncMockOptions = {}): Promise<SyncMock> {
   const { host, port, now, random, ...knobInput } = opts;
-  const initialKnobs = syncKnobsSchema.parse(knobInput);
+  const initialKnobs = parseKnobs(syncKnobsSchema, knobInput);
   return startMockServer<SyncKnobs, null>(
     {
       kind: 'sync',
