@@ -1,0 +1,152 @@
+// The read loop of one vendor's stream in one worker process. Short on purpose (after BullMQ's
+// Worker.run): take free slots → read (reclaimed entries first, then new ones, blocking) → start
+// each job without awaiting it → give unused slots back. Every slot taken is given back in a
+// `finally`. It stops reading while the vendor's breaker is open, re-creates the consumer group
+// when Redis lost it (NOGROUP), and heartbeats its in-flight entries so they are not reclaimed.
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
+import * as queue from '../core/queue.js';
+import type { QueueEntry } from '../core/queue.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { JobProcessor, ProcessSignals, VendorRuntime } from './process.js';
+import type { Slots } from './slots.js';
+
+export interface ConsumerOptions {
+  runtime: VendorRuntime;
+  /** A connection of this consumer's own: XREADGROUP BLOCK holds it. Closed by stop(). */
+  blocking: Redis;
+  /** The shared connection for everything else. */
+  redis: Redis;
+  consumerName: string;
+  slots: Slots;
+  /** Most slots this consumer takes for one read (its fair share of the process). */
+  maxBatch: () => number;
+  process: JobProcessor;
+  signals: ProcessSignals;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  /** Entries idle this long in another consumer's PEL are taken over. */
+  visibilityTimeoutMs: number;
+  blockMs: number;
+  now?: () => number;
+}
+
+export interface VendorConsumer {
+  readonly vendor: string;
+  readonly inFlight: number;
+  /** Stop reading; resolves when the loop has ended and the jobs it started have settled. */
+  stop(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
+  const vendor = o.runtime.spec.name;
+  const now = o.now ?? Date.now;
+  const log = o.logger.child({ vendor });
+  const jobs = new Map<string, Promise<void>>(); // entryId → running job
+  let stopping = false;
+  let nextReclaimAt = 0;
+  let reclaimCursor = '0-0';
+
+  // Keep our entries' idle time low while their calls run (a slow vendor is not a dead worker).
+  const heartbeat = setInterval(() => {
+    void queue.touch(o.redis, vendor, o.consumerName, [...jobs.keys()]).catch(() => {});
+  }, Math.max(100, Math.floor(o.visibilityTimeoutMs / 3)));
+  heartbeat.unref();
+
+  const run = async (): Promise<void> => {
+    await ensureGroupForever();
+    while (!stopping) {
+      // While the breaker is open, leave the entries in the stream for later.
+      const blocked = o.runtime.breaker.blockedForMs(now());
+      if (blocked > 0) {
+        await sleep(Math.min(blocked, 250));
+        continue;
+      }
+      const taken = await o.slots.take(o.maxBatch());
+      if (taken === 0) continue;
+      let used = 0;
+      try {
+        const batch = await read(taken);
+        for (const entry of batch) {
+          used++;
+          start(entry);
+        }
+      } catch (e) {
+        if (stopping) break;
+        if (queue.isNoGroupError(e)) {
+          log.warn('consumer group missing (Redis lost its data?); re-creating it');
+          await ensureGroupForever();
+        } else {
+          log.error({ err: e }, 'reading the stream failed; retrying in 1s');
+          await sleep(1000);
+        }
+      } finally {
+        o.slots.give(taken - used);
+      }
+    }
+  };
+
+  async function read(count: number): Promise<QueueEntry[]> {
+    if (now() >= nextReclaimAt) {
+      const r = await queue.reclaimIdle(o.redis, vendor, o.consumerName, o.visibilityTimeoutMs, count, reclaimCursor);
+      reclaimCursor = r.cursor;
+      // Scan again soon while there is more to scan, else after a visibility timeout's fraction.
+      if (r.cursor === '0-0') nextReclaimAt = now() + Math.max(250, Math.floor(o.visibilityTimeoutMs / 2));
+      await queue.ack(o.redis, vendor, ...r.deleted);
+      if (r.entries.length > 0) {
+        o.metrics.reclaimed.inc({ vendor }, r.entries.length);
+        log.info({ count: r.entries.length }, 'reclaimed idle entries from another consumer');
+        return r.entries;
+      }
+    }
+    const r = await queue.readNew(o.blocking, vendor, o.consumerName, count, o.blockMs);
+    await queue.ack(o.redis, vendor, ...r.deleted);
+    return r.entries;
+  }
+
+  function start(entry: QueueEntry): void {
+    const p = o
+      .process(o.runtime, entry, o.signals)
+      .catch((e: unknown) => {
+        // Store or Redis trouble: the entry stays in the PEL and is reclaimed later.
+        log.error({ err: e, request_id: entry.requestId }, 'job processing failed; entry left for reclaim');
+      })
+      .finally(() => {
+        jobs.delete(entry.entryId);
+        o.slots.give(1);
+      });
+    jobs.set(entry.entryId, p);
+  }
+
+  async function ensureGroupForever(): Promise<void> {
+    while (!stopping) {
+      try {
+        await queue.ensureGroup(o.redis, vendor);
+        return;
+      } catch (e) {
+        log.error({ err: e }, 'cannot create the consumer group; retrying in 1s');
+        await sleep(1000);
+      }
+    }
+  }
+
+  const loop = run().catch((e: unknown) => log.error({ err: e }, 'consumer loop crashed'));
+  let stopped: Promise<void> | undefined;
+  return {
+    vendor,
+    get inFlight() {
+      return jobs.size;
+    },
+    stop: () =>
+      (stopped ??= (async () => {
+        stopping = true;
+        clearInterval(heartbeat);
+        // Interrupt a blocking read at once instead of waiting out its BLOCK.
+        o.blocking.disconnect();
+        await loop;
+        await Promise.allSettled([...jobs.values()]);
+      })()),
+  };
+}

@@ -1,0 +1,136 @@
+// The worker's Prometheus metrics (vendorfetch_*), on a registry of its own (no globals), and
+// the tiny HTTP server that serves them with /healthz.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CircuitName } from './breaker.js';
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+export const CIRCUIT_VALUE: Record<CircuitName, number> = { closed: 0, open: 1, 'half-open': 2 };
+
+export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'vendorfetch_worker_' });
+  const registers = [registry];
+  return {
+    registry,
+    jobsFinished: new Counter({
+      name: 'vendorfetch_jobs_finished_total',
+      help: 'Jobs that reached a final status, by vendor and status (complete|failed).',
+      labelNames: ['vendor', 'status'] as const,
+      registers,
+    }),
+    jobDuration: new Histogram({
+      name: 'vendorfetch_job_duration_seconds',
+      help: 'End to end: from POST /jobs (created_at) to the final status, by vendor and status.',
+      labelNames: ['vendor', 'status'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+      registers,
+    }),
+    vendorCalls: new Counter({
+      name: 'vendorfetch_vendor_calls_total',
+      help: 'Vendor calls by vendor and result code (HTTP status, timeout, unreachable, circuit_open).',
+      labelNames: ['vendor', 'code'] as const,
+      registers,
+    }),
+    vendorCallDuration: new Histogram({
+      name: 'vendorfetch_vendor_call_duration_seconds',
+      help: 'Duration of vendor calls by vendor and result code.',
+      labelNames: ['vendor', 'code'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    quotaWait: new Histogram({
+      name: 'vendorfetch_quota_wait_seconds',
+      help: 'Time a job waited for its vendor quota before the call.',
+      labelNames: ['vendor'] as const,
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: 'vendorfetch_circuit_state',
+      help: 'Circuit breaker state in this worker: 0 closed, 1 open, 2 half-open.',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
+    streamLag: new Gauge({
+      name: 'vendorfetch_stream_lag',
+      help: 'Stream entries not yet delivered to any worker.',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
+    streamPending: new Gauge({
+      name: 'vendorfetch_stream_pending',
+      help: 'Stream entries delivered but not yet acknowledged.',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
+    retries: new Counter({
+      name: 'vendorfetch_retries_total',
+      help: 'Jobs put back for a later try, by vendor and reason (failure, rate_limited, circuit_open).',
+      labelNames: ['vendor', 'reason'] as const,
+      registers,
+    }),
+    deadLettered: new Counter({
+      name: 'vendorfetch_dead_lettered_total',
+      help: 'Jobs failed and written to the dead-letter stream.',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
+    lostCompletions: new Counter({
+      name: 'vendorfetch_completion_conflicts_total',
+      help: 'Vendor answers not stored because the job was already finished (another worker or a webhook won the compare-and-set).',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
+    reclaimed: new Counter({
+      name: 'vendorfetch_reclaimed_entries_total',
+      help: 'Stream entries taken over from workers that stopped acknowledging (XAUTOCLAIM).',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
+    swept: new Counter({
+      name: 'vendorfetch_swept_jobs_total',
+      help: 'Overdue jobs handled by the sweeper, by vendor and action (requeue, retry, fail).',
+      labelNames: ['vendor', 'action'] as const,
+      registers,
+    }),
+  };
+}
+
+export interface MetricsServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** /metrics (Prometheus text) and /healthz (process alive) on 127.0.0.1-or-host:port; port 0 picks one. */
+export async function startMetricsServer(registry: Registry, port: number, host = '0.0.0.0'): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      registry
+        .metrics()
+        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
+        .catch(() => res.writeHead(500).end());
+    } else if (req.method === 'GET' && path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    } else {
+      res.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404 }));
+    }
+  });
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      (closing ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      })),
+  };
+}

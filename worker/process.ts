@@ -1,0 +1,198 @@
+// One job, from its stream entry to its next state. The order of steps is what makes the
+// queue safe to lose and the calls safe to repeat:
+//   1. read the job from the store (the source of truth): finished, or held by another live
+//      worker → ack the entry and drop it;
+//   2. wait for the vendor's global quota (waiting never burns an attempt);
+//   3. ask the breaker: open → park the job until it may half-open (no attempt burned);
+//   4. store.startAttempt (attempts + 1, deadline = call timeout + margin), call the vendor;
+//   5. free the quota slot, then carry out decide()'s verdict: store first, queue second, so a
+//      crash in between leaves the job in the store for the sweeper or the entry for XAUTOCLAIM.
+import type { Redis } from 'ioredis';
+import { clean } from '../core/clean.js';
+import { isFinished, type Job, type JobStore } from '../core/job.js';
+import type { Logger } from '../core/logger.js';
+import * as queue from '../core/queue.js';
+import type { QueueEntry } from '../core/queue.js';
+import type { VendorSpec } from '../core/vendorpool.js';
+import { isBrokenCircuit, isCountedFailure, isTimeout, type VendorBreaker } from './breaker.js';
+import { decide, type CallOutcome } from './decide.js';
+import type { WorkerMetrics } from './metrics.js';
+import type { QuotaGate } from './quota.js';
+import { callVendor } from './vendor-call.js';
+
+export interface VendorRuntime {
+  spec: VendorSpec;
+  breaker: VendorBreaker;
+}
+
+export interface ProcessSignals {
+  /** close() was called: stop waiting for quota and hand the job back. */
+  stopping: AbortSignal;
+  /** The drain deadline passed: abort calls still running (their entries stay in the PEL). */
+  hardStop: AbortSignal;
+}
+
+export interface ProcessDeps {
+  store: JobStore;
+  redis: Redis;
+  quota: Pick<QuotaGate, 'acquire' | 'pause'>;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  /** How long a job may stay pending before the sweeper queues it again. */
+  pendingTimeoutMs: number;
+  /** Added to the call timeout for a processing job's deadline (time to store the answer). */
+  callMarginMs: number;
+  callbackUrl: (vendor: string) => string | undefined;
+  now?: () => number;
+  random?: () => number;
+}
+
+export type JobProcessor = (v: VendorRuntime, entry: QueueEntry, signals: ProcessSignals) => Promise<void>;
+
+export function createJobProcessor(deps: ProcessDeps): JobProcessor {
+  const { store, redis, quota, metrics } = deps;
+  const now = deps.now ?? Date.now;
+  const at = (ms: number) => new Date(ms);
+
+  return async function processEntry(v, entry, signals) {
+    const vendor = v.spec.name;
+    const log = deps.logger.child({ request_id: entry.requestId, vendor });
+
+    // 1. The store decides whether there is anything to do.
+    const job = await store.get(entry.requestId);
+    if (!job || isFinished(job.status) || job.vendor !== vendor) return queue.ack(redis, vendor, entry.entryId);
+    // A processing job whose deadline is still ahead belongs to a live worker or awaits its
+    // webhook: this entry is a duplicate (sweeper, reclaim). The sweeper watches the deadline.
+    if (job.status === 'processing' && job.deadline_at.getTime() > now()) return queue.ack(redis, vendor, entry.entryId);
+
+    // 2. Quota: wait as long as it takes; on shutdown hand the entry back to the stream.
+    const waitStart = now();
+    let release: () => Promise<void>;
+    try {
+      release = await quota.acquire(vendor, v.spec.quota, signals.stopping);
+    } catch (e) {
+      if (signals.stopping.aborted) return queue.requeue(redis, vendor, entry);
+      throw e;
+    }
+    metrics.quotaWait.observe({ vendor }, (now() - waitStart) / 1000);
+
+    let started: Job | null = null;
+    let outcome: CallOutcome;
+    try {
+      // 3. Breaker open: park the job until the breaker may half-open.
+      const admission = v.breaker.admit(now());
+      if (!admission.ok) {
+        await park(job, entry, admission.retryInMs, 'circuit_open');
+        metrics.retries.inc({ vendor, reason: 'circuit_open' });
+        return;
+      }
+      try {
+        // 4. Count the call, then make it.
+        const t = now();
+        started = await store.startAttempt(job.request_id, at(t + v.spec.timeoutSeconds * 1000 + deps.callMarginMs), at(t));
+        if (!started) return queue.ack(redis, vendor, entry.entryId);
+        outcome = await call(v, started, signals.hardStop);
+      } finally {
+        admission.done();
+      }
+    } finally {
+      await release();
+    }
+
+    // 5. Carry out the verdict.
+    const free = outcome.kind === 'failed' ? await queue.freeCalls(redis, vendor, started.request_id) : 0;
+    const action = decide({ outcome, failures: started.attempts - free, spec: v.spec, nowMs: now(), ...(deps.random ? { random: deps.random } : {}) });
+    switch (action.do) {
+      case 'complete': {
+        const won = await store.complete(started.request_id, clean(action.result, v.spec.cleaning), at(now()));
+        if (won) finished(started, 'complete');
+        else {
+          metrics.lostCompletions.inc({ vendor });
+          log.info({ attempts: started.attempts }, 'job already finished elsewhere; answer dropped');
+        }
+        await queue.ack(redis, vendor, entry.entryId);
+        await queue.forgetFreeCalls(redis, vendor, started.request_id);
+        return;
+      }
+      case 'await_callback':
+        await store.setDeadline(started.request_id, 'processing', at(action.deadlineMs), at(now()));
+        await queue.ack(redis, vendor, entry.entryId);
+        log.debug('vendor accepted; waiting for its webhook');
+        return;
+      case 'retry': {
+        if (!action.countsAsFailure) await queue.addFreeCall(redis, vendor, started.request_id);
+        if (outcome.kind === 'rate_limited') await quota.pause(vendor, outcome.retryAfterMs);
+        const due = now() + action.delayMs;
+        if (await store.releaseForRetry(started.request_id, action.error, at(due + deps.pendingTimeoutMs), at(now()))) {
+          await queue.scheduleRetry(redis, vendor, entry, due);
+        } else await queue.ack(redis, vendor, entry.entryId);
+        metrics.retries.inc({ vendor, reason: action.countsAsFailure ? 'failure' : outcome.kind });
+        log.info({ attempts: started.attempts, delay_ms: action.delayMs, error: action.error }, 'retry scheduled');
+        return;
+      }
+      case 'fail':
+        if (await store.fail(started.request_id, action.error, at(now()))) {
+          await queue.deadLetter(redis, vendor, { requestId: started.request_id, error: action.error, attempts: started.attempts }, entry.entryId);
+          metrics.deadLettered.inc({ vendor });
+          finished(started, 'failed');
+          log.warn({ attempts: started.attempts, error: action.error }, 'job failed; dead-lettered');
+        } else await queue.ack(redis, vendor, entry.entryId);
+        await queue.forgetFreeCalls(redis, vendor, started.request_id);
+        return;
+      case 'leave':
+        // Shut down mid-call: the entry stays pending in the PEL and the job keeps its deadline;
+        // XAUTOCLAIM or the sweeper gives it to another worker.
+        return;
+    }
+  };
+
+  /** Put a job back until `delayMs` from now without touching its attempts. */
+  async function park(job: Job, entry: QueueEntry, delayMs: number, reason: string): Promise<void> {
+    const due = now() + delayMs;
+    const deadline = at(due + deps.pendingTimeoutMs);
+    // A reclaimed processing job goes back to pending, else the duplicate check would drop it.
+    const ok =
+      job.status === 'processing'
+        ? await store.releaseForRetry(job.request_id, reason, deadline, at(now()))
+        : await store.setDeadline(job.request_id, 'pending', deadline, at(now()));
+    if (ok) await queue.scheduleRetry(redis, job.vendor, entry, due);
+    else await queue.ack(redis, job.vendor, entry.entryId);
+  }
+
+  async function call(v: VendorRuntime, job: Job, hardStop: AbortSignal): Promise<CallOutcome> {
+    const vendor = v.spec.name;
+    const t0 = now();
+    let outcome: CallOutcome;
+    let code: string;
+    try {
+      const callbackUrl = deps.callbackUrl(vendor);
+      outcome = await v.breaker.execute(
+        (signal) => callVendor({ spec: v.spec, job, signal, nowMs: now, ...(callbackUrl ? { callbackUrl } : {}) }),
+        hardStop,
+      );
+      code = String('status' in outcome ? outcome.status : outcome.kind);
+    } catch (e) {
+      if (hardStop.aborted) {
+        outcome = { kind: 'aborted' };
+        code = 'aborted';
+      } else if (isCountedFailure(e)) {
+        outcome = { kind: 'failed', code: e.code, error: e.message };
+        code = /HTTP (\d+)/.exec(e.message)?.[1] ?? e.code;
+      } else if (isTimeout(e)) {
+        outcome = { kind: 'failed', code: 'vendor_timeout', error: `vendor_timeout: no answer within ${v.spec.timeoutSeconds}s` };
+        code = 'timeout';
+      } else if (isBrokenCircuit(e)) {
+        outcome = { kind: 'circuit_open' };
+        code = 'circuit_open';
+      } else throw e;
+    }
+    metrics.vendorCalls.inc({ vendor, code });
+    metrics.vendorCallDuration.observe({ vendor, code }, (now() - t0) / 1000);
+    return outcome;
+  }
+
+  function finished(job: Job, status: 'complete' | 'failed'): void {
+    metrics.jobsFinished.inc({ vendor: job.vendor, status });
+    metrics.jobDuration.observe({ vendor: job.vendor, status }, Math.max(0, now() - job.created_at.getTime()) / 1000);
+  }
+}

@@ -1,0 +1,244 @@
+// A worker process serves the vendors of ONE pool: it follows the registry and runs one stream
+// consumer per vendor whose entry.pool is its pool, all sharing `concurrency` slots. Beside
+// the consumers run three timers: the promoter (due retries → stream), the sweeper (store →
+// stream, one worker of the pool at a time) and the backlog gauges.
+//
+// Shutdown (close(), idempotent): stop reading and stop the timers; jobs still waiting for
+// quota hand their entry back to the stream; calls in flight get `drainTimeoutMs` to finish,
+// then are aborted and their entries stay in the PEL for XAUTOCLAIM (their jobs keep a deadline
+// the sweeper watches). Connections the worker opened are closed; the ones it was given are not.
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { JobStore } from '../core/job.js';
+import { keys } from '../core/keys.js';
+import type { Logger } from '../core/logger.js';
+import * as queue from '../core/queue.js';
+import type { RegistryEntry, RegistryView } from '../core/registry.js';
+import type { VendorSpec } from '../core/vendorpool.js';
+import { createVendorBreaker } from './breaker.js';
+import { startVendorConsumer, type VendorConsumer } from './consumer.js';
+import { CIRCUIT_VALUE, type WorkerMetrics } from './metrics.js';
+import { createJobProcessor, type VendorRuntime } from './process.js';
+import type { QuotaGate } from './quota.js';
+import { createSlots } from './slots.js';
+import { sweepOnce } from './sweeper.js';
+
+export interface WorkerOptions {
+  /** Entries idle this long in a consumer's PEL are reclaimed (that worker is taken for dead). Default 30000. */
+  visibilityTimeoutMs?: number;
+  /** Longest XREADGROUP BLOCK. Default 1000. */
+  blockMs?: number;
+  /** Deadline given to a job queued again (pending this long → the sweeper re-queues it). Default 60000. */
+  pendingTimeoutMs?: number;
+  /** Added to a vendor's timeoutSeconds for a processing job's deadline. Default 5000. */
+  callMarginMs?: number;
+  /** Sweeper period (and lock time). Default 2000. */
+  sweepIntervalMs?: number;
+  /** Promoter period for due retries. Default 200. */
+  promoteIntervalMs?: number;
+  /** Backlog gauges, stream trimming, circuit state refresh. Default 5000. */
+  backlogIntervalMs?: number;
+  /** How long close() lets in-flight calls finish before aborting them. Default 10000. */
+  drainTimeoutMs?: number;
+}
+
+export interface WorkerDeps {
+  /** Shared command connection (not closed by the worker). Blocking reads use duplicates of it. */
+  redis: Redis;
+  /** Started and stopped by the worker. */
+  registry: RegistryView;
+  store: JobStore;
+  quota: Pick<QuotaGate, 'acquire' | 'pause'>;
+  /** "namespace/name" of the pool whose vendors this worker serves. */
+  pool: string;
+  /** Jobs in flight in this process, across its vendors. */
+  concurrency: number;
+  metrics: WorkerMetrics;
+  logger: Logger;
+  /** The api's public base URL; async vendors get callback_url = <base>/vendor-webhook/<vendor>. */
+  webhookBaseUrl?: string;
+  options?: WorkerOptions;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface Worker {
+  /** Start following the registry and consuming. Refuses a second call. */
+  run(): Promise<void>;
+  close(): Promise<void>;
+  /** Vendors consumed right now. */
+  vendors(): string[];
+  /** Run one sweep now (tests, and the first sweep at start-up). */
+  sweep(): Promise<number | null>;
+}
+
+/** `<base>/vendor-webhook/<vendor>`; a base containing `{vendor}` is used as a template instead. */
+export function callbackUrlFor(base: string | undefined, vendor: string): string | undefined {
+  if (!base) return undefined;
+  if (base.includes('{vendor}')) return base.replaceAll('{vendor}', encodeURIComponent(vendor));
+  return `${base.replace(/\/+$/, '')}/vendor-webhook/${encodeURIComponent(vendor)}`;
+}
+
+export function createWorker(deps: WorkerDeps): Worker {
+  const o = {
+    visibilityTimeoutMs: 30_000,
+    blockMs: 1000,
+    pendingTimeoutMs: 60_000,
+    callMarginMs: 5000,
+    sweepIntervalMs: 2000,
+    promoteIntervalMs: 200,
+    backlogIntervalMs: 5000,
+    drainTimeoutMs: 10_000,
+    ...deps.options,
+  };
+  const now = deps.now ?? Date.now;
+  const { redis, metrics, logger } = deps;
+  const consumerName = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const slots = createSlots(deps.concurrency);
+  const stopping = new AbortController();
+  const hardStop = new AbortController();
+  const signals = { stopping: stopping.signal, hardStop: hardStop.signal };
+  const process_ = createJobProcessor({
+    store: deps.store,
+    redis,
+    quota: deps.quota,
+    metrics,
+    logger,
+    pendingTimeoutMs: o.pendingTimeoutMs,
+    callMarginMs: o.callMarginMs,
+    callbackUrl: (vendor) => callbackUrlFor(deps.webhookBaseUrl, vendor),
+    now,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
+
+  interface Running {
+    specJson: string;
+    runtime: VendorRuntime;
+    consumer: VendorConsumer;
+  }
+  const running = new Map<string, Running>();
+  const retiring = new Set<Promise<void>>();
+  const timers: NodeJS.Timeout[] = [];
+  let started = false;
+  let closing: Promise<void> | undefined;
+
+  const mine = (entries: ReadonlyMap<string, RegistryEntry>): Map<string, VendorSpec> =>
+    new Map([...entries].filter(([, e]) => e.pool === deps.pool).map(([name, e]) => [name, e.spec]));
+
+  function retire(vendor: string): void {
+    const r = running.get(vendor);
+    if (!r) return;
+    running.delete(vendor);
+    const p = r.consumer.stop().finally(() => {
+      r.runtime.breaker.dispose();
+      retiring.delete(p);
+    });
+    retiring.add(p);
+  }
+
+  /** Start, restart or stop consumers so that they match the registry. */
+  function reconcile(entries: ReadonlyMap<string, RegistryEntry>): void {
+    if (stopping.signal.aborted) return;
+    const wanted = mine(entries);
+    for (const vendor of running.keys()) if (!wanted.has(vendor)) retire(vendor);
+    for (const [vendor, spec] of wanted) {
+      const specJson = JSON.stringify(spec);
+      if (running.get(vendor)?.specJson === specJson) continue;
+      retire(vendor);
+      const breaker = createVendorBreaker(spec, (state) => {
+        metrics.circuitState.set({ vendor }, CIRCUIT_VALUE[state]);
+        void redis.set(keys.circuit(vendor), state).catch(() => {});
+        logger.warn({ vendor, circuit: state }, 'circuit breaker changed state');
+      });
+      metrics.circuitState.set({ vendor }, 0);
+      const runtime: VendorRuntime = { spec, breaker };
+      const consumer = startVendorConsumer({
+        runtime,
+        blocking: redis.duplicate(),
+        redis,
+        consumerName,
+        slots,
+        maxBatch: () => Math.max(1, Math.ceil(deps.concurrency / Math.max(1, running.size))),
+        process: process_,
+        signals,
+        metrics,
+        logger,
+        visibilityTimeoutMs: o.visibilityTimeoutMs,
+        blockMs: o.blockMs,
+        now,
+      });
+      running.set(vendor, { specJson, runtime, consumer });
+      logger.info({ vendor, pool: deps.pool }, 'consuming vendor stream');
+    }
+  }
+
+  const every = (ms: number, what: string, fn: () => Promise<unknown>) => {
+    let busy = false;
+    const t = setInterval(() => {
+      if (busy) return; // never overlap a slow pass with the next one
+      busy = true;
+      fn()
+        .catch((e: unknown) => logger.warn({ err: e }, `${what} failed`))
+        .finally(() => (busy = false));
+    }, ms);
+    timers.push(t);
+  };
+
+  const sweep = () =>
+    sweepOnce({
+      store: deps.store,
+      redis,
+      pool: deps.pool,
+      vendors: () => new Map([...running].map(([v, r]) => [v, r.runtime.spec])),
+      pendingTimeoutMs: o.pendingTimeoutMs,
+      intervalMs: o.sweepIntervalMs,
+      metrics,
+      logger,
+      now,
+    });
+
+  return {
+    async run() {
+      if (started) throw new Error('worker already running');
+      started = true;
+      deps.registry.onChange(reconcile);
+      await deps.registry.start();
+      reconcile(deps.registry.vendors());
+      every(o.promoteIntervalMs, 'promoting due retries', async () => {
+        for (const vendor of running.keys()) await queue.promoteDue(redis, vendor, now());
+      });
+      every(o.sweepIntervalMs, 'sweeping overdue jobs', sweep);
+      every(o.backlogIntervalMs, 'measuring backlog', async () => {
+        for (const [vendor, r] of running) {
+          const b = await queue.streamBacklog(redis, vendor);
+          metrics.streamLag.set({ vendor }, b.lag);
+          metrics.streamPending.set({ vendor }, b.pending);
+          await redis.set(keys.circuit(vendor), r.runtime.breaker.state());
+          await queue.trimAcknowledged(redis, vendor).catch(() => {});
+        }
+      });
+      logger.info({ pool: deps.pool, concurrency: deps.concurrency, consumer: consumerName }, 'worker started');
+    },
+
+    close: () =>
+      (closing ??= (async () => {
+        stopping.abort();
+        timers.forEach(clearInterval);
+        for (const vendor of [...running.keys()]) retire(vendor);
+        const drained = Promise.allSettled([...retiring]);
+        const deadline = setTimeout(() => {
+          logger.warn('drain deadline passed; aborting calls still in flight (their entries stay pending for reclaim)');
+          hardStop.abort();
+        }, o.drainTimeoutMs);
+        await drained;
+        clearTimeout(deadline);
+        slots.close();
+        await deps.registry.stop();
+        logger.info('worker stopped');
+      })()),
+
+    vendors: () => [...running.keys()],
+    sweep,
+  };
+}
