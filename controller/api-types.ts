@@ -1,0 +1,62 @@
+// The VendorPool resource as the API server serves it (spec unvalidated: the controller
+// validates it again with the zod schema), its status, and the API paths the controller uses.
+import type { Condition } from './conditions.js';
+
+export const GROUP = 'vendorfetch.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const PLURAL = 'vendorpools';
+export const FINALIZER = 'vendorfetch.io/registry';
+export const FIELD_MANAGER = 'vendorfetch-controller';
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface VendorStatus {
+  name: string;
+  lag: number;
+  pending: number;
+  circuit: string;
+}
+
+export interface VendorPoolStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  readyReplicas?: number;
+  lag?: number;
+  vendorNames?: string;
+  vendors?: VendorStatus[];
+  conditions?: Condition[];
+}
+
+export interface VendorPoolObject {
+  apiVersion: string;
+  kind: 'VendorPool';
+  metadata: ObjectMeta;
+  spec: unknown;
+  status?: VendorPoolStatus;
+}
+
+export const paths = {
+  pools: (ns?: string) => (ns ? `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}` : `/apis/${GROUP}/${VERSION}/${PLURAL}`),
+  pool: (ns: string, name: string) => `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${name}`,
+  poolStatus: (ns: string, name: string) => `/apis/${GROUP}/${VERSION}/namespaces/${ns}/${PLURAL}/${name}/status`,
+  deployments: (ns?: string) => (ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : '/apis/apps/v1/deployments'),
+  deployment: (ns: string, name: string) => `/apis/apps/v1/namespaces/${ns}/deployments/${name}`,
+};
+
+export const poolKey = (m: { namespace?: string; name: string }): string => `${m.namespace ?? ''}/${m.name}`;
+export function splitKey(key: string): { namespace: string; name: string } {
+  const i = key.indexOf('/');
+  return { namespace: key.slice(0, i), name: key.slice(i + 1) };
+}

@@ -1,0 +1,226 @@
+// One reconcile story for one VendorPool (level-triggered, idempotent; safe to run any number
+// of times): get → finalizer → initialise conditions → validate / Conflict → publish the
+// registry → server-side apply the worker Deployment → replicas from lag → status, written once.
+import type { V1Deployment } from '@kubernetes/client-node';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../core/logger.js';
+import type { VendorRegistry } from '../core/registry.js';
+import type { VendorPoolSpec } from '../core/vendorpool.js';
+import { FIELD_MANAGER, FINALIZER, paths, poolKey, splitKey, type VendorPoolObject, type VendorPoolStatus } from './api-types.js';
+import { initConditions, sameConditions, setCondition, type Condition, type ConditionUpdate } from './conditions.js';
+import { deploymentName, desiredDeployment, type DeploymentOptions } from './deployment.js';
+import { CONTENT, isKubeError, type KubeClient } from './kube.js';
+import { poolLag, type PoolLag } from './lag.js';
+import type { ControllerMetrics } from './metrics.js';
+import { desiredReplicas, type Recommendation } from './scaling.js';
+import { crossPoolConflicts, validatePoolSpec, type PoolClaim } from './validate.js';
+
+export interface ReconcilerDeps {
+  kube: KubeClient;
+  registry: VendorRegistry;
+  redis: Redis;
+  /** Every VendorPool the informer knows (for cross-pool vendor-name conflicts). */
+  knownPools: () => VendorPoolObject[];
+  deployment: DeploymentOptions;
+  metrics: ControllerMetrics;
+  logger: Logger;
+  /** When the pass succeeded: come back after this long to follow the lag. */
+  lagPollMs: number;
+  now?: () => number;
+}
+
+export interface ReconcileResult {
+  /** Requeue after this many ms (lag polling); undefined: nothing more to do. */
+  requeueAfterMs?: number;
+}
+
+export interface Reconciler {
+  reconcile(key: string): Promise<ReconcileResult>;
+  /** Forget per-pool memory (scale history) — for a pool that is gone. */
+  forget(key: string): void;
+}
+
+const claimOf = (p: VendorPoolObject): PoolClaim | undefined => {
+  const v = validatePoolSpec(p.spec);
+  if (!v.ok || p.metadata.deletionTimestamp) return undefined;
+  return { key: poolKey(p.metadata), createdAt: p.metadata.creationTimestamp ?? '', vendors: v.spec.vendors.map((x) => x.name) };
+};
+
+export function createReconciler(deps: ReconcilerDeps): Reconciler {
+  const { kube } = deps;
+  const now = deps.now ?? Date.now;
+  const history = new Map<string, Recommendation[]>();
+
+  async function get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await kube.request<T>({ method: 'GET', path });
+    } catch (err) {
+      if (isKubeError(err, 404)) return undefined;
+      throw err;
+    }
+  }
+
+  /** JSON patch with a `test` op: fails with 422 if someone changed the finalizers meanwhile. */
+  async function setFinalizers(pool: VendorPoolObject, finalizers: string[]): Promise<VendorPoolObject> {
+    const { namespace, name } = pool.metadata;
+    const current = pool.metadata.finalizers;
+    const ops = current === undefined
+      ? [{ op: 'add', path: '/metadata/finalizers', value: finalizers }]
+      : [
+          { op: 'test', path: '/metadata/finalizers', value: current },
+          { op: 'replace', path: '/metadata/finalizers', value: finalizers },
+        ];
+    return kube.request<VendorPoolObject>({ method: 'PATCH', path: paths.pool(namespace, name), body: ops, contentType: CONTENT.jsonPatch });
+  }
+
+  async function finalize(pool: VendorPoolObject, key: string): Promise<ReconcileResult> {
+    if (pool.metadata.finalizers?.includes(FINALIZER)) {
+      // Only this pool's entries go: the Lua script never touches vendors another pool owns.
+      await deps.registry.removePool(key);
+      await setFinalizers(pool, pool.metadata.finalizers.filter((f) => f !== FINALIZER));
+      deps.logger.info({ pool: key }, 'pool deleted: vendors removed from the registry, finalizer removed');
+    }
+    history.delete(key);
+    return {};
+  }
+
+  async function reconcile(key: string): Promise<ReconcileResult> {
+    const { namespace, name } = splitKey(key);
+    let pool = await get<VendorPoolObject>(paths.pool(namespace, name));
+    if (!pool) {
+      history.delete(key);
+      return {};
+    }
+    if (pool.metadata.deletionTimestamp) return finalize(pool, key);
+    if (!pool.metadata.finalizers?.includes(FINALIZER)) {
+      pool = await setFinalizers(pool, [...(pool.metadata.finalizers ?? []), FINALIZER]);
+    }
+
+    const generation = pool.metadata.generation;
+    const at = new Date(now());
+    let conditions = initConditions(pool.status?.conditions ?? [], generation, at);
+    const set = (u: ConditionUpdate) => (conditions = setCondition(conditions, u, generation, at));
+    const status: VendorPoolStatus = { ...pool.status, observedGeneration: generation };
+
+    const validation = validatePoolSpec(pool.spec);
+    if (!validation.ok) {
+      set({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: validation.message });
+      set({ type: 'Degraded', status: 'True', reason: 'InvalidSpec', message: validation.message });
+      set({ type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'fix the spec to continue' });
+      await writeStatus(pool, { ...status, conditions });
+      return {};
+    }
+    const spec = validation.spec;
+
+    // Vendor names: earlier pools (creation time) keep contested names; the registry refuses
+    // names another pool already owns (which also covers pools the informer has not seen yet).
+    const claims = deps.knownPools().map(claimOf).filter((c): c is PoolClaim => c !== undefined);
+    const self: PoolClaim = { key, createdAt: pool.metadata.creationTimestamp ?? '', vendors: spec.vendors.map((v) => v.name) };
+    const taken = crossPoolConflicts(self, claims);
+    const mine = spec.vendors.filter((v) => !taken.has(v.name));
+    const refused = await deps.registry.publish(key, mine);
+    const conflicts = [...[...taken].map(([v, owner]) => `${v} (owned by ${owner})`), ...refused.map((v) => `${v} (owned by another pool)`)];
+    const served = mine.filter((v) => !refused.includes(v.name)).map((v) => v.name);
+    if (conflicts.length > 0) {
+      set({ type: 'Conflict', status: 'True', reason: 'VendorNameTaken', message: `vendor names used by another pool: ${conflicts.join(', ')}` });
+    } else {
+      set({ type: 'Conflict', status: 'False', reason: 'NoConflict', message: 'every vendor name belongs to this pool' });
+    }
+
+    // Replicas from lag, with scale-down stabilisation. A fresh controller (new leader) starts
+    // its memory from the replicas already running, so a failover never scales down at once.
+    const lag: PoolLag = await poolLag(deps.redis, served);
+    if (!history.has(key)) {
+      const existing = await get<V1Deployment>(paths.deployment(namespace, deploymentName(name)));
+      const running = existing?.spec?.replicas;
+      history.set(key, running === undefined ? [] : [{ at: now(), replicas: running }]);
+    }
+    const decision = desiredReplicas(lag.total, spec.workers, history.get(key) ?? [], now());
+    history.set(key, decision.history);
+
+    let applied: V1Deployment | undefined;
+    try {
+      applied = await apply(pool, spec, decision.replicas);
+    } catch (err) {
+      const message = `applying the worker Deployment failed: ${(err as Error).message}`;
+      set({ type: 'Degraded', status: 'True', reason: 'ApplyFailed', message });
+      set({ type: 'Ready', status: 'False', reason: 'ApplyFailed', message });
+      await writeStatus(pool, { ...status, conditions });
+      throw err;
+    }
+
+    const ready = applied.status?.readyReplicas ?? 0;
+    const updated = applied.status?.updatedReplicas ?? 0;
+    const rolledOut = (applied.status?.observedGeneration ?? 0) >= (applied.metadata?.generation ?? 0) && updated >= decision.replicas;
+    set(
+      rolledOut
+        ? { type: 'Progressing', status: 'False', reason: 'Stable', message: `${decision.replicas} worker(s) rolled out` }
+        : { type: 'Progressing', status: 'True', reason: 'RollingOut', message: `${updated}/${decision.replicas} workers updated` },
+    );
+    set({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'registry published and Deployment applied' });
+    if (conflicts.length > 0) set({ type: 'Ready', status: 'False', reason: 'VendorConflict', message: 'some vendors belong to another pool (see Conflict)' });
+    else if (ready >= decision.replicas && rolledOut) set({ type: 'Ready', status: 'True', reason: 'WorkersReady', message: `${ready}/${decision.replicas} workers ready` });
+    else set({ type: 'Ready', status: 'False', reason: 'WorkersNotReady', message: `${ready}/${decision.replicas} workers ready` });
+
+    deps.metrics.poolLag.set({ pool: key }, lag.total);
+    deps.metrics.poolReplicas.set({ pool: key }, decision.replicas);
+    await writeStatus(pool, {
+      ...status,
+      replicas: decision.replicas,
+      readyReplicas: ready,
+      lag: lag.total,
+      vendorNames: spec.vendors.map((v) => v.name).join(','),
+      vendors: lag.vendors.map((v) => ({ name: v.name, lag: v.lag, pending: v.pending, circuit: v.circuit })),
+      conditions,
+    });
+    return { requeueAfterMs: deps.lagPollMs };
+  }
+
+  async function apply(pool: VendorPoolObject, spec: VendorPoolSpec, replicas: number): Promise<V1Deployment> {
+    const { namespace, name, uid } = pool.metadata;
+    const desired = desiredDeployment({ name, namespace, uid }, spec, replicas, deps.deployment);
+    return kube.request<V1Deployment>({
+      method: 'PATCH',
+      path: paths.deployment(namespace, deploymentName(name)),
+      query: { fieldManager: FIELD_MANAGER, force: true },
+      body: desired,
+      contentType: CONTENT.apply,
+    });
+  }
+
+  /** The one status write of a pass, skipped when nothing changed (no needless watch events). */
+  async function writeStatus(pool: VendorPoolObject, next: VendorPoolStatus & { conditions: Condition[] }): Promise<void> {
+    const prev = pool.status ?? {};
+    const { conditions: pc = [], ...prevRest } = prev;
+    const { conditions: nc, ...nextRest } = next;
+    if (JSON.stringify(sortKeys(prevRest)) === JSON.stringify(sortKeys(nextRest)) && sameConditions(pc, nc)) return;
+    await kube.request({
+      method: 'PATCH',
+      path: paths.poolStatus(pool.metadata.namespace, pool.metadata.name),
+      body: { status: next },
+      contentType: CONTENT.merge,
+    });
+  }
+
+  return {
+    reconcile: async (key) => {
+      const end = deps.metrics.reconcileDuration.startTimer();
+      try {
+        const r = await reconcile(key);
+        deps.metrics.reconciles.inc({ result: 'ok' });
+        return r;
+      } catch (err) {
+        deps.metrics.reconciles.inc({ result: 'error' });
+        deps.metrics.reconcileErrors.inc();
+        throw err;
+      } finally {
+        end();
+      }
+    },
+    forget: (key) => void history.delete(key),
+  };
+}
+
+function sortKeys(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)));
+}
