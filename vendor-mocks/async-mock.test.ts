@@ -42,16 +42,15 @@ describe('async mock vendor', () => {
     (mock = await startAsyncMock({ webhookUrl: `${rx.url}/vendor-webhook/async`, webhookSecret: SECRET, delayMs: 20, ...knobs }));
 
   it('answers 202 at once, then POSTs a correctly signed webhook carrying the raw vendor data (padded strings, PII)', async () => {
-    const m = await start({ delayMs: 300 });
+    const m = await start({ delayMs: 1000 });
     const t0 = Date.now();
     const res = await post(m.fetchUrl, { request_id: 'r-1', payload: { q: 1 } });
     expect(res.status).toBe(202);
     expect(await res.json()).toEqual({ request_id: 'r-1', status: 'accepted' });
-    expect(Date.now() - t0).toBeLessThan(250);
-    expect(rx.received).toHaveLength(0);
+    expect(rx.received).toHaveLength(0); // the 202 comes first, the webhook only after delayMs
     await until(() => rx.received.length === 1, 3000, 'webhook');
     const w = rx.received[0]!;
-    expect(w.at - t0).toBeGreaterThanOrEqual(290);
+    expect(w.at - t0).toBeGreaterThanOrEqual(990);
     expect(w.path).toBe('/vendor-webhook/async');
     expect(w.headers['content-type']).toBe('application/json');
     expect(String(w.headers['webhook-id'])).toMatch(/^msg_/);
@@ -115,7 +114,7 @@ describe('async mock vendor', () => {
     await until(() => rx.received.length === 3, 1500);
     expect(rx.received.map((w) => bodyOf(w).request_id)).toEqual(['o-3', 'o-2', 'o-1']);
     // A partial batch goes after delayMs from its first arrival, still newest first.
-    m.configure({ delayMs: 100 });
+    m.configure({ delayMs: 800 });
     for (const id of ['o-4', 'o-5']) await post(m.fetchUrl, { request_id: id });
     await until(() => rx.received.length === 5, 3000);
     expect(rx.received.slice(3).map((w) => bodyOf(w).request_id)).toEqual(['o-5', 'o-4']);
@@ -195,7 +194,7 @@ describe('async mock vendor', () => {
     expect(m.counters().webhooksPending).toBe(1);
     const t0 = Date.now();
     await m.close();
-    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(Date.now() - t0).toBeLessThan(3000); // far below lateDelayMs: nothing waited for it
     expect(rx.received).toHaveLength(0);
   });
 

@@ -1,5 +1,6 @@
 // Small HTTP helpers on node:http (no framework: the mocks must stay fast enough to be the
 // "instant vendor" of the benchmarks).
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export class BadRequest extends Error {
@@ -56,7 +57,8 @@ export function sendProblem(
 
 /**
  * The key a request is counted under (perKey counters, failFirst per key): the first of the
- * body's request_id, job_id, key, id, the x-request-id header, else the body's canonical JSON.
+ * body's request_id, job_id, key, id, the x-request-id header, else the body's canonical JSON
+ * (sorted keys; a sha256 digest when longer than 200 characters).
  */
 export function requestKey(body: unknown, headers: IncomingMessage['headers']): string {
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
@@ -68,7 +70,9 @@ export function requestKey(body: unknown, headers: IncomingMessage['headers']): 
   }
   const h = headers['x-request-id'];
   if (typeof h === 'string' && h !== '') return h;
-  return canonicalJson(body);
+  const json = canonicalJson(body);
+  // Long payloads are keyed by a digest so that perKey stays small.
+  return json.length <= 200 ? json : `sha256:${createHash('sha256').update(json).digest('hex').slice(0, 32)}`;
 }
 
 /** JSON with object keys sorted, so equal payloads give equal keys. */
