@@ -75,7 +75,8 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     await closed;
     clearTimeout(deadline);
-    await registryView.stop().catch(() => {});
+    // Bounded: RegistryView.stop() UNSUBSCRIBEs, which never settles while Redis is down.
+    await Promise.race([registryView.stop().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
     await Promise.allSettled([redis.quit(), subscriber.quit()]);
     logger.info('stopped');

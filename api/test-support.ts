@@ -53,6 +53,12 @@ export const testVendors = (): VendorSpec[] => [
   }),
 ];
 
+/** QUIT when connected (the server closes the socket at once), else drop the connection. */
+async function endConnection(c: Redis): Promise<void> {
+  if (c.status === 'ready') await c.quit().catch(() => c.disconnect());
+  else c.disconnect();
+}
+
 export interface TestServices {
   redisServer: RedisServer;
   /** A normal client for assertions (not the api's fail-fast one). */
@@ -77,10 +83,12 @@ export async function startServices(): Promise<TestServices> {
     store,
     registryView,
     async close() {
-      await registryView.stop();
+      // Close the connections first: with Redis already stopped (outage tests) an UNSUBSCRIBE
+      // would wait forever.
+      await Promise.all([endConnection(subscriber), endConnection(redis)]);
+      // RegistryView.stop() UNSUBSCRIBEs, which never settles while Redis is unreachable.
+      await Promise.race([registryView.stop(), new Promise((r) => setTimeout(r, 500).unref())]);
       await store.close().catch(() => {});
-      redis.disconnect();
-      subscriber.disconnect();
       await redisServer.stop();
       await rm(dir, { recursive: true, force: true });
     },
@@ -123,7 +131,7 @@ export async function startApi(
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      redis.disconnect();
+      await endConnection(redis);
     },
   };
 }
