@@ -13,7 +13,7 @@ const jobs = Number(process.env.BENCH_JOBS ?? 5000);
 
 const redis = await startRedis();
 const syncPort = await freePort();
-const mock = await startProgram('mocks', 'dist/vendor-mocks/main.js', { SYNC_PORT: String(syncPort), ASYNC_PORT: String(await freePort()) }, { waitPort: syncPort });
+const mock = await startProgram('mocks', 'dist/vendor-mocks/main.js', { SYNC_MOCK_PORT: String(syncPort), ASYNC_MOCK_PORT: String(await freePort()), LOG_LEVEL: 'warn' }, { waitPort: syncPort });
 try {
   console.log(`ingest: 200 connections, ${seconds} s each (bare Express+XADD ceiling, then POST /jobs)…`);
   const ingest = await benchIngest(redis.url, seconds);

@@ -73,10 +73,10 @@ async function main(): Promise<void> {
 
   run('mocks', [node, 'dist/vendor-mocks/main.js'], {
     ...common,
-    SYNC_PORT: String(syncPort),
-    ASYNC_PORT: String(asyncPort),
-    WEBHOOK_SECRET: webhookSecret,
-    WEBHOOK_URL: `http://127.0.0.1:${apiPort}/vendor-webhook/async`,
+    SYNC_MOCK_PORT: String(syncPort),
+    ASYNC_MOCK_PORT: String(asyncPort),
+    ASYNC_MOCK_WEBHOOK_SECRET: webhookSecret,
+    ASYNC_MOCK_WEBHOOK_URL: `http://127.0.0.1:${apiPort}/vendor-webhook/async`,
   });
   run('api', [node, 'dist/api/main.js'], { ...common, PORT: String(apiPort), VF_SECRET_ASYNC_WEBHOOK_SECRET: webhookSecret });
   run('controller', [node, 'dist/controller/local-main.js'], {
