@@ -18,20 +18,28 @@
 //     itself after `inFlightLeaseMs`;
 //   - a pause-until key (PX TTL, so again Redis' clock) set when a vendor answers 429 + Retry-After.
 //
-// The window is 1000 ms + `windowMarginMs` (default 25 ms). A grant is not the moment the vendor
-// receives the call: between the two lie a Redis reply, the worker's event loop and the HTTP
-// request. If call A is granted at t and dispatched late by δA while call B is granted at t + W
-// and dispatched at once, the vendor sees them W − δA apart; the margin absorbs dispatch skew up
-// to 25 ms (an event-loop stall on a busy 2-core box) at a cost of 2.4 % of the quota
-// (1000 / 1025 = 97.6 % of requestsPerSecond at best). Callers should call the vendor right after
-// `acquire` resolves.
+// The window is 1000 ms + `windowMarginMs` (default 30 ms). A grant is not the moment the vendor
+// receives the call: between the two lie the Redis reply, this process' event loop, the HTTP
+// request and the vendor's own event loop. If call A is granted at t and reaches the vendor δA
+// later while call B, granted at t + window, arrives at once, the vendor sees them window − δA
+// apart. Two defences:
+//   - a grant is handed out only if it is known to be fresh: if the script's round trip (send →
+//     reply handled, an upper bound of δ up to here) took more than `freshGrantMs` (default 10 ms:
+//     a slow Redis or a stalled event loop), the gate moves its grants' log entries to Redis' "now"
+//     (vfQuotaRestamp; safe because no later grant can yet have counted them as expired) and
+//     measures again; a grant older than the window is given up and asked for anew;
+//   - the margin covers what follows the handover: 30 ms − 10 ms leaves 20 ms for the caller to
+//     send the request and the vendor to stamp it, at a cost of 2.9 % of the quota
+//     (1000 / 1030 = 97.1 % of requestsPerSecond at best). Call the vendor right after `acquire`.
 //
 // Waiting: the script never sleeps; it answers "granted" or "not before X µs from now" (why:
 // pause | inflight | rate). The client sleeps exactly that plus 0–2 ms of jitter, then asks again:
-// no busy polling. Within one process only the head of a per-vendor FIFO talks to Redis (the
-// others wait behind it), so a pool of P processes costs about P script calls per grant, not one
-// per waiting job. A head blocked by maxInFlight is woken at once by a release (pub/sub from any
-// process, or a local release), else at the earliest lease expiry, at most `inFlightRecheckMs`.
+// no busy polling. Within one process the waiters of a vendor form a FIFO and one script call asks
+// for a slot for each of the first `maxBatch` of them, so a burst costs one round trip and a pool of
+// P processes costs about P script calls per grant, not one per waiting job. Waiters blocked by
+// maxInFlight are woken at once by a release (pub/sub from any process, or a local release), else
+// at the earliest lease expiry, at most `inFlightRecheckMs`. With burst = 1 every grant must wait
+// for its exact spacing, so the wake-up latency (a few ms) is lost per call; burst ≥ 2 absorbs it.
 // Redis errors never fail a waiter: it retries with backoff until Redis answers or its signal aborts.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -60,12 +68,16 @@ export interface QuotaGate {
 export interface QuotaGateOptions {
   /** How long an in-flight slot survives without release (a crashed worker). Keep it above the vendor timeout. Default 60 000 ms. */
   inFlightLeaseMs?: number;
-  /** Added to the 1000 ms window against dispatch skew between grant and vendor (see top). Default 25 ms. */
+  /** Added to the 1000 ms window against dispatch skew between grant and vendor (see top). Default 30 ms. */
   windowMarginMs?: number;
+  /** A grant whose round trip took longer is re-stamped at Redis' now before it is handed out (see top); after 5 slow re-stamps in a row it is given up and asked for anew (safety over liveness). Default 10 ms. */
+  freshGrantMs?: number;
   /** Longest sleep of a waiter blocked by maxInFlight before it asks again (covers a missed release message). Default 1000 ms. */
   inFlightRecheckMs?: number;
   /** Random extra sleep, 0..jitterMs, so waiting processes do not all ask at the same instant. Default 2 ms. */
   jitterMs?: number;
+  /** Most waiters one script call asks slots for. Default 64. */
+  maxBatch?: number;
   /** Connection for release notifications; default `redis.duplicate()` created when first needed. */
   subscriber?: Redis;
   /** Told about Redis errors (the waiter keeps retrying). Default: ignore. */
@@ -76,64 +88,76 @@ export interface QuotaGateOptions {
 const TAT_MEMBER = 'gcra:tat';
 
 /**
- * vfQuotaAcquire — one attempt to take a call slot.
- * KEYS[1] window ZSET: member grant token → score grant time (µs, Redis TIME); plus TAT_MEMBER → GCRA cursor
+ * vfQuotaAcquire — take up to one call slot per token, all at this instant (a batch of waiters).
+ * KEYS[1] window ZSET: member grant token → score grant time (µs, Redis TIME); plus ARGV[6] → GCRA cursor (TAT, µs)
  * KEYS[2] in-flight ZSET: member grant token → score lease expiry (µs)
  * KEYS[3] pause key: exists (PX TTL) while the vendor asked us to back off
- * ARGV[1] token (unique per attempt)   ARGV[2] requestsPerSecond   ARGV[3] burst (1..rps)
- * ARGV[4] maxInFlight (0 = unlimited)  ARGV[5] window (µs)          ARGV[6] in-flight lease (µs)
- * ARGV[7] TAT member name
- * Returns {1, grantTimeUs, 'ok'} when granted, else {0, waitUs, 'pause' | 'inflight' | 'rate'}:
- * the earliest moment worth asking again (for 'inflight': the earliest lease expiry).
+ * ARGV[1] requestsPerSecond   ARGV[2] burst (1..rps)   ARGV[3] maxInFlight (0 = unlimited)
+ * ARGV[4] window (µs)         ARGV[5] in-flight lease (µs)   ARGV[6] TAT member name
+ * ARGV[7..] one unique token per slot wanted, in the waiters' order
+ * Returns {granted, nowUs, waitUs, why}: the first `granted` tokens got a slot at nowUs. If some did
+ * not, waitUs is the earliest moment worth asking again and why is 'pause' | 'inflight' | 'rate'
+ * (for 'inflight': the earliest lease expiry; a release usually comes first); else 0 and 'ok'.
  */
 const ACQUIRE_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local pauseMs = redis.call('PTTL', KEYS[3])
-if pauseMs > 0 then return {0, pauseMs * 1000, 'pause'} end
+if pauseMs > 0 then return {0, now, pauseMs * 1000, 'pause'} end
 
-local rps = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local maxInFlight = tonumber(ARGV[4])
-local window = tonumber(ARGV[5])
-local lease = tonumber(ARGV[6])
+local rps = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local maxInFlight = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local lease = tonumber(ARGV[5])
+local spacing = window / rps
 
+local inFlight = 0
 if maxInFlight > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) >= maxInFlight then
-    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-    return {0, tonumber(first[2]) - now, 'inflight'}
-  end
+  inFlight = redis.call('ZCARD', KEYS[2])
 end
 
-local tat = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[7]) or now)
-redis.call('ZREM', KEYS[1], ARGV[7])
--- A grant at s is inside the window (now - window, now]; older ones leave the log.
+local tat = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[6]) or now)
+redis.call('ZREM', KEYS[1], ARGV[6])
+-- A grant at s counts in the window (now - window, now]; older ones leave the log.
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-
-local earliest = now
 local n = redis.call('ZCARD', KEYS[1])
-if n >= rps then
-  -- After the (n - rps + 1) oldest grants leave, rps - 1 remain and one more fits.
-  local e = redis.call('ZRANGE', KEYS[1], n - rps, n - rps, 'WITHSCORES')
-  earliest = math.max(earliest, tonumber(e[2]) + window)
-end
-local spacing = window / rps
-earliest = math.max(earliest, tat - (burst - 1) * spacing)
 
-if earliest > now then
-  redis.call('ZADD', KEYS[1], tat, ARGV[7])
-  return {0, math.ceil(earliest - now), 'rate'}
+local granted, waitUs, why = 0, 0, 'ok'
+for i = 7, #ARGV do
+  if maxInFlight > 0 and inFlight >= maxInFlight then
+    local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+    waitUs, why = math.max(1, tonumber(first[2]) - now), 'inflight'
+    break
+  end
+  local earliest = now
+  if n >= rps then
+    -- Once the (n - rps + 1) oldest grants have left, rps - 1 remain and one more fits.
+    local e = redis.call('ZRANGE', KEYS[1], n - rps, n - rps, 'WITHSCORES')
+    earliest = math.max(earliest, tonumber(e[2]) + window)
+  end
+  earliest = math.max(earliest, tat - (burst - 1) * spacing)
+  if earliest > now then
+    waitUs, why = math.ceil(earliest - now), 'rate'
+    break
+  end
+  redis.call('ZADD', KEYS[1], now, ARGV[i])
+  n = n + 1
+  tat = math.max(tat, now) + spacing
+  if maxInFlight > 0 then
+    redis.call('ZADD', KEYS[2], now + lease, ARGV[i])
+    inFlight = inFlight + 1
+  end
+  granted = granted + 1
 end
 
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZADD', KEYS[1], math.max(tat, now) + spacing, ARGV[7])
+redis.call('ZADD', KEYS[1], tat, ARGV[6])
 redis.call('PEXPIRE', KEYS[1], math.ceil(2 * window / 1000))
-if maxInFlight > 0 then
-  redis.call('ZADD', KEYS[2], now + lease, ARGV[1])
+if granted > 0 and maxInFlight > 0 then
   redis.call('PEXPIRE', KEYS[2], math.ceil(2 * lease / 1000))
 end
-return {1, now, 'ok'}
+return {granted, now, waitUs, why}
 `;
 
 /**
@@ -145,6 +169,26 @@ const RELEASE_LUA = `
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 if removed == 1 then redis.call('PUBLISH', ARGV[2], '1') end
 return removed
+`;
+
+/**
+ * vfQuotaRestamp — move the log entries of fresh grants to this instant, because their handover was slow.
+ * KEYS[1] window ZSET   ARGV[1] window (µs)   ARGV[2..] grant tokens (granted together, same time)
+ * Returns {1, nowUs} when every entry moved, {0, nowUs} when a grant is already a window old (it
+ * may have left the log and been counted out by a later grant): then the caller gives it up.
+ * Safe: until a grant is a window old, every grant made since counted it inside its window, and
+ * from now on every grant counts it at its new, later time.
+ */
+const RESTAMP_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if not s or tonumber(s) + window <= now then return {0, now} end
+end
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i]) end
+return {1, now}
 `;
 
 /**
@@ -162,17 +206,19 @@ return left
 `;
 
 interface QuotaCommands {
-  vfQuotaAcquire(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, number, string]>;
+  vfQuotaAcquire(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<[number, number, number, string]>;
   vfQuotaRelease(k1: string, token: string, channel: string): Promise<number>;
   vfQuotaPause(k1: string, ms: number): Promise<number>;
+  vfQuotaRestamp(k1: string, windowUs: number, ...tokens: string[]): Promise<[number, number]>;
 }
 
 function defineCommands(redis: Redis): QuotaCommands {
   const r = redis as Redis & Partial<QuotaCommands>;
-  if (typeof r.vfQuotaAcquire !== 'function') {
+  if (typeof r.vfQuotaRestamp !== 'function') {
     redis.defineCommand('vfQuotaAcquire', { numberOfKeys: 3, lua: ACQUIRE_LUA });
     redis.defineCommand('vfQuotaRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
     redis.defineCommand('vfQuotaPause', { numberOfKeys: 1, lua: PAUSE_LUA });
+    redis.defineCommand('vfQuotaRestamp', { numberOfKeys: 1, lua: RESTAMP_LUA });
   }
   return redis as unknown as QuotaCommands;
 }
@@ -193,6 +239,8 @@ export function normalizeQuota(q: Quota): Required<Quota> {
 interface Waiter {
   quota: Required<Quota>;
   signal: AbortSignal | undefined;
+  /** Part of a batch whose script call is under way: an abort is handled when it answers. */
+  asking: boolean;
   resolve(release: Release): void;
   reject(err: unknown): void;
 }
@@ -200,7 +248,7 @@ interface Waiter {
 interface Lane {
   queue: Waiter[];
   pumping: boolean;
-  /** Wakes the head early (a slot was released). */
+  /** Wakes the sleeping pump early (a slot was released, or the gate closes). */
   wake: (() => void) | undefined;
 }
 
@@ -208,9 +256,11 @@ const abortReason = (signal: AbortSignal): unknown => signal.reason ?? new DOMEx
 
 export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): QuotaGate {
   const leaseMs = opts.inFlightLeaseMs ?? 60_000;
-  const windowUs = (1000 + (opts.windowMarginMs ?? 25)) * 1000;
+  const windowUs = (1000 + (opts.windowMarginMs ?? 30)) * 1000;
+  const freshGrantMs = Math.max(1, opts.freshGrantMs ?? 10);
   const recheckMs = opts.inFlightRecheckMs ?? 1000;
   const jitterMs = opts.jitterMs ?? 2;
+  const maxBatch = opts.maxBatch ?? 64;
   const onError = opts.onError ?? (() => {});
   const cmd = defineCommands(redis);
   const lanes = new Map<string, Lane>();
@@ -249,17 +299,15 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
     }
   };
 
-  // Sleeps `ms`, or less if the lane is woken or the head waiter's signal aborts.
-  const sleep = (l: Lane, ms: number, signal: AbortSignal | undefined): Promise<void> =>
+  // Sleeps `ms`, or less if the lane is woken.
+  const sleep = (l: Lane, ms: number): Promise<void> =>
     new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
         if (l.wake === done) l.wake = undefined;
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, ms));
-      signal?.addEventListener('abort', done, { once: true });
       l.wake = done;
     });
 
@@ -275,54 +323,81 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
     return Object.assign(release, { grantedAtUs });
   };
 
-  // Serves one vendor's waiters in FIFO order; only the head talks to Redis.
+  // Re-stamps slow grants until a round trip is fast enough; undefined when they had to be given up.
+  const freshen = async (vendor: string, tokens: string[], holdSlots: boolean): Promise<number | undefined> => {
+    for (let attempt = 0; ; attempt++) {
+      const sentAt = performance.now();
+      let moved = 0;
+      let nowUs: number;
+      try {
+        [moved, nowUs] = await cmd.vfQuotaRestamp(keys.quota(vendor, 'window'), windowUs, ...tokens);
+      } catch (err) {
+        onError(err);
+        nowUs = 0;
+      }
+      if (moved === 1 && performance.now() - sentAt <= freshGrantMs) return nowUs;
+      if (moved !== 1 || attempt >= 4 || closed) {
+        // Given up: the rate slots stay used (safe side); the in-flight slots go back now.
+        if (holdSlots) await Promise.all(tokens.map((t) => makeRelease(vendor, t, 0, true)()));
+        return undefined;
+      }
+    }
+  };
+
+  // Serves one vendor's waiters in FIFO order: one script call asks for a slot for each of the
+  // first `maxBatch` waiters, so a burst costs one round trip, not one per call.
   const pump = async (vendor: string, l: Lane): Promise<void> => {
     if (l.pumping) return;
     l.pumping = true;
     let errorBackoffMs = 50;
     try {
       while (l.queue.length > 0 && !closed) {
-        const head = l.queue[0]!;
-        if (head.signal?.aborted) {
-          l.queue.shift();
-          head.reject(abortReason(head.signal));
-          continue;
-        }
-        const { requestsPerSecond, burst, maxInFlight } = head.quota;
-        const token = randomUUID();
-        let reply: [number, number, string];
+        const batch = l.queue.slice(0, maxBatch);
+        const { requestsPerSecond, burst, maxInFlight } = batch[0]!.quota;
+        const tokens = batch.map(() => randomUUID());
+        for (const w of batch) w.asking = true;
+        let reply: [number, number, number, string];
+        const sentAt = performance.now();
         try {
           reply = await cmd.vfQuotaAcquire(
             keys.quota(vendor, 'window'),
             keys.quota(vendor, 'inflight'),
             keys.quota(vendor, 'pause'),
-            token, requestsPerSecond, burst, maxInFlight, windowUs, leaseMs * 1000, TAT_MEMBER,
+            requestsPerSecond, burst, maxInFlight, windowUs, leaseMs * 1000, TAT_MEMBER, ...tokens,
           );
           errorBackoffMs = 50;
         } catch (err) {
-          onError(err);
-          await sleep(l, errorBackoffMs, head.signal);
+          reply = [0, 0, errorBackoffMs * 1000, 'error'];
           errorBackoffMs = Math.min(errorBackoffMs * 2, 2000);
-          continue;
+          onError(err);
         }
-        const [granted, value, why] = reply;
-        if (granted === 1) {
-          l.queue.shift();
-          if (head.signal?.aborted) {
-            // Aborted during the round trip: hand the slot straight back (the rate slot stays used: safe side).
-            await makeRelease(vendor, token, value, maxInFlight > 0)();
-            head.reject(abortReason(head.signal));
-          } else {
-            head.resolve(makeRelease(vendor, token, value, maxInFlight > 0));
+        let [granted, nowUs, waitUs, why] = reply;
+        if (granted > 0 && performance.now() - sentAt > freshGrantMs) {
+          const fresh = await freshen(vendor, tokens.slice(0, granted), maxInFlight > 0);
+          if (fresh === undefined) [granted, waitUs, why] = [0, 0, 'stale'];
+          else nowUs = fresh;
+        }
+        const served = new Set(batch.slice(0, granted));
+        l.queue = l.queue.filter((w) => !served.has(w));
+        for (const [i, w] of batch.entries()) {
+          w.asking = false;
+          const release = i < granted ? makeRelease(vendor, tokens[i]!, nowUs, maxInFlight > 0) : undefined;
+          if (w.signal?.aborted || closed) {
+            // Aborted during the round trip: hand a fresh slot straight back (its rate slot stays used: safe side).
+            if (release) void release();
+            else l.queue = l.queue.filter((x) => x !== w);
+            w.reject(w.signal?.aborted ? abortReason(w.signal) : new Error('quota gate is closed'));
+          } else if (release) {
+            w.resolve(release);
           }
-          continue;
         }
-        let waitMs = Math.ceil(value / 1000) + Math.random() * jitterMs;
+        if (granted === batch.length || l.queue.length === 0) continue;
+        let waitMs = Math.ceil(waitUs / 1000) + Math.random() * jitterMs;
         if (why === 'inflight') {
           await listenForReleases(vendor);
           waitMs = Math.min(waitMs, recheckMs);
         }
-        await sleep(l, waitMs, head.signal);
+        await sleep(l, waitMs);
       }
     } finally {
       l.pumping = false;
@@ -341,18 +416,17 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
           return reject(err);
         }
         const l = lane(vendor);
-        // A waiter behind the head leaves the queue at once when aborted (the head is woken instead).
+        // An aborted waiter is rejected at once; if its batch is being asked for, the pump later
+        // removes it and hands back a slot it may have been granted.
         const onAbort = () => {
-          const i = l.queue.indexOf(waiter);
-          if (i > 0) {
-            l.queue.splice(i, 1);
-            waiter.reject(abortReason(signal!));
-          }
+          if (!waiter.asking) l.queue = l.queue.filter((x) => x !== waiter);
+          waiter.reject(abortReason(signal!));
         };
         // Settling removes the listener: a long-lived signal (shutdown) must not collect one per call.
         const waiter: Waiter = {
           quota: normalized,
           signal,
+          asking: false,
           resolve: (r) => {
             signal?.removeEventListener('abort', onAbort);
             resolve(r);
@@ -377,7 +451,9 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
       if (closed) return;
       closed = true;
       for (const l of lanes.values()) {
-        for (const w of l.queue.splice(0)) w.reject(new Error('quota gate is closed'));
+        const waiting = l.queue;
+        l.queue = [];
+        for (const w of waiting) w.reject(new Error('quota gate is closed'));
         l.wake?.();
       }
       if (subscriber) {
