@@ -125,6 +125,17 @@ describe('rolling window and utilisation', () => {
     expect(steady).toBeGreaterThanOrEqual(0.95 * 2 * rps);
   });
 
+  it('the pool of the e2e test (4 gates × 20, 20 rps, burst 5): exact windows and ≥ 95 % over 3 s', async () => {
+    const vendor = vendorName();
+    const rps = 20;
+    const rec = await hammer(makeGates(4), vendor, { requestsPerSecond: rps, burst: 5, maxInFlight: 0 }, 20, 3000, () => 30);
+    expect(maxInAnyWindow(rec.redisUs, 1_030_000)).toBeLessThanOrEqual(rps);
+    const first = rec.redisUs[0]!;
+    const inThreeSeconds = rec.redisUs.filter((t) => t - first < 3_000_000).length;
+    console.log(`quota utilisation (20 rps, burst 5): ${inThreeSeconds} grants in 3 s = ${((100 * inThreeSeconds) / (3 * rps)).toFixed(1)} %`);
+    expect(inThreeSeconds).toBeGreaterThanOrEqual(0.95 * 3 * rps);
+  });
+
   it('with the default burst (= rps) the whole quota may go at once, but never twice within a window', async () => {
     const vendor = vendorName();
     const rps = 30;
