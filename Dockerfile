@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+# One image for every vendorfetch program. The first argument picks the program:
+#   docker run IMAGE api | worker | controller | mocks | local   (default: api)
+# Anything else is run as a command (e.g. `node dist/worker/main.js`, which is how the
+# controller starts workers).
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ---- build: compile TypeScript with the dev dependencies --------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: the `node` devDependency would download a second Node; the base image has one.
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY core ./core
+COPY api ./api
+COPY worker ./worker
+COPY controller ./controller
+COPY vendor-mocks ./vendor-mocks
+COPY bench ./bench
+COPY e2e ./e2e
+COPY scripts ./scripts
+RUN npx tsc -p tsconfig.build.json
+
+# ---- prod-deps: runtime dependencies only ------------------------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime -----------------------------------------------------------------------------
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    VF_SQLITE_PATH=/app/.data/vendorfetch.db
+WORKDIR /app
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY --from=build /src/dist ./dist
+# Local mode reads its pools from here (VF_POOLS_DIR default).
+COPY examples ./examples
+COPY crds ./crds
+COPY <<'ENTRY' /usr/local/bin/vendorfetch
+#!/bin/sh
+# Picks the program by name; anything else runs as given.
+set -e
+program="${1:-api}"
+[ "$#" -gt 0 ] && shift
+case "$program" in
+  api)        exec node dist/api/main.js "$@" ;;
+  worker)     exec node dist/worker/main.js "$@" ;;
+  controller) exec node dist/controller/main.js "$@" ;;
+  mocks)      exec node dist/vendor-mocks/main.js "$@" ;;
+  local)      exec node dist/controller/local-main.js "$@" ;;
+  *)          exec "$program" "$@" ;;
+esac
+ENTRY
+# A fixed non-root uid/gid (matches the chart's and the worker Deployments' runAsUser), and
+# a writable .data for the embedded SQLite store of `docker run … api` without MongoDB.
+RUN chmod 0755 /usr/local/bin/vendorfetch \
+ && groupadd --gid 10001 vendorfetch \
+ && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vendorfetch \
+ && mkdir -p /app/.data && chown 10001:10001 /app/.data
+USER 10001:10001
+# api, controller metrics/health, worker metrics, sync and async mocks.
+EXPOSE 8080 8081 8082 9101 9102
+ENTRYPOINT ["/usr/local/bin/vendorfetch"]
+CMD ["api"]
