@@ -62,13 +62,28 @@ export function createApiMetrics(opts: { processMetrics?: boolean } = {}): ApiMe
  * (`/jobs/:id`), never the raw path, so ids cannot blow up the label cardinality.
  */
 export function httpMetrics(m: ApiMetrics): RequestHandler {
+  // Label children cached per (method, route, code): prom-client otherwise hashes the label
+  // object on every observation, and this runs on every request of the benchmarked path.
+  // Bounded: methods are the parser's known verbs, routes are templates, codes are few.
+  const children = new Map<string, { inc: () => void; observe: (v: number) => void }>();
+  const childFor = (method: string, route: string, code: string) => {
+    const key = `${method} ${route} ${code}`;
+    let child = children.get(key);
+    if (!child) {
+      const counter = m.httpRequests.labels(method, route, code);
+      const histogram = m.httpDuration.labels(method, route, code);
+      child = { inc: () => counter.inc(), observe: (v) => histogram.observe(v) };
+      children.set(key, child);
+    }
+    return child;
+  };
   return (req, res, next) => {
     const start = performance.now();
     res.once('finish', () => {
       const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
-      const labels = { method: req.method, route, code: String(res.statusCode) };
-      m.httpRequests.inc(labels);
-      m.httpDuration.observe(labels, (performance.now() - start) / 1000);
+      const child = childFor(req.method, route, String(res.statusCode));
+      child.inc();
+      child.observe((performance.now() - start) / 1000);
     });
     next();
   };
