@@ -75,8 +75,19 @@ export async function readNew(
 ): Promise<{ entries: QueueEntry[]; deleted: string[] }> {
   const reply = (await redis.call(
     'XREADGROUP', 'GROUP', keys.group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.stream(vendor), '>',
-  )) as [string, RawEntry[]][] | null;
-  return toEntries(reply?.[0]?.[1] ?? []);
+  )) as unknown[] | null;
+  return toEntries(streamEntries(reply));
+}
+
+/**
+ * The entries of the first stream in an XREAD/XREADGROUP reply. RESP2 answers
+ * [[key, entries], …]; RESP3 (ioredis' default from v6) answers a map, which ioredis flattens
+ * to [key, entries, …].
+ */
+function streamEntries(reply: unknown[] | null): RawEntry[] {
+  if (!reply || reply.length === 0) return [];
+  const first = reply[0];
+  return (Array.isArray(first) ? first[1] : reply[1]) as RawEntry[] ?? [];
 }
 
 /**

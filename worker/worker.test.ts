@@ -1,0 +1,414 @@
+// The worker against real parts: a private redis-server, the SQLite store in a temp folder, the
+// real quota gate, and a tiny vendor HTTP server whose answers each test scripts.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import type { Job, JobStore } from '../core/job.js';
+import { keys } from '../core/keys.js';
+import { enqueue, ensureGroup, readNew } from '../core/queue.js';
+import { RegistryView, VendorRegistry } from '../core/registry.js';
+import { createSqliteJobStore } from '../core/store/sqlite.js';
+import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
+import { createWorkerMetrics, startMetricsServer } from './metrics.js';
+import { createQuotaGate, type QuotaGate } from './quota.js';
+import { createWorker, type Worker, type WorkerOptions } from './worker.js';
+
+// ---- a scripted vendor -------------------------------------------------------------------
+
+interface VendorCall {
+  at: number;
+  body: { request_id: string; payload: unknown; callback_url?: string };
+}
+type Answer = { status: number; headers?: Record<string, string>; body?: unknown; delayMs?: number };
+
+interface FakeVendor {
+  url: string;
+  calls: VendorCall[];
+  answer: (call: VendorCall, n: number) => Answer;
+  close(): Promise<void>;
+}
+
+async function startVendor(answer: FakeVendor['answer']): Promise<FakeVendor> {
+  const v: Partial<FakeVendor> & { calls: VendorCall[] } = { calls: [], answer };
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const call: VendorCall = { at: Date.now(), body: JSON.parse(raw) as VendorCall['body'] };
+      v.calls.push(call);
+      const a = v.answer!(call, v.calls.length);
+      setTimeout(() => {
+        res.writeHead(a.status, { 'content-type': 'application/json', ...a.headers });
+        res.end(a.body === undefined ? '' : JSON.stringify(a.body));
+      }, a.delayMs ?? 0);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  v.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/fetch`;
+  v.close = () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+  return v as FakeVendor;
+}
+
+// ---- harness -----------------------------------------------------------------------------
+
+let redisServer: RedisServer;
+let redis: Redis;
+let dir: string;
+let store: JobStore;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  redis = new Redis(redisServer.url);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'vf-worker-'));
+  store = await createSqliteJobStore({ path: path.join(dir, 'jobs.db') });
+});
+
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+afterAll(async () => {
+  await store.close();
+  redis.disconnect();
+  await redisServer.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+function spec(name: string, url: string, over: Record<string, unknown> = {}): VendorSpec {
+  return vendorSpecSchema.parse({
+    name,
+    url,
+    timeoutSeconds: 2,
+    quota: { requestsPerSecond: 1000, maxInFlight: 0 },
+    retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
+    circuitBreaker: { consecutiveFailures: 100, halfOpenAfterSeconds: 1 },
+    ...over,
+  });
+}
+
+interface Running {
+  worker: Worker;
+  metrics: ReturnType<typeof createWorkerMetrics>;
+  pool: string;
+  registry: VendorRegistry;
+}
+
+async function startWorker(vendors: VendorSpec[], opts: { concurrency?: number; options?: WorkerOptions; webhookBaseUrl?: string } = {}): Promise<Running> {
+  const pool = `test/${randomUUID().slice(0, 8)}`;
+  const registry = new VendorRegistry(redis);
+  await registry.publish(pool, vendors);
+  const subscriber = redis.duplicate();
+  const view = new RegistryView(registry, subscriber, 200);
+  const quota: QuotaGate = createQuotaGate(redis);
+  const metrics = createWorkerMetrics({ defaultMetrics: false });
+  const worker = createWorker({
+    redis,
+    registry: view,
+    store,
+    quota,
+    pool,
+    concurrency: opts.concurrency ?? 10,
+    metrics,
+    logger,
+    ...(opts.webhookBaseUrl ? { webhookBaseUrl: opts.webhookBaseUrl } : {}),
+    options: {
+      visibilityTimeoutMs: 5000,
+      blockMs: 200,
+      pendingTimeoutMs: 3000,
+      sweepIntervalMs: 200,
+      promoteIntervalMs: 50,
+      backlogIntervalMs: 200,
+      drainTimeoutMs: 3000,
+      ...opts.options,
+    },
+  });
+  await worker.run();
+  cleanups.push(async () => {
+    await worker.close();
+    await quota.close();
+    subscriber.disconnect();
+  });
+  return { worker, metrics, pool, registry };
+}
+
+async function submit(vendor: string, payload: unknown = { q: 1 }, pendingMs = 3000): Promise<string> {
+  const id = randomUUID();
+  await store.create({ request_id: id, vendor, payload, deadline_at: new Date(Date.now() + pendingMs) }, new Date());
+  await enqueue(redis, vendor, id);
+  return id;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const finished = (id: string) =>
+  waitFor(`job ${id} to finish`, async () => {
+    const j = await store.get(id);
+    return j && (j.status === 'complete' || j.status === 'failed') ? j : null;
+  });
+
+const vendorName = () => `v-${randomUUID().slice(0, 8)}`;
+
+function use(v: FakeVendor): FakeVendor {
+  cleanups.unshift(() => v.close()); // closed after the worker
+  return v;
+}
+
+// ---- tests -------------------------------------------------------------------------------
+
+describe('worker', () => {
+  it('completes a sync job with the cleaned answer, once', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: { name: '  Alice ', password: 'hunter2', ssn: '123-45-6789', contact: { email: 'a@example.com', tags: [' x '] } } })));
+    const { metrics } = await startWorker([spec(name, vendor.url, { cleaning: { drop: [], redact: ['email'] } })]);
+    const id = await submit(name, { who: 'alice' });
+    const job = await finished(id);
+    expect(job.status).toBe('complete');
+    expect(job.attempts).toBe(1);
+    expect(job.result).toEqual({ name: 'Alice', ssn: '[REDACTED]', contact: { email: '[REDACTED]', tags: ['x'] } });
+    expect(vendor.calls).toHaveLength(1);
+    expect(vendor.calls[0]!.body).toEqual({ request_id: id, payload: { who: 'alice' } });
+    expect((await metrics.jobsFinished.get()).values).toContainEqual(expect.objectContaining({ labels: { vendor: name, status: 'complete' }, value: 1 }));
+    // Acknowledged: nothing left pending in the group.
+    expect((await redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
+  });
+
+  it('retries a vendor that fails twice with growing backoff, then completes with attempts 3', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor((_c, n) => (n <= 2 ? { status: 503 } : { status: 200, body: { ok: true } })));
+    await startWorker([spec(name, vendor.url, { retry: { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 5000 } })]);
+    const job = await finished(await submit(name));
+    expect(job).toMatchObject({ status: 'complete', attempts: 3, result: { ok: true } });
+    const [a, b, c] = vendor.calls.map((x) => x.at);
+    // Equal jitter: retry 1 waits 100..200 ms, retry 2 waits 200..400 ms.
+    expect(b! - a!).toBeGreaterThanOrEqual(90);
+    expect(c! - b!).toBeGreaterThanOrEqual(190);
+  });
+
+  it('fails the job with its last error and dead-letters it after maxAttempts', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 500 })));
+    const { metrics } = await startWorker([spec(name, vendor.url, { retry: { maxAttempts: 3, initialBackoffMs: 20, maxBackoffMs: 50 } })]);
+    const id = await submit(name);
+    const job = await finished(id);
+    expect(job).toMatchObject({ status: 'failed', attempts: 3, error: 'vendor_error: HTTP 500' });
+    expect(vendor.calls).toHaveLength(3);
+    const dead = await redis.xrange(keys.deadLetter(name), '-', '+');
+    expect(dead.map(([, f]) => f)).toEqual([['id', id, 'error', 'vendor_error: HTTP 500', 'attempts', '3']]);
+    expect((await metrics.deadLettered.get()).values[0]?.value).toBe(1);
+  });
+
+  it('fails a request the vendor refuses (4xx) at once, without retrying', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 422, body: { error: 'bad' } })));
+    await startWorker([spec(name, vendor.url)]);
+    const job = await finished(await submit(name));
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: 'vendor_rejected: HTTP 422' });
+    expect(vendor.calls).toHaveLength(1);
+    expect(await redis.xlen(keys.deadLetter(name))).toBe(1);
+  });
+
+  it('times a slow vendor out and retries it', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor((_c, n) => (n === 1 ? { status: 200, body: { late: true }, delayMs: 1500 } : { status: 200, body: { fast: true } })));
+    await startWorker([spec(name, vendor.url, { timeoutSeconds: 1 })]);
+    const job = await finished(await submit(name));
+    expect(job).toMatchObject({ status: 'complete', attempts: 2, result: { fast: true } });
+  });
+
+  it('opens the breaker after consecutive failures: jobs wait without burning attempts, then complete', async () => {
+    const name = vendorName();
+    let healthyFrom = Infinity;
+    const vendor = use(
+      await startVendor((_c, n) => {
+        if (n <= 2) return { status: 503 };
+        if (!Number.isFinite(healthyFrom)) healthyFrom = Date.now();
+        return { status: 200, body: { n } };
+      }),
+    );
+    // maxAttempts 2: a job that burned an attempt while the breaker was open would fail.
+    await startWorker([spec(name, vendor.url, { retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 }, circuitBreaker: { consecutiveFailures: 2, halfOpenAfterSeconds: 1 } })], {
+      concurrency: 1,
+    });
+    const ids = [await submit(name), await submit(name), await submit(name), await submit(name)];
+    const opened = await waitFor('circuit open', async () => (await redis.get(keys.circuit(name))) === 'open');
+    expect(opened).toBe(true);
+    const jobs = await Promise.all(ids.map(finished));
+    expect(jobs.map((j) => j.status)).toEqual(['complete', 'complete', 'complete', 'complete']);
+    // 2 failures + 4 answers: nobody called the vendor while the breaker was open.
+    expect(vendor.calls).toHaveLength(6);
+    expect(vendor.calls[2]!.at - vendor.calls[1]!.at).toBeGreaterThanOrEqual(950);
+    expect(await waitFor('circuit closed', async () => (await redis.get(keys.circuit(name))) === 'closed')).toBe(true);
+  });
+
+  it('slows down on 429 + Retry-After without burning attempts', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor((_c, n) => (n <= 2 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200, body: { ok: 1 } })));
+    // maxAttempts 1: any 429 counted as a failure would fail the job.
+    await startWorker([spec(name, vendor.url, { retry: { maxAttempts: 1, initialBackoffMs: 10, maxBackoffMs: 10 } })]);
+    const job = await finished(await submit(name));
+    expect(job).toMatchObject({ status: 'complete', result: { ok: 1 } });
+    expect(job.attempts).toBe(3); // attempts counts vendor calls; the two 429s were free
+    expect(vendor.calls[1]!.at - vendor.calls[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(vendor.calls[2]!.at - vendor.calls[1]!.at).toBeGreaterThanOrEqual(950);
+    // Forgotten once the job finished (just after the store write, hence the wait).
+    expect(await waitFor('free calls forgotten', async () => (await redis.hlen(keys.freeCalls(name))) === 0)).toBe(true);
+  });
+
+  it('reclaims an entry that a dead consumer read but never acknowledged', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: { ok: true } })));
+    await ensureGroup(redis, name);
+    const id = await submit(name);
+    const dead = redis.duplicate();
+    const taken = await readNew(dead, name, 'dead-consumer', 10, 100);
+    dead.disconnect();
+    expect(taken.entries.map((e) => e.requestId)).toEqual([id]);
+    const { metrics } = await startWorker([spec(name, vendor.url)], { options: { visibilityTimeoutMs: 400 } });
+    const job = await finished(id);
+    expect(job.status).toBe('complete');
+    expect((await metrics.reclaimed.get()).values[0]?.value).toBe(1);
+    expect((await redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
+  });
+
+  it('async: the job stays processing after 202, is retried on callback timeout, then fails with callback_timeout', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 202, body: { accepted: true } })));
+    const s = spec(name, vendor.url, {
+      mode: 'async',
+      callbackTimeoutSeconds: 1,
+      webhookSecretRef: { name: 'hook', key: 'secret' },
+      retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 10 },
+    });
+    await startWorker([s], { webhookBaseUrl: 'http://127.0.0.1:8080/' });
+    const id = await submit(name);
+    const processing = await waitFor('processing after 202', async () => {
+      const j = await store.get(id);
+      return j?.status === 'processing' && vendor.calls.length === 1 ? j : null;
+    });
+    expect(processing.deadline_at.getTime()).toBeGreaterThan(Date.now() + 500);
+    expect(vendor.calls[0]!.body.callback_url).toBe(`http://127.0.0.1:8080/vendor-webhook/${name}`);
+    const job = await finished(id);
+    expect(job).toMatchObject({ status: 'failed', error: 'callback_timeout', attempts: 2 });
+    expect(vendor.calls).toHaveLength(2);
+    expect(vendor.calls[1]!.at - vendor.calls[0]!.at).toBeGreaterThanOrEqual(950);
+    expect(await redis.xlen(keys.deadLetter(name))).toBe(1);
+  });
+
+  it('async: a webhook that completed the job meanwhile wins; the sweeper leaves it alone', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 202 })));
+    const s = spec(name, vendor.url, { mode: 'async', callbackTimeoutSeconds: 1, webhookSecretRef: { name: 'hook', key: 'secret' } });
+    await startWorker([s]);
+    const id = await submit(name);
+    await waitFor('processing', async () => (await store.get(id))?.status === 'processing' && vendor.calls.length === 1);
+    // What the api does when the signed webhook arrives:
+    expect(await store.complete(id, { from: 'webhook' }, new Date())).toBe(true);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await store.get(id)).toMatchObject({ status: 'complete', attempts: 1, result: { from: 'webhook' } });
+    expect(vendor.calls).toHaveLength(1);
+  });
+
+  it('sweeps a stored job that never reached the queue', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: { ok: true } })));
+    const id = randomUUID();
+    await store.create({ request_id: id, vendor: name, payload: {}, deadline_at: new Date(Date.now() - 1) }, new Date());
+    const { metrics } = await startWorker([spec(name, vendor.url)]);
+    expect((await finished(id)).status).toBe('complete');
+    expect((await metrics.swept.get()).values).toContainEqual(expect.objectContaining({ labels: { vendor: name, action: 'requeue' } }));
+  });
+
+  it('follows the registry: starts and stops consuming as vendors come and go', async () => {
+    const a = vendorName();
+    const b = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: {} })));
+    const { worker, registry, pool } = await startWorker([spec(a, vendor.url)]);
+    expect(worker.vendors()).toEqual([a]);
+    await registry.publish(pool, [spec(a, vendor.url), spec(b, vendor.url)]);
+    await waitFor('vendor b consumed', async () => worker.vendors().includes(b));
+    expect((await finished(await submit(b))).status).toBe('complete');
+    await registry.publish(pool, [spec(b, vendor.url)]);
+    await waitFor('vendor a dropped', async () => !worker.vendors().includes(a));
+    // Another pool's vendor is never consumed.
+    await new VendorRegistry(redis).publish('other/pool', [spec(vendorName(), vendor.url)]);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(worker.vendors()).toEqual([b]);
+    await new VendorRegistry(redis).removePool('other/pool');
+  });
+
+  it('shuts down gracefully: stops reading, finishes calls in flight, close() is idempotent', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: { slow: true }, delayMs: 600 })));
+    const { worker } = await startWorker([spec(name, vendor.url)]);
+    const ids = [await submit(name), await submit(name)];
+    await waitFor('calls in flight', async () => vendor.calls.length === 2);
+    const first = worker.close();
+    expect(worker.close()).toBe(first);
+    await first;
+    for (const id of ids) expect(await store.get(id)).toMatchObject({ status: 'complete' });
+    // Stopped reading: a new job stays in the stream.
+    const late = await submit(name);
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await store.get(late))?.status).toBe('pending');
+    expect(vendor.calls).toHaveLength(2);
+  });
+
+  it('serves /metrics and /healthz', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: {} })));
+    const { metrics } = await startWorker([spec(name, vendor.url)]);
+    await finished(await submit(name));
+    const server = await startMetricsServer(metrics.registry, 0, '127.0.0.1');
+    cleanups.push(() => server.close());
+    const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    expect(text).toContain(`vendorfetch_jobs_finished_total{vendor="${name}",status="complete"} 1`);
+    expect(text).toContain(`vendorfetch_vendor_calls_total{vendor="${name}",code="200"} 1`);
+    expect(text).toMatch(/vendorfetch_job_duration_seconds_count\{vendor="[^"]+",status="complete"\} 1/);
+    expect(text).toContain('vendorfetch_quota_wait_seconds');
+    expect(text).toContain('vendorfetch_circuit_state');
+    await waitFor('lag gauge', async () => (await metrics.streamLag.get()).values.some((v) => v.labels.vendor === name));
+    expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+  });
+
+  // Last: it wipes the whole Redis.
+  it('survives FLUSHALL mid-run: group re-created, registry republished, sweeper re-queues, all complete', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: { ok: true }, delayMs: 20 })));
+    const s = spec(name, vendor.url);
+    const { registry, pool, metrics } = await startWorker([s], { concurrency: 3, options: { pendingTimeoutMs: 1000 } });
+    const ids: string[] = [];
+    for (let i = 0; i < 40; i++) ids.push(await submit(name, { i }, 1000));
+    await waitFor('some completions', async () => vendor.calls.length >= 5);
+    await redis.flushall();
+    // What the controller / local supervisor does by itself (level-triggered re-publish).
+    await new Promise((r) => setTimeout(r, 300));
+    await registry.publish(pool, [s]);
+    const jobs = await Promise.all(ids.map(finished));
+    expect(jobs.every((j: Job) => j.status === 'complete')).toBe(true);
+    // The lost entries came back from the store through the sweeper.
+    const swept = (await metrics.swept.get()).values.filter((v) => v.labels.vendor === name);
+    expect(swept.reduce((n, v) => n + v.value, 0)).toBeGreaterThan(0);
+    expect(await redis.xinfo('GROUPS', keys.stream(name))).toHaveLength(1);
+  }, 30_000);
+});
