@@ -1,5 +1,4 @@
 // The api program: reads the environment once, wires the parts, listens, shuts down cleanly.
-import type { Server } from 'node:http';
 import { createLogger } from '../core/logger.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
 import { envSecrets, fileSecrets, firstOf } from '../core/secrets.js';
@@ -8,6 +7,7 @@ import { createApp } from './app.js';
 import { parseApiConfig } from './config.js';
 import { createApiMetrics } from './metrics.js';
 import { createApiRedis, createSubscriberRedis } from './redis.js';
+import { drain, listen } from './server.js';
 
 const parsed = parseApiConfig(process.env);
 if (!parsed.ok) {
@@ -48,11 +48,7 @@ async function main(): Promise<void> {
     },
   });
 
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(config.PORT, config.HOST, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  // Keep-alive longer than typical load balancers' idle timeout, so they close first.
-  server.keepAliveTimeout = 65_000;
+  const server = await listen(app, config.PORT, config.HOST);
   logger.info(
     { port: config.PORT, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}`, auth: config.VF_API_KEYS.length > 0 },
     'api listening',
@@ -64,17 +60,9 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
     lifecycle.draining = true;
-    const deadline = setTimeout(() => {
-      logger.warn('shutdown grace period over: closing remaining connections');
-      server.closeAllConnections();
-    }, config.VF_SHUTDOWN_GRACE_SECONDS * 1000);
-    deadline.unref();
-    // close() stops accepting and resolves when every connection has ended; idle keep-alive
-    // connections are closed now, busy ones after their current response.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    await closed;
-    clearTimeout(deadline);
+    if (!(await drain(server, config.VF_SHUTDOWN_GRACE_SECONDS * 1000))) {
+      logger.warn('shutdown grace period over: remaining connections were closed');
+    }
     // Bounded: RegistryView.stop() UNSUBSCRIBEs, which never settles while Redis is down.
     await Promise.race([registryView.stop().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
     await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
