@@ -56,7 +56,7 @@ export interface WorkerDeps {
   concurrency: number;
   metrics: WorkerMetrics;
   logger: Logger;
-  /** The api's public base URL; async vendors get callback_url = <base>/vendor-webhook/<vendor>. */
+  /** Base for async vendors' callback_url (see callbackUrlFor). Unset → no callback_url is sent. */
   webhookBaseUrl?: string;
   options?: WorkerOptions;
   now?: () => number;
@@ -73,11 +73,17 @@ export interface Worker {
   sweep(): Promise<number | null>;
 }
 
-/** `<base>/vendor-webhook/<vendor>`; a base containing `{vendor}` is used as a template instead. */
+/**
+ * Where an async vendor posts its answer. The base may be the api's webhook route
+ * (`…/vendor-webhook` → `…/vendor-webhook/<vendor>`), the api's bare public URL
+ * (`https://vf.example` → `https://vf.example/vendor-webhook/<vendor>`), or a template with `{vendor}`.
+ */
 export function callbackUrlFor(base: string | undefined, vendor: string): string | undefined {
   if (!base) return undefined;
-  if (base.includes('{vendor}')) return base.replaceAll('{vendor}', encodeURIComponent(vendor));
-  return `${base.replace(/\/+$/, '')}/vendor-webhook/${encodeURIComponent(vendor)}`;
+  const v = encodeURIComponent(vendor);
+  if (base.includes('{vendor}')) return base.replaceAll('{vendor}', v);
+  const trimmed = base.replace(/\/+$/, '');
+  return trimmed.endsWith('/vendor-webhook') ? `${trimmed}/${v}` : `${trimmed}/vendor-webhook/${v}`;
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -231,10 +237,13 @@ export function createWorker(deps: WorkerDeps): Worker {
           logger.warn('drain deadline passed; aborting calls still in flight (their entries stay pending for reclaim)');
           hardStop.abort();
         }, o.drainTimeoutMs);
-        await drained;
+        // A job stuck on a Redis or store call that never returns (outage) must not hold the
+        // process forever: give up waiting shortly after the drain deadline.
+        await Promise.race([drained, new Promise((r) => setTimeout(r, o.drainTimeoutMs + 2000).unref())]);
         clearTimeout(deadline);
         slots.close();
-        await deps.registry.stop();
+        // Bounded: RegistryView.stop() UNSUBSCRIBEs, which never settles while Redis is down.
+        await Promise.race([deps.registry.stop().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
         logger.info('worker stopped');
       })()),
 

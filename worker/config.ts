@@ -1,0 +1,47 @@
+// The worker's configuration: every environment variable it reads, parsed once by zod.
+// Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
+import { z } from 'zod';
+
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+// An empty variable counts as unset (not as 0, which is what Number('') would give).
+const intWithDefault = (def: number, min: number, max: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+const optionalUrl = (protocol: RegExp) => z.preprocess(blankToUndefined, z.url({ protocol }).optional());
+
+export const workerEnvSchema = z.object({
+  /** Redis for streams, registry, quotas. Default redis://127.0.0.1:6379. */
+  REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
+  /** MongoDB job store; unset → embedded SQLite at VF_SQLITE_PATH. */
+  MONGODB_URL: optionalUrl(/^mongodb(\+srv)?$/),
+  /** SQLite file used when MONGODB_URL is unset. Default .data/vendorfetch.db. */
+  VF_SQLITE_PATH: z.string().min(1).default('.data/vendorfetch.db'),
+  /** The pool whose vendors this worker serves: "namespace/name" (local mode "local/<name>"). Required. */
+  VF_POOL: z.string().trim().regex(/^[a-z0-9-]+\/[a-z0-9-]+$/, 'must be "namespace/name"'),
+  /** Jobs in flight in this process, across its vendors. Default 20. */
+  VF_CONCURRENCY: intWithDefault(20, 1, 10_000),
+  /** Port of /metrics and /healthz; 0 picks a free one. Default 8082. */
+  WORKER_METRICS_PORT: intWithDefault(8082, 0, 65535),
+  /** Public base of the api's webhook route; async vendors get callback_url=<base>/<vendor> (see callbackUrlFor). Default: none. */
+  VF_WEBHOOK_BASE_URL: optionalUrl(/^https?$/),
+  /** Seconds a re-queued job may stay pending before the sweeper queues it again. Default 600 (as the api). */
+  VF_PENDING_TIMEOUT_SECONDS: intWithDefault(600, 1, 86_400),
+  /** Stream entries idle this long in a dead worker's PEL are reclaimed. Default 30000 ms. */
+  VF_VISIBILITY_TIMEOUT_MS: intWithDefault(30_000, 100, 3_600_000),
+  /** Sweeper period (one sweeper per pool at a time). Default 2000 ms. */
+  VF_SWEEP_INTERVAL_MS: intWithDefault(2000, 50, 600_000),
+  /** How long SIGTERM lets in-flight calls finish before aborting them. Default 10000 ms. */
+  VF_DRAIN_TIMEOUT_MS: intWithDefault(10_000, 0, 600_000),
+  /** pino level. Default info. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type WorkerConfig = z.infer<typeof workerEnvSchema>;
+
+export type ConfigResult = { ok: true; config: WorkerConfig } | { ok: false; problems: string[] };
+
+/** Every problem at once, one line each, so an operator fixes them in one go. */
+export function parseWorkerConfig(env: Record<string, string | undefined>): ConfigResult {
+  const r = workerEnvSchema.safeParse(env);
+  if (r.success) return { ok: true, config: r.data };
+  return { ok: false, problems: r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`) };
+}

@@ -1,0 +1,76 @@
+// The worker program: reads the environment once, wires the parts, runs, shuts down cleanly.
+// Start-up: store → Redis → quota gate → worker (registry, consumers, timers) → metrics server.
+// Shutdown on SIGTERM/SIGINT in reverse: metrics stay up until the worker has drained.
+import { Redis } from 'ioredis';
+import { createLogger } from '../core/logger.js';
+import { RegistryView, VendorRegistry } from '../core/registry.js';
+import { createJobStore } from '../core/store/index.js';
+import { parseWorkerConfig } from './config.js';
+import { createWorkerMetrics, startMetricsServer } from './metrics.js';
+import { createQuotaGate } from './quota.js';
+import { createWorker } from './worker.js';
+
+const parsed = parseWorkerConfig(process.env);
+if (!parsed.ok) {
+  console.error(`vendorfetch worker: invalid configuration\n${parsed.problems.map((p) => `  - ${p}`).join('\n')}`);
+  process.exit(1);
+}
+const config = parsed.config;
+const logger = createLogger('worker', config.LOG_LEVEL).child({ pool: config.VF_POOL });
+
+async function main(): Promise<void> {
+  const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, sqlitePath: config.VF_SQLITE_PATH, logger });
+  // Commands wait for a reconnect instead of failing after a few retries: a Redis restart
+  // should pause the worker, not crash it (the loops log and retry).
+  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
+  await redis.connect();
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  const quota = createQuotaGate(redis, { onError: (err) => logger.debug({ err }, 'quota gate: redis error (retrying)') });
+  const metrics = createWorkerMetrics();
+  const worker = createWorker({
+    redis,
+    registry: new RegistryView(new VendorRegistry(redis), subscriber),
+    store,
+    quota,
+    pool: config.VF_POOL,
+    concurrency: config.VF_CONCURRENCY,
+    metrics,
+    logger,
+    ...(config.VF_WEBHOOK_BASE_URL ? { webhookBaseUrl: config.VF_WEBHOOK_BASE_URL } : {}),
+    options: {
+      pendingTimeoutMs: config.VF_PENDING_TIMEOUT_SECONDS * 1000,
+      visibilityTimeoutMs: config.VF_VISIBILITY_TIMEOUT_MS,
+      sweepIntervalMs: config.VF_SWEEP_INTERVAL_MS,
+      drainTimeoutMs: config.VF_DRAIN_TIMEOUT_MS,
+    },
+  });
+  await worker.run();
+  const server = await startMetricsServer(metrics.registry, config.WORKER_METRICS_PORT);
+  logger.info(
+    { metrics_port: server.port, concurrency: config.VF_CONCURRENCY, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}` },
+    'worker ready',
+  );
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new jobs, finishing the ones in flight');
+    await worker.close();
+    await quota.close().catch(() => {});
+    await server.close();
+    await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
+    await Promise.allSettled([redis.quit(), subscriber.quit()]);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ err }, 'worker failed to start');
+  process.exit(1);
+});
