@@ -119,9 +119,12 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       ]);
     }
     if (registry.get(vendor) === undefined) {
-      throw httpError('unknown_vendor', 422, `unknown vendor "${vendor}"`, [{ field: 'vendor', detail: 'unknown vendor' }]);
+      throw httpError('unknown_vendor', 422, `unknown vendor "${vendor.slice(0, 64)}"`, [{ field: 'vendor', detail: 'unknown vendor' }]);
     }
 
+    // Idempotency-Key: the key alone identifies the submission (the store's unique index). A
+    // repeat gets the first job's request_id even if its body differs; we do not compare
+    // payloads (key order and number formats make "the same body" ambiguous).
     let requestId: string;
     let created = true;
     const key = idem.key;

@@ -141,6 +141,20 @@ test('replayed webhook-id → 200, changes nothing', async () => {
   expect(await s.store.get(id)).toEqual(after);
 });
 
+test('a repeat while the first copy is still being handled → 409 + Retry-After, then 200 once done', async () => {
+  const id = await processingJob();
+  const webhookId = `msg_${randomUUID()}`;
+  await s.redis.set(keys.webhookSeen('slowco', webhookId), 'processing', 'EX', 60); // first copy mid-way
+  const early = await deliver('slowco', { request_id: id, data: {} }, { id: webhookId });
+  expect(early.status).toBe(409);
+  expect(early.headers.get('retry-after')).toBe('1');
+  expect((await s.store.get(id))?.status).toBe('processing');
+  await s.redis.set(keys.webhookSeen('slowco', webhookId), 'done', 'EX', 60); // first copy answered
+  const later = await deliver('slowco', { request_id: id, data: {} }, { id: webhookId });
+  expect(later.status).toBe(200);
+  expect(await later.json()).toEqual({ status: 'duplicate' });
+});
+
 test('duplicate delivery (new webhook-id) of a completed job → 200, unchanged', async () => {
   const id = await processingJob();
   expect((await deliver('slowco', { request_id: id, data: { n: 1 } })).status).toBe(200);

@@ -6,9 +6,10 @@
 // 2. signature over the RAW bytes (before any JSON parsing) → else 401; unauthenticated
 //    callers learn nothing about jobs.
 // 3. body shape → 400.
-// 4. replay guard on webhook-id (SET NX EX): a repeated delivery → 200, nothing changes. The
-//    mark is removed again unless we answer 200, so a vendor that retries after our 5xx (or a
-//    404 for a job it got wrong) is heard again instead of being told "done".
+// 4. replay guard on webhook-id (SET NX GET EX): a repeated delivery → 200, nothing changes;
+//    a repeat while the first copy is still being handled → 409 + Retry-After. The mark is
+//    removed again unless we answer 200, so a vendor that retries after our 5xx (or a 404 for
+//    a job it got wrong) is heard again instead of being told "done".
 // 5. job exists (404), belongs to this vendor (409), not finished (200, unchanged), then
 //    clean → store.complete (compare-and-set: a concurrent duplicate cannot complete it twice).
 import express, { Router } from 'express';
@@ -22,6 +23,10 @@ import type { ApiMetrics, WebhookResult } from './metrics.js';
 import { httpError, validationError } from './problem.js';
 import { DEFAULT_TOLERANCE_SECONDS, verifyWebhook } from './signature.js';
 import { isRequestId } from './submission.js';
+
+/** Replay-guard values: a delivery being handled, and one answered 200. */
+const SEEN_PROCESSING = 'processing';
+const SEEN_DONE = 'done';
 
 const requestIdSchema = z.string().refine(isRequestId, 'must be a request_id (a UUID)');
 
@@ -111,17 +116,25 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
 
     res.locals['request_id'] = parsed.requestId;
     const seenKey = keys.webhookSeen(vendor, webhookId as string);
-    let first: string | null;
+    let previous: unknown;
     try {
-      first = await redis.set(seenKey, '1', 'EX', seenTtlSeconds, 'NX');
+      // One round trip: claim the id, or learn how far the earlier delivery got (Redis ≥ 7.0).
+      previous = await redis.call('SET', seenKey, SEEN_PROCESSING, 'NX', 'GET', 'EX', String(seenTtlSeconds));
     } catch (e) {
       count(vendor, 'error');
       throw unavailable('Redis', e);
     }
-    if (first === null) {
+    if (previous === SEEN_DONE) {
       count(vendor, 'duplicate');
       res.json({ status: 'duplicate' });
       return;
+    }
+    if (previous !== null) {
+      // The same delivery is being handled right now. Not 200: if that attempt fails, this
+      // copy must not have been told "done"; the vendor retries and then hears "duplicate".
+      count(vendor, 'duplicate');
+      res.setHeader('Retry-After', '1');
+      throw httpError('conflict', 409, `webhook ${String(webhookId)} is being processed; deliver again later`);
     }
 
     let answered = false;
@@ -130,6 +143,7 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       try {
         job = await store.get(parsed.requestId);
       } catch (e) {
+        count(vendor, 'error');
         throw isVendorfetchError(e) ? e : unavailable('job store', e);
       }
       if (job === null) {
@@ -146,6 +160,7 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
         try {
           completed = await store.complete(parsed.requestId, cleaned, now());
         } catch (e) {
+          count(vendor, 'error');
           throw isVendorfetchError(e) ? e : unavailable('job store', e);
         }
       }
@@ -154,6 +169,10 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       // vendor stops delivering.
       count(vendor, completed ? 'completed' : 'ignored');
       logger.info({ request_id: parsed.requestId, vendor, completed }, 'webhook received');
+      await redis.set(seenKey, SEEN_DONE, 'EX', seenTtlSeconds).catch(() => {
+        // The mark stays "processing" until its TTL: a repeat meanwhile gets 409 and retries;
+        // the job is complete either way and a later repeat changes nothing (CAS).
+      });
       answered = true;
       res.json({ status: completed ? 'completed' : 'ignored' });
     } finally {
