@@ -1,0 +1,236 @@
+// The Helm chart and the kustomize base against the real tools and the real API server:
+// helm lint, the values schema, and rendered manifests that the API server accepts (server-side
+// dry-run, then a real server-side apply into a throw-away namespace).
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import {
+  adminKubeConfig,
+  applyAll,
+  CHART_DIR,
+  createNamespace,
+  deleteClusterScoped,
+  deleteNamespace,
+  deployEnv,
+  helmRunner,
+  intoNamespace,
+  KUBE_VERSION,
+  MANIFESTS_DIR,
+  onPath,
+  parseObjects,
+  REPO_ROOT,
+  run,
+  type DeployEnv,
+  type KObject,
+  type RunResult,
+} from './support.js';
+
+const ALL_ON = path.join(CHART_DIR, 'ci', 'all-on-values.yaml');
+
+describe('chart CRD', () => {
+  it('is byte-for-byte the CRD in crds/ (one source of truth)', async () => {
+    const [source, copy] = await Promise.all([
+      readFile(path.join(REPO_ROOT, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'),
+      readFile(path.join(CHART_DIR, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'),
+    ]);
+    expect(copy).toBe(source); // on failure: cp crds/vendorpools.vendorfetch.io.yaml charts/vendorfetch/crds/
+  });
+});
+
+const env = await deployEnv();
+if ('skip' in env) console.warn(`e2e/deploy/chart.test.ts: skipped — ${env.skip}`);
+const withCluster = 'skip' in env ? describe.skip : describe;
+// kubectl carries kustomize; helm does not. A user's machine may lack kubectl.
+const kubectl = await onPath('kubectl');
+if (!kubectl && !('skip' in env)) console.warn('e2e/deploy/chart.test.ts: kustomize cases skipped — kubectl is not on PATH (it carries kustomize)');
+
+withCluster('helm chart on kube-apiserver v1.33', () => {
+  const { kubeconfig, helm: helmBin } = env as DeployEnv;
+  let helm: (args: string[]) => Promise<RunResult>;
+  let cleanupHelm: () => Promise<void>;
+  const admin = adminKubeConfig(kubeconfig);
+  const created: { namespaces: string[]; clusterObjects: KObject[] } = { namespaces: [], clusterObjects: [] };
+
+  beforeAll(async () => {
+    ({ helm, cleanup: cleanupHelm } = await helmRunner(helmBin));
+  });
+  afterAll(async () => {
+    await deleteClusterScoped(admin, created.clusterObjects);
+    for (const ns of created.namespaces) await deleteNamespace(admin, ns);
+    await cleanupHelm?.();
+  });
+
+  const template = async (release: string, namespace: string, extra: string[] = []): Promise<KObject[]> => {
+    const r = await helm(['template', release, CHART_DIR, '--namespace', namespace, '--kube-version', KUBE_VERSION, ...extra]);
+    if (r.code !== 0) throw new Error(`helm template failed (${r.code}): ${r.stderr}`);
+    return parseObjects(r.stdout);
+  };
+
+  it('passes helm lint --strict, with defaults and with everything on', async () => {
+    for (const extra of [[], ['-f', ALL_ON]]) {
+      const r = await helm(['lint', CHART_DIR, '--strict', '--kube-version', KUBE_VERSION, ...extra]);
+      expect({ code: r.code, out: r.stdout + r.stderr }).toEqual({ code: 0, out: expect.stringContaining('1 chart(s) linted, 0 chart(s) failed') });
+    }
+  });
+
+  it.each([
+    ['controller.replicas=0', ['--set', 'controller.replicas=0'], 'controller'],
+    ['an unknown pull policy', ['--set', 'image.pullPolicy=Sometimes'], 'pullPolicy'],
+    ['a misspelt top-level key', ['--set', 'apii.replicas=2'], 'apii'],
+    ['an unknown log level', ['--set', 'logLevel=verbose'], 'logLevel'],
+    ['privilege escalation', ['--set', 'securityContext.allowPrivilegeEscalation=true'], 'allowPrivilegeEscalation'],
+    ['a webhook Secret name that is not a DNS label', ['--set', 'api.webhookSecrets[0]=Bad_Name'], 'webhookSecrets'],
+    ['a non-Redis URL', ['--set', 'redis.url=http://redis:6379'], 'redis'],
+  ])('values.schema.json rejects %s', async (_what, args, mentioned) => {
+    const r = await helm(['template', 'vf', CHART_DIR, '--kube-version', KUBE_VERSION, ...args]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/values don't meet the specifications of the schema/);
+    expect(r.stderr).toContain(mentioned);
+  });
+
+  it('renders the defaults: 2 leader-electing controllers, hardened pods, no optional parts', async () => {
+    const objs = await template('vendorfetch', 'vendorfetch');
+    const kinds = objs.map((o) => `${o.kind}/${o.metadata?.name}`).sort();
+    expect(kinds).toEqual(
+      [
+        'ClusterRole/vendorfetch-controller',
+        'ClusterRoleBinding/vendorfetch-controller',
+        'Deployment/vendorfetch-api',
+        'Deployment/vendorfetch-controller',
+        'PodDisruptionBudget/vendorfetch-api',
+        'PodDisruptionBudget/vendorfetch-controller',
+        'Role/vendorfetch-controller-leader-election',
+        'RoleBinding/vendorfetch-controller-leader-election',
+        'Secret/vendorfetch-connections',
+        'Service/vendorfetch-api',
+        'Service/vendorfetch-controller',
+        'ServiceAccount/vendorfetch-api',
+        'ServiceAccount/vendorfetch-controller',
+      ].sort(),
+    );
+    const controller = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-controller') as k8s.V1Deployment;
+    expect(controller.spec?.replicas).toBe(2);
+    const env = controller.spec?.template.spec?.containers[0]?.env ?? [];
+    expect(env.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+    expect(env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(env.find((e) => e.name === 'VF_LEASE_NAME')?.value).toBe('vendorfetch-controller');
+    for (const d of objs.filter((o): o is KObject & k8s.V1Deployment => o.kind === 'Deployment')) {
+      const pod = d.spec!.template.spec!;
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      for (const c of pod.containers) {
+        expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+        expect(c.readinessProbe).toBeDefined();
+        expect(c.livenessProbe).toBeDefined();
+        expect(c.resources?.requests).toBeDefined();
+      }
+    }
+  });
+
+  it('renders everything on: ingress, mocks with their webhook secret mounted into the api, dev stores, monitors', async () => {
+    const objs = await template('vendorfetch', 'vendorfetch', ['-f', ALL_ON]);
+    const names = new Set(objs.map((o) => `${o.kind}/${o.metadata?.name}`));
+    for (const n of ['Ingress/vendorfetch-api', 'Deployment/vendorfetch-mocks', 'Service/vendorfetch-mocks', 'Secret/async-webhook', 'Deployment/vendorfetch-redis', 'Deployment/vendorfetch-mongodb', 'ServiceMonitor/vendorfetch-api', 'ServiceMonitor/vendorfetch-controller', 'PodMonitor/vendorfetch-workers']) {
+      expect(names).toContain(n);
+    }
+    const api = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-api') as k8s.V1Deployment;
+    const mounts = api.spec?.template.spec?.containers[0]?.volumeMounts?.map((m) => m.mountPath);
+    expect(mounts).toEqual(expect.arrayContaining(['/var/run/vendorfetch/secrets/async-webhook', '/var/run/vendorfetch/secrets/partner-webhook']));
+    const secret = objs.find((o) => o.kind === 'Secret' && o.metadata?.name === 'vendorfetch-connections') as k8s.V1Secret;
+    expect(secret.stringData).toEqual({ 'redis-url': 'redis://vendorfetch-redis:6379', 'mongodb-url': 'mongodb://vendorfetch-mongodb:27017/vendorfetch' });
+    const whsec = objs.find((o) => o.kind === 'Secret' && o.metadata?.name === 'async-webhook') as k8s.V1Secret;
+    expect(Buffer.from(whsec.data?.secret ?? '', 'base64').toString()).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
+  });
+
+  // Minimal stand-ins for the Prometheus Operator CRDs, so the monitors can be applied here.
+  const monitorCrds = (): KObject[] =>
+    ['ServiceMonitor', 'PodMonitor'].map((kind) => ({
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${kind.toLowerCase()}s.monitoring.coreos.com` },
+      spec: {
+        group: 'monitoring.coreos.com',
+        scope: 'Namespaced',
+        names: { kind, plural: `${kind.toLowerCase()}s`, singular: kind.toLowerCase(), listKind: `${kind}List` },
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+      },
+    }));
+
+  async function applyTwice(objects: KObject[]): Promise<void> {
+    expect(await applyAll(admin, objects, { dryRun: true })).toEqual([]);
+    expect(await applyAll(admin, objects, { dryRun: false })).toEqual([]);
+  }
+
+  it.each([
+    ['default values', [] as string[]],
+    ['everything on', ['-f', ALL_ON]],
+  ])('%s: the API server accepts every object (server-side dry-run, then for real)', async (what, extra) => {
+    const ns = await createNamespace(admin, 'vf-chart');
+    created.namespaces.push(ns);
+    const release = `vf${randomBytes(3).toString('hex')}`;
+    if (extra.length) {
+      const crds = monitorCrds();
+      expect(await applyAll(admin, crds, { dryRun: false })).toEqual([]);
+      await new Promise((r) => setTimeout(r, 1500)); // let discovery pick the new kinds up
+    }
+    const objects = intoNamespace(await template(release, ns, ['--include-crds', ...extra]), ns);
+    created.clusterObjects.push(...objects);
+    await applyTwice(objects);
+
+    const apps = admin.makeApiClient(k8s.AppsV1Api);
+    const deployments = (await apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => d.metadata?.name).sort();
+    const expected = [`${release}-vendorfetch-api`, `${release}-vendorfetch-controller`];
+    if (what === 'everything on') expected.push(`${release}-vendorfetch-mocks`, `${release}-vendorfetch-mongodb`, `${release}-vendorfetch-redis`);
+    expect(deployments).toEqual(expected.sort());
+    // A second apply of the same objects is a no-op for the server (idempotent manifests).
+    expect(await applyAll(admin, objects, { dryRun: false })).toEqual([]);
+  });
+
+  const kubectlCase = kubectl ? it : it.skip;
+
+  kubectlCase('manifests/ (kubectl kustomize) matches the chart defaults for release "vendorfetch" in namespace "vendorfetch"', async () => {
+    const k = await run('kubectl', ['kustomize', MANIFESTS_DIR]);
+    expect(k.stderr).toBe('');
+    const fromKustomize = parseObjects(k.stdout).filter((o) => o.kind !== 'Namespace').map(stripHelm);
+    const fromHelm = intoNamespace(await template('vendorfetch', 'vendorfetch'), 'vendorfetch').map(stripHelm);
+    const key = (o: KObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+    const byKey = (list: KObject[]) => Object.fromEntries(list.map((o) => [key(o), o]));
+    expect(byKey(fromKustomize)).toEqual(byKey(fromHelm));
+  });
+
+  kubectlCase('manifests/ applies cleanly into a test namespace (dry-run, then for real)', async () => {
+    const ns = await createNamespace(admin, 'vf-kustomize');
+    created.namespaces.push(ns);
+    // An overlay that only moves the base into the test namespace (kustomize also rewrites the
+    // RoleBinding subjects).
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'vf-kustomize-'));
+    try {
+      await writeFile(path.join(dir, 'kustomization.yaml'), `namespace: ${ns}\nresources:\n  - ${path.relative(dir, MANIFESTS_DIR)}\n`);
+      const k = await run('kubectl', ['kustomize', dir]);
+      expect(k.code).toBe(0);
+      const objects = intoNamespace(parseObjects(k.stdout).filter((o) => o.kind !== 'Namespace'), ns);
+      created.clusterObjects.push(...objects);
+      await applyTwice(objects);
+      const apps = admin.makeApiClient(k8s.AppsV1Api);
+      const deployments = (await apps.listNamespacedDeployment({ namespace: ns })).items.map((d) => d.metadata?.name).sort();
+      expect(deployments).toEqual(['vendorfetch-api', 'vendorfetch-controller']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Drop what only helm adds (its labels, the checksum annotations that differ by renderer). */
+function stripHelm(o: KObject): KObject {
+  const clean = (labels?: Record<string, string>) => {
+    if (!labels) return labels;
+    const { 'helm.sh/chart': _c, 'app.kubernetes.io/managed-by': _m, ...rest } = labels;
+    return rest;
+  };
+  const copy = structuredClone(o) as KObject & { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
+  if (copy.metadata) copy.metadata = { ...copy.metadata, labels: clean(copy.metadata.labels) };
+  const tpl = copy.spec?.template?.metadata;
+  if (tpl) tpl.labels = clean(tpl.labels);
+  return copy;
+}
