@@ -20,6 +20,78 @@ describeJobStoreContract('sqlite', () => createSqliteJobStore({ path: freshPath(
 
 const at = (s: number): Date => new Date(Date.UTC(2026, 0, 1) + s * 1000);
 
+describe('sqlite group commit of creates', () => {
+  test('creates of one turn share a transaction; a bad one fails alone', async () => {
+    const store = await createSqliteJobStore({ path: freshPath() });
+    try {
+      const taken = randomUUID();
+      await store.create({ request_id: taken, vendor: 'v', payload: {}, deadline_at: at(1) }, at(0));
+      const inputs = Array.from({ length: 50 }, (_, i) => ({
+        request_id: i === 25 ? taken : randomUUID(),
+        vendor: 'v',
+        payload: { i },
+        ...(i % 10 === 0 ? { idempotency_key: 'same' } : {}),
+        deadline_at: at(1),
+      }));
+      const results = await Promise.allSettled(inputs.map((j) => store.create(j, at(0))));
+      expect(results[25]).toMatchObject({ status: 'rejected', reason: { code: 'conflict' } });
+      const ok = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+      expect(ok).toHaveLength(49);
+      expect(ok.filter((r) => r.created)).toHaveLength(49 - 4); // i = 10, 20, 30, 40 replay i = 0
+      expect(ok.filter((r) => !r.created).every((r) => r.job.request_id === inputs[0]!.request_id)).toBe(true);
+      expect((await store.countByStatus('v')).pending).toBe(1 + 45);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('more creates than one batch holds are all written, in order', async () => {
+    const store = await createSqliteJobStore({ path: freshPath() });
+    try {
+      const ids = Array.from({ length: 1200 }, () => randomUUID());
+      const results = await Promise.all(ids.map((id) => store.create({ request_id: id, vendor: 'v', payload: {}, deadline_at: at(1) }, at(0))));
+      expect(results.every((r) => r.created)).toBe(true);
+      expect((await store.countByStatus('v')).pending).toBe(1200);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('close() writes the creates it already accepted', async () => {
+    const path = freshPath();
+    const store = await createSqliteJobStore({ path });
+    const id = randomUUID();
+    const pending = store.create({ request_id: id, vendor: 'v', payload: { kept: true }, deadline_at: at(1) }, at(0));
+    await store.close();
+    await expect(pending).resolves.toMatchObject({ created: true });
+    await expect(store.create({ request_id: randomUUID(), vendor: 'v', payload: {}, deadline_at: at(1) }, at(0))).rejects.toMatchObject({
+      code: 'unavailable',
+    });
+    const reopened = await createSqliteJobStore({ path });
+    try {
+      expect((await reopened.get(id))?.payload).toEqual({ kept: true });
+    } finally {
+      await reopened.close();
+    }
+  });
+
+  test('a payload that JSON cannot encode is rejected alone', async () => {
+    const store = await createSqliteJobStore({ path: freshPath() });
+    try {
+      const cyclic: Record<string, unknown> = {};
+      cyclic['self'] = cyclic;
+      const [bad, good] = await Promise.allSettled([
+        store.create({ request_id: randomUUID(), vendor: 'v', payload: cyclic, deadline_at: at(1) }, at(0)),
+        store.create({ request_id: randomUUID(), vendor: 'v', payload: {}, deadline_at: at(1) }, at(0)),
+      ]);
+      expect(bad.status).toBe('rejected');
+      expect(good).toMatchObject({ status: 'fulfilled', value: { created: true } });
+    } finally {
+      await store.close();
+    }
+  });
+});
+
 describe('sqlite file shared by several connections and processes', () => {
   let path: string;
   let stores: JobStore[];

@@ -5,6 +5,11 @@
 //
 // Compare-and-set: each status change is one `UPDATE … WHERE request_id = ? AND status IN (…)`;
 // SQLite serialises writers, so exactly one of several racing callers sees `changes = 1`.
+//
+// Group commit for create(): a commit costs far more than an insert, and the api calls
+// create() once per POST /jobs. Creates issued in the same event-loop turn are written in ONE
+// `BEGIN IMMEDIATE … COMMIT`; each promise resolves only after that commit, so "stored" still
+// means committed. A failing insert (duplicate request_id) rejects only its own promise.
 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -62,6 +67,17 @@ const COLUMNS =
 
 type Row = Record<string, SQLOutputValue>;
 
+/** Most creates written by one transaction; the rest go in the next turn's. */
+const MAX_BATCH = 512;
+
+interface PendingCreate {
+  job: NewJob;
+  payload: string;
+  now: number;
+  resolve: (r: { job: Job; created: boolean }) => void;
+  reject: (e: unknown) => void;
+}
+
 function rowToJob(row: Row): Job {
   const job: Job = {
     request_id: row['request_id'] as string,
@@ -93,6 +109,8 @@ class SqliteJobStore implements JobStore {
   // Prepared once in init(), reused by every call.
   private stmts!: ReturnType<SqliteJobStore['prepare']>;
   private closed = false;
+  private pendingCreates: PendingCreate[] = [];
+  private flushScheduled = false;
 
   constructor(opts: SqliteJobStoreOptions) {
     this.opts = opts;
@@ -157,40 +175,94 @@ class SqliteJobStore implements JobStore {
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM jobs WHERE vendor = ? GROUP BY status'),
       ping: db.prepare('SELECT 1'),
+      // IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so no statement
+      // inside the batch can meet SQLITE_BUSY halfway.
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
     } satisfies Record<string, StatementSync>;
   }
 
-  async create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }> {
-    try {
-      const payload = toJsonText(job.payload);
-      const key = job.idempotency_key ?? null;
-      const t = now.getTime();
-      // Two tries: the job holding our key may be deleted (the api's undo) between our insert
-      // and our read, and then the second insert succeeds.
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, t, t, job.deadline_at.getTime());
-        if (res.changes === 1) {
-          const created: Job = {
-            request_id: job.request_id,
-            vendor: job.vendor,
-            payload: fromJsonText(payload),
-            status: 'pending',
-            attempts: 0,
-            created_at: new Date(t),
-            updated_at: new Date(t),
-            deadline_at: new Date(job.deadline_at.getTime()),
-          };
-          if (key !== null) created.idempotency_key = key;
-          return { job: created, created: true };
-        }
-        const existing = this.stmts.byKey.get(key) as Row | undefined;
-        if (existing) return { job: rowToJob(existing), created: false };
+  create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return reject(storeError(new Error('job store is closed')));
+      // Serialise now, so a payload JSON cannot encode fails alone and at once.
+      let payload: string;
+      try {
+        payload = toJsonText(job.payload);
+      } catch (e) {
+        return reject(e);
       }
-      throw new Error('idempotency key kept conflicting with a job that vanished');
+      this.pendingCreates.push({ job, payload, now: now.getTime(), resolve, reject });
+      this.scheduleFlush();
+    });
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // setImmediate runs after this turn's I/O callbacks: every request that arrived with this
+    // one joins the same transaction, and none waits longer than one loop turn.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flushCreates();
+    });
+  }
+
+  /** Write up to MAX_BATCH pending creates in one transaction, then settle their promises. */
+  private flushCreates(): void {
+    const batch = this.pendingCreates.splice(0, MAX_BATCH);
+    if (this.pendingCreates.length > 0) this.scheduleFlush();
+    if (batch.length === 0) return;
+    const outcomes: Array<{ ok: { job: Job; created: boolean } } | { err: unknown }> = [];
+    try {
+      this.stmts.begin.run();
+      for (const item of batch) {
+        try {
+          outcomes.push({ ok: this.insertOne(item) });
+        } catch (e) {
+          // A constraint error undoes only its statement; anything that ended the transaction
+          // (I/O error, full disk) fails the whole batch below.
+          if (!this.db.isTransaction) throw e;
+          outcomes.push({ err: e });
+        }
+      }
+      this.stmts.commit.run();
     } catch (e) {
-      if (isPrimaryKeyViolation(e)) throw duplicateRequestId(job.request_id);
-      throw storeError(e);
+      if (this.db.isOpen && this.db.isTransaction) this.stmts.rollback.run();
+      for (const item of batch) item.reject(storeError(e));
+      return;
     }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if ('ok' in outcome) item.resolve(outcome.ok);
+      else item.reject(isPrimaryKeyViolation(outcome.err) ? duplicateRequestId(item.job.request_id) : storeError(outcome.err));
+    });
+  }
+
+  /** One insert inside the batch transaction: the new job, or the one already holding the key. */
+  private insertOne({ job, payload, now }: PendingCreate): { job: Job; created: boolean } {
+    const key = job.idempotency_key ?? null;
+    const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime());
+    if (res.changes === 1) {
+      const created: Job = {
+        request_id: job.request_id,
+        vendor: job.vendor,
+        // The caller's own value: re-parsing what we just encoded would only cost time.
+        payload: job.payload ?? null,
+        status: 'pending',
+        attempts: 0,
+        created_at: new Date(now),
+        updated_at: new Date(now),
+        deadline_at: new Date(job.deadline_at.getTime()),
+      };
+      if (key !== null) created.idempotency_key = key;
+      return { job: created, created: true };
+    }
+    // The key is taken; inside our write transaction its job cannot vanish before we read it.
+    const existing = this.stmts.byKey.get(key) as Row | undefined;
+    if (!existing) throw new Error('idempotency key conflict without a holder');
+    return { job: rowToJob(existing), created: false };
   }
 
   async get(requestId: string): Promise<Job | null> {
@@ -265,6 +337,8 @@ class SqliteJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // Creates already accepted still get written (and settled) before the file closes.
+    while (this.pendingCreates.length > 0) this.flushCreates();
     this.db.close();
   }
 
