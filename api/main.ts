@@ -8,6 +8,7 @@ import { parseApiConfig } from './config.js';
 import { createApiMetrics } from './metrics.js';
 import { createApiRedis, createSubscriberRedis } from './redis.js';
 import { drain, listen } from './server.js';
+import { vendorLookup } from './vendors.js';
 
 const parsed = parseApiConfig(process.env);
 if (!parsed.ok) {
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const app = createApp({
     store,
     redis,
-    registry: registryView,
+    registry: vendorLookup(registryView),
     secrets,
     logger,
     metrics: createApiMetrics({ processMetrics: true }),

@@ -83,3 +83,30 @@ describe('Redis down', () => {
     expect(await s.store.countByStatus('slowco')).toEqual(none);
   });
 });
+
+describe('Redis lost its data (FLUSHALL)', () => {
+  let s: TestServices;
+  beforeAll(async () => {
+    s = await startServices();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  test('known vendors are still accepted while the registry is being re-published', async () => {
+    const api = await startApi(s);
+    try {
+      await s.redis.flushall();
+      await s.registryView.reload(); // what its poll would do within 2 s
+      expect(s.registryView.vendors().size).toBe(0);
+      const res = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: {} });
+      expect(res.status).toBe(202);
+      const { request_id } = (await res.json()) as { request_id: string };
+      expect(await s.redis.xrange(keys.stream('acme'), '-', '+')).toEqual([[expect.any(String), ['id', request_id]]]);
+      // A vendor that was never known is still refused.
+      expect((await postJson(`${api.base}/jobs`, { vendor: 'never', payload: {} })).status).toBe(422);
+    } finally {
+      await api.close();
+    }
+  });
+});

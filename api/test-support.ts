@@ -18,6 +18,7 @@ import { createApp } from './app.js';
 import type { ApiOptions } from './deps.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
 import { createApiRedis, createSubscriberRedis } from './redis.js';
+import { vendorLookup } from './vendors.js';
 
 export const spec = (s: Record<string, unknown>): VendorSpec => vendorSpecSchema.parse(s);
 
@@ -113,7 +114,7 @@ export async function startApi(
   const app = createApp({
     store: extra.store ?? s.store,
     redis,
-    registry: s.registryView,
+    registry: vendorLookup(s.registryView),
     secrets: envSecrets({ VF_SECRET_SLOWCO_WEBHOOK_SECRET: SECRET }),
     logger: createLogger('api-test', 'silent'),
     metrics,
