@@ -66,10 +66,14 @@ const idemOf = (job: NewJob): string =>
   job.idempotency_key === undefined ? `r:${job.request_id}` : `k:${job.idempotency_key}`;
 
 function docToJob(doc: JobDoc): Job {
-  const job: Job = {
+  return { ...docToJobMeta(doc), payload: fromJsonText(doc.payload_json) };
+}
+
+/** Everything but the payload (parsing it is the costly part, and create() already has it). */
+function docToJobMeta(doc: JobDoc): Omit<Job, 'payload'> {
+  const job: Omit<Job, 'payload'> = {
     request_id: doc._id,
     vendor: doc.vendor,
-    payload: fromJsonText(doc.payload_json),
     status: doc.status,
     attempts: doc.attempts,
     created_at: doc.created_at,
@@ -180,7 +184,8 @@ class MongoJobStore implements JobStore {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
           await this.jobs.insertOne(doc);
-          return { job: docToJob(doc), created: true };
+          // The caller's payload as given: parsing what we just encoded would only cost time.
+          return { job: { ...docToJobMeta(doc), payload: job.payload ?? null }, created: true };
         } catch (e) {
           if (!(e instanceof MongoServerError && e.code === 11000)) throw e;
         }

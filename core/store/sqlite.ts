@@ -1,7 +1,8 @@
 // Embedded JobStore on Node's built-in `node:sqlite`: one file shared by the api and every
 // worker process of a machine (local mode). WAL lets readers run beside one writer; every
-// write is a single autocommit statement, so a busy writer makes others wait (busy_timeout)
-// instead of failing, and no read-then-write transaction can hit SQLITE_BUSY_SNAPSHOT.
+// write is a single autocommit statement or a BEGIN IMMEDIATE batch, so a busy writer makes
+// others wait (busy_timeout) instead of failing, and no transaction ever upgrades from read to
+// write (the one case busy_timeout cannot help: SQLITE_BUSY_SNAPSHOT).
 //
 // Compare-and-set: each status change is one `UPDATE … WHERE request_id = ? AND status IN (…)`;
 // SQLite serialises writers, so exactly one of several racing callers sees `changes = 1`.
@@ -125,6 +126,9 @@ class SqliteJobStore implements JobStore {
       this.db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(this.opts.busyTimeoutMs ?? 5000))}`);
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec(`PRAGMA synchronous = ${this.opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+      // After a burst, truncate the WAL back to 64 MiB at the next checkpoint instead of
+      // keeping the high-water mark on disk.
+      this.db.exec('PRAGMA journal_size_limit = 67108864');
       this.db.exec(SCHEMA);
       this.stmts = this.prepare();
     } catch (e) {
@@ -339,6 +343,11 @@ class SqliteJobStore implements JobStore {
     this.closed = true;
     // Creates already accepted still get written (and settled) before the file closes.
     while (this.pendingCreates.length > 0) this.flushCreates();
+    try {
+      this.db.exec('PRAGMA optimize'); // SQLite's advice for connections that ran a while
+    } catch {
+      // best effort: another process may hold the lock; closing matters more
+    }
     this.db.close();
   }
 
