@@ -12,22 +12,28 @@ import type { VendorLookup } from './deps.js';
 
 export interface RegistrySnapshotSource {
   vendors(): ReadonlyMap<string, RegistryEntry>;
+  /** Called after every reload that changed something (RegistryView.onChange). */
+  onChange(listener: (entries: ReadonlyMap<string, RegistryEntry>) => void): () => void;
 }
 
 export function vendorLookup(view: RegistrySnapshotSource, opts: { graceMs?: number; now?: () => number } = {}): VendorLookup {
   const graceMs = opts.graceMs ?? 30_000;
   const now = opts.now ?? Date.now;
-  let lastNonEmpty: ReadonlyMap<string, RegistryEntry> = new Map();
-  let lastSeenAt = Number.NEGATIVE_INFINITY;
+  let lastNonEmpty = view.vendors();
+  let emptiedAt: number | undefined;
+  view.onChange((entries) => {
+    if (entries.size > 0) {
+      lastNonEmpty = entries;
+      emptiedAt = undefined;
+    } else if (emptiedAt === undefined) {
+      emptiedAt = now();
+    }
+  });
   return {
     get(vendor) {
       const entries = view.vendors();
-      if (entries.size > 0) {
-        lastNonEmpty = entries;
-        lastSeenAt = now();
-        return entries.get(vendor);
-      }
-      return now() - lastSeenAt <= graceMs ? lastNonEmpty.get(vendor) : undefined;
+      if (entries.size > 0) return entries.get(vendor);
+      return emptiedAt !== undefined && now() - emptiedAt <= graceMs ? lastNonEmpty.get(vendor) : undefined;
     },
   };
 }
