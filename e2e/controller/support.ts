@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe, test } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, paths, type VendorPoolObject } from '../../controller/api-types.js';
 import { createKubeClient, isKubeError, type KubeClient } from '../../controller/kube.js';
@@ -39,7 +40,7 @@ export async function findKube(): Promise<{ env?: KubeEnv; reason?: string }> {
 }
 
 /** `describe` when the API server is there, else `describe.skip` after printing why. */
-export async function describeWithKube(): Promise<{ describe: jest.Describe; env: KubeEnv | undefined }> {
+export async function describeWithKube(): Promise<{ describe: (name: string, fn: () => void) => void; env: KubeEnv | undefined }> {
   const { env, reason } = await findKube();
   if (!env) {
     console.warn(`SKIPPED (no kube-apiserver): ${reason}`);
