@@ -5,6 +5,26 @@
 # controller starts workers).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
+# ---- entry: the program chooser, shared by the runtime and dev images ------------------
+FROM ${NODE_IMAGE} AS entry
+COPY <<'ENTRY' /usr/local/bin/vendorfetch
+#!/bin/sh
+# Picks the program by name; anything else runs as given. VF_NODE_FLAGS (e.g. --watch, used
+# by the Tiltfile) goes to node.
+set -e
+program="${1:-api}"
+[ "$#" -gt 0 ] && shift
+case "$program" in
+  api)        exec node ${VF_NODE_FLAGS:-} dist/api/main.js "$@" ;;
+  worker)     exec node ${VF_NODE_FLAGS:-} dist/worker/main.js "$@" ;;
+  controller) exec node ${VF_NODE_FLAGS:-} dist/controller/main.js "$@" ;;
+  mocks)      exec node ${VF_NODE_FLAGS:-} dist/vendor-mocks/main.js "$@" ;;
+  local)      exec node ${VF_NODE_FLAGS:-} dist/controller/local-main.js "$@" ;;
+  *)          exec "$program" "$@" ;;
+esac
+ENTRY
+RUN chmod 0755 /usr/local/bin/vendorfetch
+
 # ---- build: compile TypeScript with the dev dependencies --------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
@@ -29,7 +49,7 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime -----------------------------------------------------------------------------
-FROM ${NODE_IMAGE}
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \
     VF_SQLITE_PATH=/app/.data/vendorfetch.db
 WORKDIR /app
@@ -39,25 +59,10 @@ COPY --from=build /src/dist ./dist
 # Local mode reads its pools from here (VF_POOLS_DIR default).
 COPY examples ./examples
 COPY crds ./crds
-COPY <<'ENTRY' /usr/local/bin/vendorfetch
-#!/bin/sh
-# Picks the program by name; anything else runs as given.
-set -e
-program="${1:-api}"
-[ "$#" -gt 0 ] && shift
-case "$program" in
-  api)        exec node dist/api/main.js "$@" ;;
-  worker)     exec node dist/worker/main.js "$@" ;;
-  controller) exec node dist/controller/main.js "$@" ;;
-  mocks)      exec node dist/vendor-mocks/main.js "$@" ;;
-  local)      exec node dist/controller/local-main.js "$@" ;;
-  *)          exec "$program" "$@" ;;
-esac
-ENTRY
+COPY --from=entry /usr/local/bin/vendorfetch /usr/local/bin/vendorfetch
 # A fixed non-root uid/gid (matches the chart's and the worker Deployments' runAsUser), and
 # a writable .data for the embedded SQLite store of `docker run … api` without MongoDB.
-RUN chmod 0755 /usr/local/bin/vendorfetch \
- && groupadd --gid 10001 vendorfetch \
+RUN groupadd --gid 10001 vendorfetch \
  && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vendorfetch \
  && mkdir -p /app/.data && chown 10001:10001 /app/.data
 USER 10001:10001
@@ -65,3 +70,20 @@ USER 10001:10001
 EXPOSE 8080 8081 8082 9101 9102
 ENTRYPOINT ["/usr/local/bin/vendorfetch"]
 CMD ["api"]
+
+# ---- dev: for Tilt (target "dev"): sources, dev dependencies and the compiler, owned by the
+# app user so live updates can write them; the Tiltfile syncs sources, runs tsc and starts node
+# with --watch. Never deployed outside a dev cluster.
+FROM build AS dev
+COPY --from=entry /usr/local/bin/vendorfetch /usr/local/bin/vendorfetch
+COPY examples ./examples
+COPY crds ./crds
+RUN groupadd --gid 10001 vendorfetch \
+ && useradd --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin vendorfetch \
+ && mkdir -p /src/.data && chown -R 10001:10001 /src
+USER 10001:10001
+ENTRYPOINT ["/usr/local/bin/vendorfetch"]
+CMD ["api"]
+
+# The default target (last stage): the production runtime.
+FROM runtime
