@@ -222,11 +222,14 @@ export async function streamBacklog(redis: Redis, vendor: string): Promise<{ lag
  */
 export async function trimAcknowledged(redis: Redis, vendor: string): Promise<void> {
   const stream = keys.stream(vendor);
-  const pending = (await redis.call('XPENDING', stream, keys.group)) as [number, string | null, ...unknown[]];
+  // Order matters: every entry up to last-delivered-id (read first) that is not pending a
+  // moment later has been acknowledged; read the other way round, an entry delivered in
+  // between would be trimmed while still pending.
   const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
   const group = groups.find((g) => g[g.indexOf('name') + 1] === keys.group);
   if (!group) return;
   const lastDelivered = String(group[group.indexOf('last-delivered-id') + 1]);
+  const pending = (await redis.call('XPENDING', stream, keys.group)) as [number, string | null, ...unknown[]];
   // Oldest entry anyone still needs: the oldest pending one, else the first not yet delivered.
   const minId = pending[0] > 0 && pending[1] ? pending[1] : nextId(lastDelivered);
   await redis.call('XTRIM', stream, 'MINID', '~', minId);

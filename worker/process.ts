@@ -111,7 +111,8 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
           log.info({ attempts: started.attempts }, 'job already finished elsewhere; answer dropped');
         }
         await queue.ack(redis, vendor, entry.entryId);
-        await queue.forgetFreeCalls(redis, vendor, started.request_id);
+        // Free calls exist only after a 429 or an open breaker, so never on a first call.
+        if (started.attempts > 1) await queue.forgetFreeCalls(redis, vendor, started.request_id);
         return;
       }
       case 'await_callback':
