@@ -344,7 +344,8 @@ class SqliteJobStore implements JobStore {
     // Creates already accepted still get written (and settled) before the file closes.
     while (this.pendingCreates.length > 0) this.flushCreates();
     try {
-      this.db.exec('PRAGMA optimize'); // SQLite's advice for connections that ran a while
+      // SQLite's advice for connections that ran a while; never wait for a lock to do it.
+      this.db.exec('PRAGMA busy_timeout = 0; PRAGMA optimize');
     } catch {
       // best effort: another process may hold the lock; closing matters more
     }
