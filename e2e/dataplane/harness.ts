@@ -1,0 +1,104 @@
+// A whole data plane for one suite: private Redis, a SQLite store file, the api and worker
+// processes from dist/ (as users run them), vendors registered in the registry.
+import { Redis } from 'ioredis';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { JobStatus, JobStore } from '../../core/job.js';
+import { VendorRegistry } from '../../core/registry.js';
+import { createJobStore } from '../../core/store/index.js';
+import { vendorSpecSchema, type VendorSpec } from '../../core/vendorpool.js';
+import { freePort } from '../support/ports.js';
+import { startProgram, type RunningProgram } from '../support/programs.js';
+import { startRedis, type RedisServer } from '../support/redis-server.js';
+
+export interface DataPlane {
+  redisServer: RedisServer;
+  redis: Redis;
+  store: JobStore;
+  sqlitePath: string;
+  apiUrl: string;
+  api: RunningProgram;
+  workers: RunningProgram[];
+  /** Env every program of this plane shares. */
+  env: NodeJS.ProcessEnv;
+  startWorker(pool: string, env?: NodeJS.ProcessEnv): Promise<RunningProgram>;
+  publish(pool: string, vendors: unknown[]): Promise<VendorSpec[]>;
+  submit(vendor: string, payload: unknown): Promise<string>;
+  counts(vendor: string): Promise<Record<JobStatus, number>>;
+  stop(): Promise<void>;
+}
+
+export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataPlane> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'vf-e2e-'));
+  const redisServer = await startRedis();
+  const redis = new Redis(redisServer.url);
+  const sqlitePath = path.join(dir, 'jobs.db');
+  const store = await createJobStore({ sqlitePath });
+  const shared: NodeJS.ProcessEnv = { REDIS_URL: redisServer.url, VF_SQLITE_PATH: sqlitePath, ...env };
+  const apiPort = await freePort();
+  const api = await startProgram('api', 'dist/api/main.js', { ...shared, PORT: String(apiPort) }, { waitPort: apiPort });
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const workers: RunningProgram[] = [];
+
+  const plane: DataPlane = {
+    redisServer,
+    redis,
+    store,
+    sqlitePath,
+    apiUrl,
+    api,
+    workers,
+    env: shared,
+    async startWorker(pool, extra = {}) {
+      const port = await freePort();
+      const w = await startProgram(`worker-${workers.length}`, 'dist/worker/main.js', { ...shared, VF_POOL: pool, WORKER_METRICS_PORT: String(port), ...extra }, { waitPort: port });
+      workers.push(w);
+      return w;
+    },
+    async publish(pool, vendors) {
+      const specs = vendors.map((v) => vendorSpecSchema.parse(v));
+      await new VendorRegistry(redis).publish(pool, specs);
+      return specs;
+    },
+    async submit(vendor, payload) {
+      // The api follows the registry through a cached view: a just-published vendor may take
+      // one reload to appear, so 422 is retried briefly.
+      for (let tries = 0; ; tries++) {
+        const res = await fetch(`${apiUrl}/jobs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ vendor, payload }),
+        });
+        if (res.status === 202) return ((await res.json()) as { request_id: string }).request_id;
+        if (res.status !== 422 || tries > 50) throw new Error(`POST /jobs → ${res.status} ${await res.text()}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+    counts: (vendor) => store.countByStatus(vendor),
+    async stop() {
+      await Promise.all(workers.map((w) => w.stop()));
+      await api.stop();
+      await store.close();
+      redis.disconnect();
+      await redisServer.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return plane;
+}
+
+/** Submit n jobs with at most `parallel` requests open at once; returns their ids in order. */
+export async function submitMany(plane: DataPlane, vendor: string, n: number, parallel = 20): Promise<string[]> {
+  const ids: string[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: parallel }, async () => {
+      while (next < n) {
+        const i = next++;
+        ids[i] = await plane.submit(vendor, { n: i, name: `  customer ${i}  ` });
+      }
+    }),
+  );
+  return ids;
+}
