@@ -20,6 +20,11 @@ export const keys = {
   registryChanged: 'vf:registry:changed',
   /** Hash request_id → vendor calls that do not count against maxAttempts (answered 429). */
   freeCalls: (vendor: string) => `vf:{${vendor}}:freecalls`,
+  /**
+   * A random value set once (SET NX) by the first worker; when it is gone, Redis lost its data
+   * and the worker that sets a new one re-queues every pending job from the store at once.
+   */
+  epoch: 'vf:epoch',
   /** Lock held by the one sweeper of a worker pool at a time (SET NX PX). */
   sweeperLock: (pool: string) => `vf:sweeper:${pool}`,
   /** Webhook ids already processed, for replay protection (SET NX with a TTL). */

@@ -71,3 +71,26 @@ export async function sweepOnce(d: SweeperDeps): Promise<number | null> {
   }
   return handled;
 }
+
+/**
+ * Redis lost its data: the stream entries of every pending job are gone, and waiting for
+ * each job's deadline could take minutes. Queue every pending job of the pool's vendors again
+ * now. Duplicates are harmless: the store decides, per entry, whether there is work left.
+ * Returns how many jobs were queued.
+ */
+export async function recoverLostQueue(d: Pick<SweeperDeps, 'store' | 'redis' | 'vendors' | 'metrics' | 'logger' | 'now' | 'batch'>): Promise<number> {
+  const now = d.now ?? Date.now;
+  const vendors = d.vendors();
+  // Every unfinished job has a deadline before "far ahead"; processing ones are left to their deadline.
+  const farAhead = new Date(now() + 10 * 365 * 24 * 3600 * 1000);
+  const jobs = await d.store.findOverdue(farAhead, d.batch ?? 10_000);
+  let queued = 0;
+  for (const job of jobs) {
+    if (job.status !== 'pending' || !vendors.has(job.vendor)) continue;
+    await queue.enqueue(d.redis, job.vendor, job.request_id);
+    d.metrics.swept.inc({ vendor: job.vendor, action: 'recover' });
+    queued++;
+  }
+  d.logger.warn({ queued }, 'Redis lost its data: pending jobs queued again from the store');
+  return queued;
+}

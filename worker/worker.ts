@@ -22,7 +22,7 @@ import { CIRCUIT_VALUE, type WorkerMetrics } from './metrics.js';
 import { createJobProcessor, type VendorRuntime } from './process.js';
 import type { QuotaGate } from './quota.js';
 import { createSlots } from './slots.js';
-import { sweepOnce } from './sweeper.js';
+import { recoverLostQueue, sweepOnce } from './sweeper.js';
 
 export interface WorkerOptions {
   /** Entries idle this long in a consumer's PEL are reclaimed (that worker is taken for dead). Default 30000. */
@@ -191,18 +191,38 @@ export function createWorker(deps: WorkerDeps): Worker {
     timers.push(t);
   };
 
-  const sweep = () =>
-    sweepOnce({
+  // Redis data loss detection (see keys.epoch): the worker that re-creates the epoch recovers.
+  let epoch: string | null = null;
+  let recoveryDue = false;
+  const checkEpoch = async (): Promise<void> => {
+    const current = await redis.get(keys.epoch);
+    if (current !== null && current === epoch) return;
+    if ((await redis.set(keys.epoch, randomUUID(), 'NX')) === 'OK') {
+      if (epoch !== null) recoveryDue = true; // we knew an epoch: its loss is a data loss
+      epoch = await redis.get(keys.epoch);
+    } else epoch = await redis.get(keys.epoch); // another worker noticed first (or we just started)
+  };
+  const vendorSpecs = () => new Map([...running].map(([v, r]) => [v, r.runtime.spec]));
+
+  const sweep = async () => {
+    await checkEpoch();
+    // Wait for the registry to come back too: recovery needs to know the pool's vendors.
+    if (recoveryDue && running.size > 0) {
+      recoveryDue = false;
+      await recoverLostQueue({ store: deps.store, redis, vendors: vendorSpecs, metrics, logger, now });
+    }
+    return sweepOnce({
       store: deps.store,
       redis,
       pool: deps.pool,
-      vendors: () => new Map([...running].map(([v, r]) => [v, r.runtime.spec])),
+      vendors: vendorSpecs,
       pendingTimeoutMs: o.pendingTimeoutMs,
       intervalMs: o.sweepIntervalMs,
       metrics,
       logger,
       now,
     });
+  };
 
   return {
     async run() {
@@ -210,6 +230,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       started = true;
       deps.registry.onChange(reconcile);
       await deps.registry.start();
+      await checkEpoch();
       reconcile(deps.registry.vendors());
       every(o.promoteIntervalMs, 'promoting due retries', async () => {
         for (const vendor of running.keys()) await queue.promoteDue(redis, vendor, now());
