@@ -83,7 +83,8 @@ function parseEntry(json: string): RegistryEntry | null {
 
 /**
  * An in-memory copy of the registry that follows changes: reloaded on every change hint and
- * every `pollMs`. `subscriber` must be a dedicated connection (it enters subscriber mode).
+ * every `pollMs`. `subscriber` must be a dedicated connection: it enters subscriber mode and
+ * stop() closes it.
  */
 export class RegistryView {
   private entries = new Map<string, RegistryEntry>();
@@ -127,8 +128,9 @@ export class RegistryView {
     if (changed) for (const l of this.listeners) l(next);
   }
 
+  /** Stops polling and closes the dedicated subscriber connection (without waiting on Redis). */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
-    await this.subscriber.unsubscribe().catch(() => {});
+    this.subscriber.disconnect();
   }
 }

@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   run('controller', [node, 'dist/controller/local-main.js'], {
     ...common,
     VF_POOLS_DIR: process.env.VF_POOLS_DIR ?? 'examples/vendorpools',
-    VF_WEBHOOK_BASE_URL: `http://127.0.0.1:${apiPort}/vendor-webhook`,
+    VF_WEBHOOK_BASE_URL: `http://127.0.0.1:${apiPort}`,
   });
   await Promise.all([waitForPort(apiPort, 30_000), waitForPort(syncPort, 30_000), waitForPort(asyncPort, 30_000)]);
 
