@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, paths, type VendorPoolObject } from '../../controller/api-types.js';
-import { createKubeClient, isKubeError, type KubeClient } from '../../controller/kube.js';
+import { loadCrd } from '../../controller/crd-schema.js';
+import { CONTENT, createKubeClient, isKubeError, type KubeClient } from '../../controller/kube.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -33,6 +34,7 @@ export async function findKube(): Promise<{ env?: KubeEnv; reason?: string }> {
       if (isKubeError(err, 404)) return { reason: 'the VendorPool CRD is not installed in the test API server' };
       throw err;
     }
+    await ensureCrd(kube);
     return { env: { kc, kube } };
   } catch (err) {
     return { reason: `the API server at ${file} does not answer: ${(err as Error).message}` };
@@ -99,3 +101,22 @@ export const vendor = (name: string, extra: Record<string, unknown> = {}) => ({
   quota: { requestsPerSecond: 10 },
   ...extra,
 });
+
+/**
+ * Apply crds/vendorpools.vendorfetch.io.yaml exactly as written (server-side apply of the raw
+ * document, as `kubectl apply --server-side` would) and wait until it is Established. The test
+ * environment also applies it, but through client-node's typed serializer, which drops the
+ * `x-kubernetes-*` extensions (CEL rules, preserve-unknown-fields) and some defaults; these
+ * suites test the CRD as users install it.
+ */
+export async function ensureCrd(kube: KubeClient): Promise<void> {
+  const crd = loadCrd() as unknown as { metadata: { name: string } };
+  const p = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`;
+  await kube.request({ method: 'PATCH', path: p, query: { fieldManager: 'vf-controller-tests', force: true }, body: crd, contentType: CONTENT.apply });
+  await until('the VendorPool CRD to be Established', async () => {
+    const got = await kube.request<{ metadata: { generation: number }; status?: { observedGeneration?: number; conditions?: Array<{ type: string; status: string }> } }>({ method: 'GET', path: p });
+    return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
+  }, 15_000);
+  // The API server picks up a changed schema a moment after Established.
+  await new Promise((r) => setTimeout(r, 1000));
+}
