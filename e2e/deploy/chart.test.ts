@@ -30,12 +30,14 @@ import {
 const ALL_ON = path.join(CHART_DIR, 'ci', 'all-on-values.yaml');
 
 describe('chart CRD', () => {
-  it('is byte-for-byte the CRD in crds/ (one source of truth)', async () => {
-    const [source, copy] = await Promise.all([
-      readFile(path.join(REPO_ROOT, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'),
-      readFile(path.join(CHART_DIR, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'),
-    ]);
-    expect(copy).toBe(source); // on failure: cp crds/vendorpools.vendorfetch.io.yaml charts/vendorfetch/crds/
+  // Helm's crds/ and kustomize's base can only read files below their own folder, hence copies.
+  it.each([
+    ['the chart', path.join(CHART_DIR, 'crds', 'vendorpools.vendorfetch.io.yaml')],
+    ['manifests/', path.join(MANIFESTS_DIR, 'crd', 'vendorpools.vendorfetch.io.yaml')],
+  ])('in %s is byte-for-byte the CRD in crds/ (one source of truth)', async (_where, file) => {
+    const [source, copy] = await Promise.all([readFile(path.join(REPO_ROOT, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'), readFile(file, 'utf8')]);
+    // On failure: node e2e/deploy/render-manifests.mjs (copies it to both places).
+    expect(copy === source).toBe(true);
   });
 });
 
@@ -131,7 +133,7 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
   it('renders everything on: ingress, mocks with their webhook secret mounted into the api, dev stores, monitors', async () => {
     const objs = await template('vendorfetch', 'vendorfetch', ['-f', ALL_ON]);
     const names = new Set(objs.map((o) => `${o.kind}/${o.metadata?.name}`));
-    for (const n of ['Ingress/vendorfetch-api', 'Deployment/vendorfetch-mocks', 'Service/vendorfetch-mocks', 'Secret/async-webhook', 'Deployment/vendorfetch-redis', 'Deployment/vendorfetch-mongodb', 'ServiceMonitor/vendorfetch-api', 'ServiceMonitor/vendorfetch-controller', 'PodMonitor/vendorfetch-workers']) {
+    for (const n of ['Ingress/vendorfetch-api', 'Deployment/vendorfetch-mocks', 'Service/vendorfetch-mock-sync', 'Service/vendorfetch-mock-async', 'Secret/async-webhook', 'Deployment/vendorfetch-redis', 'Deployment/vendorfetch-mongodb', 'ServiceMonitor/vendorfetch-api', 'ServiceMonitor/vendorfetch-controller', 'PodMonitor/vendorfetch-workers']) {
       expect(names).toContain(n);
     }
     const api = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-api') as k8s.V1Deployment;
@@ -193,10 +195,18 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     const k = await run('kubectl', ['kustomize', MANIFESTS_DIR]);
     expect(k.stderr).toBe('');
     const fromKustomize = parseObjects(k.stdout).filter((o) => o.kind !== 'Namespace').map(stripHelm);
-    const fromHelm = intoNamespace(await template('vendorfetch', 'vendorfetch'), 'vendorfetch').map(stripHelm);
+    const fromHelm = intoNamespace(await template('vendorfetch', 'vendorfetch', ['--include-crds']), 'vendorfetch').map(stripHelm);
     const key = (o: KObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
-    const byKey = (list: KObject[]) => Object.fromEntries(list.map((o) => [key(o), o]));
-    expect(byKey(fromKustomize)).toEqual(byKey(fromHelm));
+    expect(fromKustomize.map(key).sort()).toEqual(fromHelm.map(key).sort());
+    // The controller's RBAC in manifests/ is kept by hand (manifests/controller-rbac.yaml): it must
+    // grant the same verbs on the same resources to the same subjects; the rest is generated and
+    // must be identical.
+    const helmByKey = new Map(fromHelm.map((o) => [key(o), o]));
+    for (const o of fromKustomize) {
+      const h = helmByKey.get(key(o))!;
+      if (RBAC_KINDS.has(o.kind ?? '')) expect({ id: key(o), ...rbacMeaning(o) }).toEqual({ id: key(o), ...rbacMeaning(h) });
+      else if (o.kind !== 'ServiceAccount' || o.metadata?.name !== 'vendorfetch-controller') expect(o).toEqual(h);
+    }
   });
 
   kubectlCase('manifests/ applies cleanly into a test namespace (dry-run, then for real)', async () => {
@@ -221,7 +231,23 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
   });
 });
 
-/** Drop what only helm adds (its labels, the checksum annotations that differ by renderer). */
+const RBAC_KINDS = new Set(['ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding']);
+
+/** What an RBAC object grants: sorted verbs per group/resource (names on a rule ignored), and bindings. */
+function rbacMeaning(o: KObject): Record<string, unknown> {
+  const rules = (o as k8s.V1ClusterRole).rules ?? [];
+  const grants: Record<string, string[]> = {};
+  for (const r of rules) {
+    for (const g of r.apiGroups ?? ['']) for (const res of r.resources ?? []) {
+      const k = `${g}/${res}`;
+      grants[k] = [...new Set([...(grants[k] ?? []), ...r.verbs])].sort();
+    }
+  }
+  const b = o as k8s.V1ClusterRoleBinding;
+  return { grants, roleRef: b.roleRef?.name, subjects: b.subjects?.map((s) => `${s.kind}/${s.namespace}/${s.name}`) };
+}
+
+/** Drop what only helm adds (its labels, the checksum annotations). */
 function stripHelm(o: KObject): KObject {
   const clean = (labels?: Record<string, string>) => {
     if (!labels) return labels;
@@ -230,7 +256,11 @@ function stripHelm(o: KObject): KObject {
   };
   const copy = structuredClone(o) as KObject & { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
   if (copy.metadata) copy.metadata = { ...copy.metadata, labels: clean(copy.metadata.labels) };
-  const tpl = copy.spec?.template?.metadata;
-  if (tpl) tpl.labels = clean(tpl.labels);
+  const tpl = copy.spec?.template?.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
+  if (tpl) {
+    tpl.labels = clean(tpl.labels);
+    for (const k of Object.keys(tpl.annotations ?? {})) if (k.startsWith('checksum/')) delete tpl.annotations![k];
+    if (tpl.annotations && Object.keys(tpl.annotations).length === 0) delete tpl.annotations;
+  }
   return copy;
 }
