@@ -34,27 +34,66 @@ export async function readCrds(dir: string): Promise<k8s.V1CustomResourceDefinit
   return crds;
 }
 
-/** Apply every CRD in `dir`; resolves with their names once all are Established. */
-export async function applyCrds(kubeconfigPath: string, dir: string, timeoutMs = 30_000): Promise<string[]> {
+export interface CrdResult {
+  /** CRDs applied and Established. */
+  established: string[];
+  /** CRDs the API server rejected or that did not become Established, with the reason. */
+  failed: { name: string; error: string }[];
+}
+
+/**
+ * Server-side apply every CRD in `dir` and wait until each is Established. A rejected CRD does
+ * not stop the others; it is reported in `failed` with the API server's message.
+ */
+export async function applyCrds(kubeconfigPath: string, dir: string, timeoutMs = 30_000): Promise<CrdResult> {
+  const result: CrdResult = { established: [], failed: [] };
   const crds = await readCrds(dir);
-  if (crds.length === 0) return [];
+  if (crds.length === 0) return result;
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const applied: string[] = [];
   for (const crd of crds) {
-    await objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+    const name = crd.metadata!.name!;
+    try {
+      await objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+      applied.push(name);
+    } catch (err) {
+      result.failed.push({ name, error: apiErrorMessage(err) });
+    }
   }
-  const names = crds.map((c) => c.metadata!.name!);
   const deadline = Date.now() + timeoutMs;
-  for (const name of names) {
+  for (const name of applied) {
     for (;;) {
       const got = await ext.readCustomResourceDefinition({ name });
-      const established = got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-      if (established) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${name} not Established after ${timeoutMs} ms`);
+      const conditions = got.status?.conditions ?? [];
+      if (conditions.some((c) => c.type === 'Established' && c.status === 'True')) {
+        result.established.push(name);
+        break;
+      }
+      if (Date.now() > deadline) {
+        const why = conditions.map((c) => `${c.type}=${c.status} ${c.message ?? ''}`.trim()).join('; ');
+        result.failed.push({ name, error: `not Established after ${timeoutMs} ms (${why || 'no conditions'})` });
+        break;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return names;
+  return result;
+}
+
+/** The API server's own message from a client-node error (its Status body), else the error text. */
+export function apiErrorMessage(err: unknown): string {
+  if (err instanceof k8s.ApiException) {
+    const body: unknown = err.body;
+    try {
+      const status = (typeof body === 'string' ? JSON.parse(body) : body) as { message?: string };
+      if (status?.message) return `${err.code}: ${status.message}`;
+    } catch {
+      // not JSON
+    }
+    return `${err.code}: ${String(body)}`;
+  }
+  return err instanceof Error ? err.message : String(err);
 }

@@ -11,7 +11,8 @@ import { exportLines, findExecutable, isEnvRunning, processStatus, startTestEnv,
 import { readState, removeState, writeState } from './state.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-const STATE_FILE = path.join(REPO_ROOT, '.testenv', 'state.json');
+// VF_TESTENV_STATE lets a second, separate environment run from the same checkout.
+const STATE_FILE = process.env.VF_TESTENV_STATE ?? path.join(REPO_ROOT, '.testenv', 'state.json');
 const CRD_DIR = path.join(REPO_ROOT, 'crds');
 const log = (msg: string) => console.error(msg);
 
@@ -63,7 +64,7 @@ async function up(): Promise<number> {
 async function down(): Promise<number> {
   const state = await readState(STATE_FILE);
   if (!state) {
-    log('testenv: nothing to stop (no .testenv/state.json)');
+    log(`testenv: nothing to stop (no ${STATE_FILE})`);
     return 0;
   }
   await stopTestEnv(state);
@@ -78,6 +79,7 @@ async function status(): Promise<number> {
     log('testenv: not running');
     return 1;
   }
+  for (const c of state.crdErrors ?? []) log(`testenv: CRD ${c.name} FAILED at start-up: ${c.error}`);
   for (const p of processStatus(state)) log(`testenv: ${p.name.padEnd(15)} pid ${String(p.pid).padEnd(8)} ${p.running ? 'running' : 'NOT running'}`);
   const ok = isEnvRunning(state);
   if (ok) console.log(exportLines(state));

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
+import { readCrds } from './crds.js';
 
 const run = promisify(execFile);
 
@@ -74,6 +75,22 @@ describe('kube-apiserver', () => {
 
     const allowed = await kc.makeApiClient(k8s.CoreV1Api).listNamespace();
     expect(allowed.items.map((n) => n.metadata?.name)).toContain('default');
+  });
+});
+
+describe('CRDs from crds/', () => {
+  it('are all Established (the harness applied them before the suites)', async () => {
+    const crdDir = path.resolve(import.meta.dirname, '..', '..', 'crds');
+    const names = (await readCrds(crdDir)).map((c) => c.metadata!.name!);
+    const ext = kubeConfig().makeApiClient(k8s.ApiextensionsV1Api);
+    const notEstablished: string[] = [];
+    for (const name of names) {
+      const crd = await ext.readCustomResourceDefinition({ name }).catch(() => undefined);
+      const ok = crd?.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      if (!ok) notEstablished.push(name);
+    }
+    // On failure, the global setup's output says why the API server rejected each one.
+    expect(notEstablished).toEqual([]);
   });
 });
 
