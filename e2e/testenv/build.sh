@@ -95,6 +95,11 @@ build_one() {
   flock 9
   if [[ -x $bin ]]; then echo "testenv: $name $version cached ($bin)"; exec 9>&-; return 0; fi
 
+  command -v go >/dev/null || {
+    echo "testenv: $name $version is not built and the Go toolchain (go >= 1.24) is not on PATH" >&2
+    exec 9>&-
+    return 1
+  }
   echo "testenv: building $name $version (cold builds take minutes; kube-apiserver 10-30) ..."
   tmp="$dir/.$name.tmp.$$"
   stats="$dir/build-stats.txt"
@@ -151,7 +156,6 @@ case "$cmd" in
     shift || true
     names=("$@")
     (( ${#names[@]} )) || names=("${all[@]}")
-    command -v go >/dev/null || { echo "testenv: the Go toolchain (go) is needed to build the test servers" >&2; exit 1; }
     for n in "${names[@]}"; do main_module "$n" >/dev/null; build_one "$n"; done
     ;;
   *)
