@@ -130,6 +130,18 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     }
   });
 
+  it('renders a namespace-scoped controller: Role instead of ClusterRole, VF_WATCH_NAMESPACE set', async () => {
+    const objs = await template('vendorfetch', 'vendorfetch', ['--set', 'controller.watchNamespace=team-a']);
+    expect(objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toEqual([]);
+    const role = objs.find((o) => o.kind === 'Role' && o.metadata?.name === 'vendorfetch-controller') as k8s.V1Role;
+    expect(role.metadata?.namespace).toBe('team-a');
+    expect(role.rules?.map((r) => r.resources?.[0])).toEqual(['vendorpools', 'vendorpools/status', 'vendorpools/finalizers', 'deployments']);
+    const binding = objs.find((o) => o.kind === 'RoleBinding' && o.metadata?.name === 'vendorfetch-controller') as unknown as k8s.V1RoleBinding;
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'vendorfetch-controller', namespace: 'vendorfetch' }]);
+    const controller = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-controller') as k8s.V1Deployment;
+    expect(controller.spec?.template.spec?.containers[0]?.env).toContainEqual({ name: 'VF_WATCH_NAMESPACE', value: 'team-a' });
+  });
+
   it('renders everything on: ingress, mocks with their webhook secret mounted into the api, dev stores, monitors', async () => {
     const objs = await template('vendorfetch', 'vendorfetch', ['-f', ALL_ON]);
     const names = new Set(objs.map((o) => `${o.kind}/${o.metadata?.name}`));
@@ -155,7 +167,7 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
         group: 'monitoring.coreos.com',
         scope: 'Namespaced',
         names: { kind, plural: `${kind.toLowerCase()}s`, singular: kind.toLowerCase(), listKind: `${kind}List` },
-        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }],
+        versions: [{ name: 'v1', served: true, storage: true, schema: { openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } } } }],
       },
     }));
 
@@ -243,7 +255,7 @@ function rbacMeaning(o: KObject): Record<string, unknown> {
       grants[k] = [...new Set([...(grants[k] ?? []), ...r.verbs])].sort();
     }
   }
-  const b = o as k8s.V1ClusterRoleBinding;
+  const b = o as unknown as k8s.V1ClusterRoleBinding;
   return { grants, roleRef: b.roleRef?.name, subjects: b.subjects?.map((s) => `${s.kind}/${s.namespace}/${s.name}`) };
 }
 

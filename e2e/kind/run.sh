@@ -78,7 +78,7 @@ helm install "$release" "$root/charts/vendorfetch" \
   --wait --timeout 5m
 
 say "applying the example VendorPools"
-k apply -f "$root/manifests/examples/"
+k apply -k "$root/manifests/examples/"
 k wait vendorpool --all --for=condition=Ready --timeout=180s
 k get vendorpools
 
