@@ -27,6 +27,8 @@ export const workerEnvSchema = z.object({
   VF_PENDING_TIMEOUT_SECONDS: intWithDefault(600, 1, 86_400),
   /** Stream entries idle this long in a dead worker's PEL are reclaimed. Default 30000 ms. */
   VF_VISIBILITY_TIMEOUT_MS: intWithDefault(30_000, 100, 3_600_000),
+  /** Added to a vendor's timeoutSeconds for the deadline of a job being called (time to store the answer). Default 5000 ms. */
+  VF_CALL_MARGIN_MS: intWithDefault(5000, 0, 600_000),
   /** Sweeper period (one sweeper per pool at a time). Default 2000 ms. */
   VF_SWEEP_INTERVAL_MS: intWithDefault(2000, 50, 600_000),
   /** How long SIGTERM lets in-flight calls finish before aborting them. Default 10000 ms. */

@@ -61,6 +61,7 @@ test('runs a job end to end, serves metrics, and stops cleanly on SIGTERM', asyn
   ]);
   const worker = await startProgram('worker', MAIN, {
     REDIS_URL: redisServer.url,
+    MONGODB_URL: '', // empty = unset: the SQLite file, even when the test run provides a MongoDB
     VF_SQLITE_PATH: sqlitePath,
     VF_POOL: pool,
     WORKER_METRICS_PORT: '0',

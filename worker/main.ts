@@ -16,7 +16,8 @@ if (!parsed.ok) {
   process.exit(1);
 }
 const config = parsed.config;
-const logger = createLogger('worker', config.LOG_LEVEL).child({ pool: config.VF_POOL });
+// Synchronous writes: a SIGKILLed worker's last lines (which jobs it completed) are not lost.
+const logger = createLogger('worker', config.LOG_LEVEL, { sync: true }).child({ pool: config.VF_POOL });
 
 async function main(): Promise<void> {
   const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, sqlitePath: config.VF_SQLITE_PATH, logger });
@@ -42,6 +43,7 @@ async function main(): Promise<void> {
     options: {
       pendingTimeoutMs: config.VF_PENDING_TIMEOUT_SECONDS * 1000,
       visibilityTimeoutMs: config.VF_VISIBILITY_TIMEOUT_MS,
+      callMarginMs: config.VF_CALL_MARGIN_MS,
       sweepIntervalMs: config.VF_SWEEP_INTERVAL_MS,
       drainTimeoutMs: config.VF_DRAIN_TIMEOUT_MS,
     },

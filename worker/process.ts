@@ -105,8 +105,11 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     switch (action.do) {
       case 'complete': {
         const won = await store.complete(started.request_id, clean(action.result, v.spec.cleaning), at(now()));
-        if (won) finished(started, 'complete');
-        else {
+        if (won) {
+          finished(started, 'complete');
+          // Written only by the call that won the store's compare-and-set: one line per job.
+          log.info({ attempts: started.attempts }, 'job complete');
+        } else {
           metrics.lostCompletions.inc({ vendor });
           log.info({ attempts: started.attempts }, 'job already finished elsewhere; answer dropped');
         }

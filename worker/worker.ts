@@ -245,7 +245,7 @@ export function createWorker(deps: WorkerDeps): Worker {
           await queue.trimAcknowledged(redis, vendor).catch(() => {});
         }
       });
-      logger.info({ pool: deps.pool, concurrency: deps.concurrency, consumer: consumerName }, 'worker started');
+      logger.info({ concurrency: deps.concurrency, consumer: consumerName }, 'worker started');
     },
 
     close: () =>
