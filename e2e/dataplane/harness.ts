@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { JobStatus, JobStore } from '../../core/job.js';
+import type { Counters } from '../../vendor-mocks/counters.js';
 import { VendorRegistry } from '../../core/registry.js';
 import { createJobStore } from '../../core/store/index.js';
 import { vendorSpecSchema, type VendorSpec } from '../../core/vendorpool.js';
@@ -35,7 +36,9 @@ export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataP
   const redis = new Redis(redisServer.url);
   const sqlitePath = path.join(dir, 'jobs.db');
   const store = await createJobStore({ sqlitePath });
-  const shared: NodeJS.ProcessEnv = { REDIS_URL: redisServer.url, VF_SQLITE_PATH: sqlitePath, ...env };
+  // The embedded SQLite store, whatever MONGODB_URL the test environment exports (an
+  // undefined value leaves the variable out of a child's environment).
+  const shared: NodeJS.ProcessEnv = { REDIS_URL: redisServer.url, VF_SQLITE_PATH: sqlitePath, MONGODB_URL: undefined, ...env };
   const apiPort = await freePort();
   const api = await startProgram('api', 'dist/api/main.js', { ...shared, PORT: String(apiPort) }, { waitPort: apiPort });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -101,4 +104,43 @@ export async function submitMany(plane: DataPlane, vendor: string, n: number, pa
     }),
   );
   return ids;
+}
+
+/** A mock vendor in its own process (dist/vendor-mocks/main.js), as a real vendor would be. */
+export interface MockProcess {
+  url: string;
+  fetchUrl: string;
+  program: RunningProgram;
+  /** GET /_counters?perKey=false */
+  counters(): Promise<Counters>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the sync mock in a child process. Why not in the test process: the mock stamps each
+ * arrival with its own clock, and the jest process (transpiling, polling the store, parsing the
+ * workers' logs) stalls its event loop now and then; a stall delays the stamps of the calls
+ * that arrive during it, which a strict rolling window reads as calls closer together than
+ * they were sent.
+ */
+export async function startSyncMockProcess(knobs: Record<string, unknown>): Promise<MockProcess> {
+  const port = await freePort();
+  const program = await startProgram(
+    'sync-mock',
+    'dist/vendor-mocks/main.js',
+    { MOCKS_ONLY: 'sync', SYNC_MOCK_PORT: String(port), SYNC_MOCK_KNOBS: JSON.stringify(knobs) },
+    { waitPort: port },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    fetchUrl: `${url}/fetch`,
+    program,
+    async counters() {
+      const res = await fetch(`${url}/_counters?perKey=false`);
+      if (res.status !== 200) throw new Error(`GET /_counters → ${res.status} ${await res.text()}`);
+      return (await res.json()) as Counters;
+    },
+    stop: () => program.stop(),
+  };
 }
