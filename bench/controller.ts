@@ -92,13 +92,18 @@ try {
   await until(async () => (await deployment('lag')).spec?.replicas === 1, 10_000);
   const up: number[] = [];
   const down: number[] = [];
-  for (let i = 0; i < 3; i++) {
+  // Wait a random part of a poll interval first: right after a scale the controller reconciles
+  // again (the Deployment changed), which would make the next change look instant.
+  const settle = () => sleep(1500 + Math.random() * LAG_POLL_MS);
+  for (let i = 0; i < 5; i++) {
+    await settle();
     const p = redis.pipeline();
     for (let j = 0; j < 45; j++) p.xadd(keys.stream('bench-lag'), '*', 'id', String(j));
     let t0 = Date.now();
     await p.exec();
     await until(async () => (await deployment('lag')).spec?.replicas === 5, 15_000);
     up.push(Date.now() - t0);
+    await settle();
     t0 = Date.now();
     await redis.del(keys.stream('bench-lag'));
     await until(async () => (await deployment('lag')).spec?.replicas === 1, 15_000);

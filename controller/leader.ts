@@ -1,11 +1,16 @@
 // Leader election on a coordination.k8s.io/v1 Lease with client-go's semantics:
-// - a candidate takes the lease when it is free (no holder: released) or when the record has
-//   not changed for leaseDuration on the candidate's OWN clock (observedTime, so clock skew
-//   between machines does not matter);
-// - every write carries the resourceVersion it read: two candidates cannot both win (409);
+// - a candidate takes the lease when it is free (no holder: released) or expired; every write
+//   carries the resourceVersion it read, so two candidates cannot both win (409);
 // - the leader renews every retryPeriod; if no renewal succeeds within renewDeadline it stops
 //   leading at once (onStoppedLeading) — it must not act on a lease it may no longer hold;
 // - stop() releases the lease (empty holder), so a standby takes over on its next retry.
+// One refinement over client-go: client-go counts expiry from when the candidate last SAW the
+// record change (its own clock), which lets a failover take up to leaseDuration + 2 retry
+// periods. Here expiry counts from the earlier of that moment and the holder's renewTime, and
+// the candidate retries right at expiry, so a dead leader is replaced within leaseDuration.
+// Safe while clock skew between replicas stays below leaseDuration − renewDeadline (5 s by
+// default): a partitioned leader gives up renewDeadline after its last renewal, before any
+// candidate can consider the lease expired.
 import type { Logger } from '../core/logger.js';
 import { isKubeError, type KubeClient } from './kube.js';
 
@@ -51,14 +56,21 @@ interface Lease {
 export const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 /**
- * Pure decision: may `identity` write the lease now? `observedAt` is when this candidate last
- * saw the record change (its own clock).
+ * When a lease held by someone else expires, in this candidate's clock: `observedAt` is when it
+ * last saw the record change; the holder's renewTime counts when it is earlier (never later:
+ * a holder whose clock runs ahead must not extend its lease).
  */
+export function leaseExpiresAt(spec: LeaseSpec | undefined, observedAt: number, now: number): number {
+  const renewed = spec?.renewTime ? Date.parse(spec.renewTime) : Number.NaN;
+  const base = Number.isFinite(renewed) && renewed <= now ? Math.min(observedAt, renewed) : observedAt;
+  return base + (spec?.leaseDurationSeconds ?? 0) * 1000;
+}
+
+/** Pure decision: may `identity` write the lease now? */
 export function mayAcquire(spec: LeaseSpec | undefined, identity: string, observedAt: number, now: number): boolean {
   const holder = spec?.holderIdentity ?? '';
   if (holder === '' || holder === identity) return true;
-  const durationMs = (spec?.leaseDurationSeconds ?? 0) * 1000;
-  return observedAt + durationMs <= now;
+  return leaseExpiresAt(spec, observedAt, now) <= now;
 }
 
 export interface LeaderElectorOptions extends LeaderTimings {
@@ -92,6 +104,8 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
   const log = o.logger.child({ lease: `${o.namespace}/${o.name}`, identity: o.identity });
   let observedJson = '';
   let observedAt = 0;
+  /** When the lease held by another expires (ms, our clock); 0 when unknown or free. */
+  let expiresAt = 0;
   let lastHolder = '';
   let leader = false;
   let stopped = false;
@@ -148,6 +162,7 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
       lastHolder = holder;
       if (holder !== '' && holder !== o.identity) o.onNewLeader?.(holder);
     }
+    expiresAt = holder !== '' && holder !== o.identity ? leaseExpiresAt(spec, observedAt, t) : 0;
     if (!mayAcquire(spec, o.identity, observedAt, t)) return false;
     const mine = holder === o.identity;
     const next: LeaseSpec = {
@@ -201,7 +216,9 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
     // Acquire.
     while (!stopped) {
       if (await attempt()) break;
-      await sleep(jittered());
+      // Retry at the next period, or right at expiry if that comes first.
+      const untilExpiry = expiresAt > 0 ? expiresAt - now() + 10 : Number.POSITIVE_INFINITY;
+      await sleep(Math.max(10, Math.min(jittered(), untilExpiry)));
     }
     if (stopped) return;
     leader = true;
