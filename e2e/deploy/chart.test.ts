@@ -52,10 +52,12 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
   const { kubeconfig, helm: helmBin } = env as DeployEnv;
   let helm: (args: string[]) => Promise<RunResult>;
   let cleanupHelm: () => Promise<void>;
-  const admin = adminKubeConfig(kubeconfig);
+  // Built in beforeAll: a skipped suite still runs this body, without a kubeconfig.
+  let admin: k8s.KubeConfig;
   const created: { namespaces: string[]; clusterObjects: KObject[] } = { namespaces: [], clusterObjects: [] };
 
   beforeAll(async () => {
+    admin = adminKubeConfig(kubeconfig);
     ({ helm, cleanup: cleanupHelm } = await helmRunner(helmBin));
   });
   afterAll(async () => {

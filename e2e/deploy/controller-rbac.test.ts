@@ -58,7 +58,8 @@ async function examplePools(): Promise<{ dir: string; pools: KObject[] }> {
 
 withCluster('controller RBAC from the chart (kube-apiserver v1.33)', () => {
   const { kubeconfig, helm: helmBin } = env as DeployEnv;
-  const admin = adminKubeConfig(kubeconfig);
+  // Built in beforeAll: a skipped suite still runs this body, without a kubeconfig.
+  let admin: k8s.KubeConfig;
   const release = `vf${randomBytes(3).toString('hex')}`;
   const fullname = `${release}-vendorfetch`;
   const sa = `${fullname}-controller`;
@@ -68,6 +69,7 @@ withCluster('controller RBAC from the chart (kube-apiserver v1.33)', () => {
   let rendered: KObject[] = [];
 
   beforeAll(async () => {
+    admin = adminKubeConfig(kubeconfig);
     ns = await createNamespace(admin, 'vf-rbac');
     other = await createNamespace(admin, 'vf-rbac-other');
     const { helm, cleanup } = await helmRunner(helmBin);
