@@ -72,8 +72,8 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     return parseObjects(r.stdout);
   };
 
-  it('passes helm lint --strict, with defaults and with everything on', async () => {
-    for (const extra of [[], ['-f', ALL_ON]]) {
+  it('passes helm lint --strict, with defaults, with everything on and with the Tilt values', async () => {
+    for (const extra of [[], ['-f', ALL_ON], ['-f', path.join(CHART_DIR, 'ci', 'tilt-values.yaml')]]) {
       const r = await helm(['lint', CHART_DIR, '--strict', '--kube-version', KUBE_VERSION, ...extra]);
       expect({ code: r.code, out: r.stdout + r.stderr }).toEqual({ code: 0, out: expect.stringContaining('1 chart(s) linted, 0 chart(s) failed') });
     }
@@ -120,6 +120,10 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     expect(env.find((e) => e.name === 'POD_NAME')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
     expect(env.find((e) => e.name === 'POD_NAMESPACE')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
     expect(env.find((e) => e.name === 'VF_LEASE_NAME')?.value).toBe('vendorfetch-controller');
+    // Only the controller talks to the Kubernetes API: nobody else gets a token.
+    const api = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-api') as k8s.V1Deployment;
+    expect(api.spec?.template.spec?.automountServiceAccountToken).toBe(false);
+    expect(controller.spec?.template.spec?.serviceAccountName).toBe('vendorfetch-controller');
     for (const d of objs.filter((o): o is KObject & k8s.V1Deployment => o.kind === 'Deployment')) {
       const pod = d.spec!.template.spec!;
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
