@@ -62,6 +62,9 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
   });
   afterAll(async () => {
     await deleteClusterScoped(admin, created.clusterObjects);
+    // The monitor stand-in CRDs are ours; the VendorPool CRD belongs to the environment.
+    const objects = k8s.KubernetesObjectApi.makeApiClient(admin);
+    for (const crd of monitorCrds()) await objects.delete(crd).catch(() => {});
     for (const ns of created.namespaces) await deleteNamespace(admin, ns);
     await cleanupHelm?.();
   });
