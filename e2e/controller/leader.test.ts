@@ -4,6 +4,9 @@
 // releases the lease and the other leads within about one retry period. Short timings
 // (lease 4 s / renew 3 s / retry 1 s) keep the suite quick; the bench uses the defaults.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { pino } from 'pino';
+import { createLeaderElector } from '../../controller/leader.js';
+import type { KubeClient } from '../../controller/kube.js';
 import { freePort, waitForPort } from '../support/ports.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
 import { compiledController, createNamespace, deleteNamespace, describeWithKube, haveCompiledController, until } from './support.js';
@@ -120,5 +123,48 @@ d('leader election (two controller processes, real Lease)', () => {
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     expect(code).toBe(1);
     expect(err).toContain('leaseDuration must be greater than renewDeadline');
+  });
+});
+
+withKube('leader elector: losing the lease', () => {
+  let ns = '';
+  beforeAll(async () => {
+    ns = await createNamespace(env!.kube, 'vf-lease');
+  });
+  afterAll(async () => {
+    await deleteNamespace(env!.kube, ns);
+  });
+
+  test('a leader that cannot renew stops leading within the renew deadline', async () => {
+    let broken = false;
+    // The API server becomes unreachable for this process only.
+    const kube: KubeClient = {
+      server: env!.kube.server,
+      request: (req) => (broken ? Promise.reject(new Error('injected: connection refused')) : env!.kube.request(req)),
+    };
+    let state: 'candidate' | 'leading' | 'lost' | 'released' = 'candidate';
+    const elector = createLeaderElector({
+      kube,
+      namespace: ns,
+      name: 'lease-loss',
+      identity: 'lonely',
+      logger: pino({ level: 'silent' }),
+      leaseDurationMs: 3000,
+      renewDeadlineMs: 2000,
+      retryPeriodMs: 500,
+      onStartedLeading: () => (state = 'leading'),
+      onStoppedLeading: (reason) => (state = reason),
+    });
+    const done = elector.run();
+    await until('leading', () => state === 'leading', 5000, 20);
+    const brokeAt = Date.now();
+    broken = true;
+    await until('stopped leading', () => state === 'lost', 4000, 20);
+    const after = Date.now() - brokeAt;
+    expect(after).toBeLessThanOrEqual(2000 + 500 + 300);
+    expect(after).toBeGreaterThanOrEqual(2000 - 600);
+    expect(elector.isLeader()).toBe(false);
+    await done;
+    await elector.stop();
   });
 });
