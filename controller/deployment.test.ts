@@ -30,10 +30,14 @@ test('env from values, secrets, pool identity; image default vs spec', () => {
   expect(env.VF_CONCURRENCY?.value).toBe('7');
   expect(env.VF_WEBHOOK_BASE_URL?.value).toBe('https://vf.example');
   expect(c.image).toBe('vendorfetch:dev');
+  expect(c.args).toEqual(['worker']);
+  expect(c.command).toBeUndefined();
   expect(c.resources).toEqual({ limits: { cpu: '500m' } });
   const custom = vendorPoolSpecSchema.parse({ ...spec, workers: { ...spec.workers, image: 'my/img:1' } });
   expect(desiredDeployment(pool, custom, 1, opts).spec!.template.spec!.containers[0]!.image).toBe('my/img:1');
-  expect(desiredDeployment(pool, spec, 1, opts).spec!.template.spec!.containers[0]!.env!.some((e) => e.name === 'MONGODB_URL')).toBe(false);
+  const noMongo = desiredDeployment(pool, spec, 1, opts).spec!.template.spec!.containers[0]!.env!;
+  expect(noMongo.some((e) => e.name === 'MONGODB_URL')).toBe(false);
+  expect(noMongo.find((e) => e.name === 'VF_SQLITE_PATH')?.value).toBe('/tmp/vendorfetch.db');
 });
 
 test('probes on the worker health port and a locked-down security context', () => {

@@ -10,7 +10,9 @@ export type EnvSource = { value: string } | { secretKeyRef: { name: string; key:
 export interface DeploymentOptions {
   /** Image when spec.workers.image is unset. */
   defaultImage: string;
-  /** How the image starts a worker. Default: ["node", "dist/worker/main.js"]. */
+  /** Arguments to the image's entrypoint (one image, program chosen by argument). Default ["worker"]. */
+  args?: string[];
+  /** Overrides the image's entrypoint. Default: unset (the image's own). */
   command?: string[];
   redisUrl: EnvSource;
   /** Unset → workers use their embedded default store. */
@@ -46,7 +48,9 @@ export function desiredDeployment(pool: PoolRef, spec: VendorPoolSpec, replicas:
   const env: V1EnvVar[] = [
     { name: 'VF_POOL', value: `${pool.namespace}/${pool.name}` },
     envVar('REDIS_URL', opts.redisUrl),
-    ...(opts.mongodbUrl ? [envVar('MONGODB_URL', opts.mongodbUrl)] : []),
+    // Without MongoDB a worker falls back to a SQLite file; keep it on the writable /tmp volume
+    // (the root filesystem is read-only) — useful for a demo only, since the api cannot read it.
+    ...(opts.mongodbUrl ? [envVar('MONGODB_URL', opts.mongodbUrl)] : [{ name: 'VF_SQLITE_PATH', value: '/tmp/vendorfetch.db' }]),
     { name: 'VF_CONCURRENCY', value: String(spec.workers.concurrency) },
     { name: 'WORKER_METRICS_PORT', value: String(WORKER_PORT) },
     ...(opts.webhookBaseUrl ? [{ name: 'VF_WEBHOOK_BASE_URL', value: opts.webhookBaseUrl }] : []),
@@ -91,7 +95,8 @@ export function desiredDeployment(pool: PoolRef, spec: VendorPoolSpec, replicas:
               name: 'worker',
               image: spec.workers.image ?? opts.defaultImage,
               imagePullPolicy: opts.imagePullPolicy ?? 'IfNotPresent',
-              command: opts.command ?? ['node', 'dist/worker/main.js'],
+              ...(opts.command ? { command: opts.command } : {}),
+              args: opts.args ?? ['worker'],
               env,
               ports: [{ name: 'metrics', containerPort: WORKER_PORT, protocol: 'TCP' }],
               resources: (spec.workers.resources ?? {}) as V1ResourceRequirements,

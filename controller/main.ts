@@ -180,5 +180,8 @@ logger.info(
   { identity, server: kube.server, healthPort: health.port, leaderElection: env.VF_LEADER_ELECTION, lagPollMs: env.VF_LAG_POLL_MS },
   'controller starting',
 );
+if (!env.VF_WORKER_MONGODB_URL && !env.VF_WORKER_MONGODB_SECRET) {
+  logger.warn('no VF_WORKER_MONGODB_URL / VF_WORKER_MONGODB_SECRET: workers fall back to a per-pod SQLite file the api cannot read (demo only)');
+}
 if (elector) void elector.run();
 else startLeading();
