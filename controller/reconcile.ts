@@ -118,9 +118,20 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const self: PoolClaim = { key, createdAt: pool.metadata.creationTimestamp ?? '', vendors: spec.vendors.map((v) => v.name) };
     const taken = crossPoolConflicts(self, claims);
     const mine = spec.vendors.filter((v) => !taken.has(v.name));
-    const refused = await deps.registry.publish(key, mine);
+    let refused: string[];
+    let lag: PoolLag;
+    try {
+      refused = await deps.registry.publish(key, mine);
+      lag = await poolLag(deps.redis, mine.filter((v) => !refused.includes(v.name)).map((v) => v.name));
+    } catch (err) {
+      // Redis down: say so in the status, leave the Deployment as it is, retry with backoff.
+      const message = `Redis unavailable: ${(err as Error).message}`;
+      set({ type: 'Degraded', status: 'True', reason: 'RegistryUnavailable', message });
+      set({ type: 'Ready', status: 'False', reason: 'RegistryUnavailable', message });
+      await writeStatus(pool, { ...status, conditions });
+      throw err;
+    }
     const conflicts = [...[...taken].map(([v, owner]) => `${v} (owned by ${owner})`), ...refused.map((v) => `${v} (owned by another pool)`)];
-    const served = mine.filter((v) => !refused.includes(v.name)).map((v) => v.name);
     if (conflicts.length > 0) {
       set({ type: 'Conflict', status: 'True', reason: 'VendorNameTaken', message: `vendor names used by another pool: ${conflicts.join(', ')}` });
     } else {
@@ -129,7 +140,6 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
     // Replicas from lag, with scale-down stabilisation. A fresh controller (new leader) starts
     // its memory from the replicas already running, so a failover never scales down at once.
-    const lag: PoolLag = await poolLag(deps.redis, served);
     if (!history.has(key)) {
       const existing = await get<V1Deployment>(paths.deployment(namespace, deploymentName(name)));
       const running = existing?.spec?.replicas;

@@ -212,3 +212,63 @@ d('controller reconcile (real kube-apiserver)', () => {
     expect(text).toContain('vendorfetch_controller_reconcile_duration_seconds_bucket');
   });
 });
+
+d('controller when Redis goes away (real kube-apiserver)', () => {
+  test('Degraded/RegistryUnavailable while Redis is down; the registry comes back by itself', async () => {
+    const ns = await createNamespace(env!.kube, 'vf-redisdown');
+    let server = await startRedis();
+    const port = server.port;
+    const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    redis.on('error', () => {});
+    const registry = new VendorRegistry(redis);
+    const controller = createController({
+      kc: env!.kc,
+      kube: env!.kube,
+      registry,
+      redis,
+      metrics: createControllerMetrics(),
+      logger: pino({ level: 'silent' }),
+      namespace: ns,
+      lagPollMs: 300,
+      retryBaseMs: 100,
+      retryMaxMs: 500,
+      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: server.url } },
+    });
+    const degraded = async () => findCondition((await getPool(env!.kube, ns, 'fragile')).status?.conditions, 'Degraded');
+    try {
+      await controller.start();
+      await createPool(env!.kube, ns, 'fragile', { vendors: [vendor('fragile-vendor')] });
+      await until('healthy', async () => (await degraded())?.status === 'False');
+
+      await server.stop();
+      const down = await until('Degraded while Redis is down', async () => {
+        const c = await degraded();
+        return c?.status === 'True' ? c : undefined;
+      });
+      expect(down.reason).toBe('RegistryUnavailable');
+
+      // A fresh, empty Redis on the same address (as after a restart without persistence).
+      const { spawn } = await import('node:child_process');
+      const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      server = { ...server, process: child, stop: async () => void (child.kill('SIGTERM'), await exited) };
+      await until('registry re-published', async () => (await registry.get('fragile-vendor'))?.pool === `${ns}/fragile`, 15_000);
+      await until('healthy again', async () => (await degraded())?.status === 'False', 15_000);
+
+      await env!.kube.request({ method: 'DELETE', path: paths.pool(ns, 'fragile') });
+      await until('pool gone', async () => {
+        try {
+          await getPool(env!.kube, ns, 'fragile');
+          return false;
+        } catch (err) {
+          return isKubeError(err, 404);
+        }
+      });
+    } finally {
+      await controller.stop();
+      redis.disconnect();
+      await server.stop();
+      await deleteNamespace(env!.kube, ns);
+    }
+  });
+});
