@@ -2,9 +2,9 @@
 // queue safe to lose and the calls safe to repeat:
 //   1. read the job from the store (the source of truth): finished, or held by another live
 //      worker → ack the entry and drop it;
-//   2. wait for the vendor's global quota (waiting never burns an attempt);
-//   3. ask the breaker: open → park the job until it may half-open (no attempt burned);
-//   4. store.startAttempt (attempts + 1, deadline = call timeout + margin), call the vendor;
+//   2. ask the breaker: open → park the job until it may half-open (no attempt burned);
+//   3. store.startAttempt (attempts + 1, deadline = quota allowance + call timeout + margin);
+//   4. wait for the vendor's global quota, then call at once (the grant is only good now);
 //   5. free the quota slot, then carry out decide()'s verdict: store first, queue second, so a
 //      crash in between leaves the job in the store for the sweeper or the entry for XAUTOCLAIM.
 import type { Redis } from 'ioredis';
@@ -17,7 +17,7 @@ import type { VendorSpec } from '../core/vendorpool.js';
 import { isBrokenCircuit, isCountedFailure, isTimeout, type VendorBreaker } from './breaker.js';
 import { decide, type CallOutcome } from './decide.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { QuotaGate } from './quota.js';
+import type { QuotaGate, Release } from './quota.js';
 import { callVendor } from './vendor-call.js';
 
 export interface VendorRuntime {
@@ -42,6 +42,8 @@ export interface ProcessDeps {
   pendingTimeoutMs: number;
   /** Added to the call timeout for a processing job's deadline (time to store the answer). */
   callMarginMs: number;
+  /** Added to a processing job's deadline for the quota wait before its call. */
+  quotaWaitAllowanceMs: number;
   callbackUrl: (vendor: string) => string | undefined;
   now?: () => number;
   random?: () => number;
@@ -65,38 +67,52 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     // webhook: this entry is a duplicate (sweeper, reclaim). The sweeper watches the deadline.
     if (job.status === 'processing' && job.deadline_at.getTime() > now()) return queue.ack(redis, vendor, entry.entryId);
 
-    // 2. Quota: wait as long as it takes; on shutdown hand the entry back to the stream.
-    const waitStart = now();
-    let release: () => Promise<void>;
-    try {
-      release = await quota.acquire(vendor, v.spec.quota, signals.stopping);
-    } catch (e) {
-      if (signals.stopping.aborted) return queue.requeue(redis, vendor, entry);
-      throw e;
+    // 2. Breaker open: park the job until the breaker may half-open (no attempt used).
+    const admission = v.breaker.admit(now());
+    if (!admission.ok) {
+      await park(job, entry, admission.retryInMs, 'circuit_open');
+      metrics.retries.inc({ vendor, reason: 'circuit_open' });
+      return;
     }
-    metrics.quotaWait.observe({ vendor }, (now() - waitStart) / 1000);
-
-    let started: Job | null = null;
+    let started: Job | null;
     let outcome: CallOutcome;
     try {
-      // 3. Breaker open: park the job until the breaker may half-open.
-      const admission = v.breaker.admit(now());
-      if (!admission.ok) {
-        await park(job, entry, admission.retryInMs, 'circuit_open');
-        metrics.retries.inc({ vendor, reason: 'circuit_open' });
-        return;
+      // 3. Count the call first: the store write must not sit between the quota grant and the
+      //    call (the gate's rolling-second guarantee assumes the call follows the grant at once).
+      //    The deadline leaves room for the quota wait; the sweeper acts only after it.
+      const t = now();
+      started = await store.startAttempt(job.request_id, at(t + callWindowMs(v) + deps.quotaWaitAllowanceMs), at(t));
+      if (!started) return queue.ack(redis, vendor, entry.entryId);
+      if (started.attempts !== job.attempts + 1) {
+        // Another worker started a call since step 1 (two entries of one job, e.g. a reclaimed
+        // one and the sweeper's): it is calling the vendor, so this entry is a duplicate. Our
+        // increment was no call: make it free so it never counts against maxAttempts.
+        await queue.addFreeCall(redis, vendor, job.request_id);
+        return queue.ack(redis, vendor, entry.entryId);
       }
+
+      // 4. Quota: wait as long as it takes; on shutdown hand the job back.
+      let release: Release;
       try {
-        // 4. Count the call, then make it.
-        const t = now();
-        started = await store.startAttempt(job.request_id, at(t + v.spec.timeoutSeconds * 1000 + deps.callMarginMs), at(t));
-        if (!started) return queue.ack(redis, vendor, entry.entryId);
-        outcome = await call(v, started, signals.hardStop);
+        release = await quota.acquire(vendor, v.spec.quota, signals.stopping);
+      } catch (e) {
+        if (signals.stopping.aborted) return handBack(started, entry);
+        throw e;
+      }
+      const waited = now() - t;
+      metrics.quotaWait.observe({ vendor }, waited / 1000);
+      try {
+        // A wait past the allowance: the sweeper may have given the job to another worker.
+        if (waited > deps.quotaWaitAllowanceMs && !(await store.setDeadline(started.request_id, 'processing', at(now() + callWindowMs(v)), at(now())))) {
+          await queue.addFreeCall(redis, vendor, started.request_id);
+          return queue.ack(redis, vendor, entry.entryId);
+        }
+        outcome = await call(v, started, signals.hardStop, release);
       } finally {
-        admission.done();
+        await release();
       }
     } finally {
-      await release();
+      admission.done();
     }
 
     // 5. Carry out the verdict.
@@ -114,7 +130,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
           log.info({ attempts: started.attempts }, 'job already finished elsewhere; answer dropped');
         }
         await queue.ack(redis, vendor, entry.entryId);
-        // Free calls exist only after a 429 or an open breaker, so never on a first call.
+        // Free calls exist only after a 429, an open breaker or a duplicate, so never on a first call.
         if (started.attempts > 1) await queue.forgetFreeCalls(redis, vendor, started.request_id);
         return;
       }
@@ -150,6 +166,18 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     }
   };
 
+  function callWindowMs(v: VendorRuntime): number {
+    return v.spec.timeoutSeconds * 1000 + deps.callMarginMs;
+  }
+
+  /** Shutting down before the call: the job goes back to pending and its entry to the stream. */
+  async function handBack(job: Job, entry: QueueEntry): Promise<void> {
+    await queue.addFreeCall(redis, job.vendor, job.request_id);
+    if (await store.releaseForRetry(job.request_id, 'worker_shutdown', at(now() + deps.pendingTimeoutMs), at(now()))) {
+      await queue.requeue(redis, job.vendor, entry);
+    } else await queue.ack(redis, job.vendor, entry.entryId);
+  }
+
   /** Put a job back until `delayMs` from now without touching its attempts. */
   async function park(job: Job, entry: QueueEntry, delayMs: number, reason: string): Promise<void> {
     const due = now() + delayMs;
@@ -163,7 +191,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     else await queue.ack(redis, job.vendor, entry.entryId);
   }
 
-  async function call(v: VendorRuntime, job: Job, hardStop: AbortSignal): Promise<CallOutcome> {
+  async function call(v: VendorRuntime, job: Job, hardStop: AbortSignal, grant: Release): Promise<CallOutcome> {
     const vendor = v.spec.name;
     const t0 = now();
     let outcome: CallOutcome;
@@ -171,7 +199,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     try {
       const callbackUrl = deps.callbackUrl(vendor);
       outcome = await v.breaker.execute(
-        (signal) => callVendor({ spec: v.spec, job, signal, nowMs: now, ...(callbackUrl ? { callbackUrl } : {}) }),
+        (signal) => callVendor({ spec: v.spec, job, signal, nowMs: now, grant, ...(callbackUrl ? { callbackUrl } : {}) }),
         hardStop,
       );
       code = String('status' in outcome ? outcome.status : outcome.kind);

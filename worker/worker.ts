@@ -33,6 +33,8 @@ export interface WorkerOptions {
   pendingTimeoutMs?: number;
   /** Added to a vendor's timeoutSeconds for a processing job's deadline. Default 5000. */
   callMarginMs?: number;
+  /** Time a started job may wait for quota before its deadline is at risk. Default: visibilityTimeoutMs. */
+  quotaWaitAllowanceMs?: number;
   /** Sweeper period (and lock time). Default 2000. */
   sweepIntervalMs?: number;
   /** Promoter period for due retries. Default 200. */
@@ -113,6 +115,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     logger,
     pendingTimeoutMs: o.pendingTimeoutMs,
     callMarginMs: o.callMarginMs,
+    quotaWaitAllowanceMs: o.quotaWaitAllowanceMs ?? o.visibilityTimeoutMs,
     callbackUrl: (vendor) => callbackUrlFor(deps.webhookBaseUrl, vendor),
     now,
     ...(deps.random ? { random: deps.random } : {}),
