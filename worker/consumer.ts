@@ -65,6 +65,10 @@ export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
         continue;
       }
       const taken = await o.slots.take(o.maxBatch());
+      if (stopping) {
+        o.slots.give(taken); // woken up by a finished job while stopping: read nothing more
+        break;
+      }
       if (taken === 0) continue;
       let used = 0;
       try {

@@ -106,8 +106,11 @@ interface Running {
   registry: VendorRegistry;
 }
 
-async function startWorker(vendors: VendorSpec[], opts: { concurrency?: number; options?: WorkerOptions; webhookBaseUrl?: string } = {}): Promise<Running> {
-  const pool = `test/${randomUUID().slice(0, 8)}`;
+async function startWorker(
+  vendors: VendorSpec[],
+  opts: { concurrency?: number; options?: WorkerOptions; webhookBaseUrl?: string; pool?: string } = {},
+): Promise<Running> {
+  const pool = opts.pool ?? `test/${randomUUID().slice(0, 8)}`;
   const registry = new VendorRegistry(redis);
   await registry.publish(pool, vendors);
   const subscriber = redis.duplicate();
@@ -372,6 +375,27 @@ describe('worker', () => {
     await new Promise((r) => setTimeout(r, 400));
     expect((await store.get(late))?.status).toBe('pending');
     expect(vendor.calls).toHaveLength(2);
+  });
+
+  it('shuts down gracefully: jobs still waiting for quota are handed back and finished by the next worker', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: { ok: true } })));
+    // 1 call per second: after the first call the other jobs wait for quota.
+    const s = spec(name, vendor.url, { quota: { requestsPerSecond: 1, burst: 1, maxInFlight: 0 }, retry: { maxAttempts: 1, initialBackoffMs: 10, maxBackoffMs: 10 } });
+    const { worker, pool } = await startWorker([s]);
+    const ids = [await submit(name), await submit(name), await submit(name)];
+    await waitFor('first call', async () => vendor.calls.length === 1);
+    await worker.close();
+    const after = await Promise.all(ids.map((id) => store.get(id)));
+    const handedBack = after.filter((j) => j?.status === 'pending');
+    expect(handedBack).toHaveLength(2);
+    for (const j of handedBack) expect(j).toMatchObject({ error: 'worker_shutdown', attempts: 1 });
+    expect((await redis.xpending(keys.stream(name), keys.group))[0]).toBe(0); // nothing left in a dead PEL
+    // A new worker finishes them; the handed-back attempts were free (maxAttempts 1 still allows a call).
+    await startWorker([s], { pool });
+    const jobs = await Promise.all(ids.map(finished));
+    expect(jobs.map((j) => j.status)).toEqual(['complete', 'complete', 'complete']);
+    expect(vendor.calls).toHaveLength(3);
   });
 
   it('serves /metrics and /healthz', async () => {
