@@ -3,6 +3,7 @@
 // CountedFailure so that cockatiel sees them.
 import type { Job } from '../core/job.js';
 import type { VendorSpec } from '../core/vendorpool.js';
+import type { Release } from './quota.js';
 import { CountedFailure } from './breaker.js';
 import { classifyStatus, type CallOutcome } from './decide.js';
 
@@ -13,6 +14,12 @@ export interface VendorRequest {
   callbackUrl?: string;
   signal: AbortSignal;
   nowMs: () => number;
+  /**
+   * The quota grant of this call, told when the call went out and when it ended: the vendor saw
+   * the call somewhere in between, and if that may be later than the grant's log entry allows,
+   * the gate moves the entry before any later grant relies on it (worker/quota.ts, top).
+   */
+  grant?: Pick<Release, 'settle'>;
 }
 
 /** Resolves with answered / accepted / rate_limited / rejected; throws CountedFailure for the rest. */
@@ -23,6 +30,8 @@ export async function callVendor(req: VendorRequest): Promise<CallOutcome> {
     ...(req.spec.mode === 'async' && req.callbackUrl ? { callback_url: req.callbackUrl } : {}),
   });
   let res: Response;
+  // Nothing between here and fetch: the grant's margin is spent on the way to the vendor.
+  const sentAt = performance.now();
   try {
     res = await fetch(req.spec.url, {
       method: 'POST',
@@ -31,9 +40,11 @@ export async function callVendor(req: VendorRequest): Promise<CallOutcome> {
       signal: req.signal,
     });
   } catch (e) {
+    await req.grant?.settle({ sentAt, endedAt: performance.now(), answered: false });
     if (req.signal.aborted) throw e; // the timeout policy owns this one
     throw new CountedFailure('vendor_unreachable', `vendor_unreachable: ${(e as Error).cause ? String((e as { cause: unknown }).cause) : (e as Error).message}`);
   }
+  await req.grant?.settle({ sentAt, endedAt: performance.now(), answered: true });
   const c = classifyStatus(res.status, req.spec.mode, res.headers.get('retry-after'), req.nowMs());
   if (c !== 'read_body') {
     await res.body?.cancel().catch(() => {});
