@@ -1,6 +1,7 @@
 // Applies the CustomResourceDefinitions found in a folder (server-side apply) and waits until
 // the API server reports each one Established, so controller suites can use the kinds at once.
 import { readdir, readFile } from 'node:fs/promises';
+import https from 'node:https';
 import path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
@@ -51,13 +52,12 @@ export async function applyCrds(kubeconfigPath: string, dir: string, timeoutMs =
   if (crds.length === 0) return result;
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(kubeconfigPath);
-  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
   const applied: string[] = [];
   for (const crd of crds) {
     const name = crd.metadata!.name!;
     try {
-      await objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+      await applyRaw(kc, crd);
       applied.push(name);
     } catch (err) {
       result.failed.push({ name, error: apiErrorMessage(err) });
@@ -81,6 +81,49 @@ export async function applyCrds(kubeconfigPath: string, dir: string, timeoutMs =
     }
   }
   return result;
+}
+
+/**
+ * Server-side apply of the CRD exactly as written. (client-node's typed KubernetesObjectApi
+ * re-serialises through its models and silently drops `x-kubernetes-*` fields such as the CEL
+ * rules, so it cannot be used for CRDs.)
+ */
+async function applyRaw(kc: k8s.KubeConfig, crd: { metadata?: { name?: string } }): Promise<void> {
+  const server = kc.getCurrentCluster()!.server.replace(/\/$/, '');
+  const url = new URL(`${server}/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata!.name!}`);
+  url.searchParams.set('fieldManager', FIELD_MANAGER);
+  url.searchParams.set('force', 'true');
+  const opts: https.RequestOptions = {};
+  await kc.applyToHTTPSOptions(opts);
+  const body = JSON.stringify(crd);
+  await new Promise<void>((resolve, reject) => {
+    const req = https.request(
+      url,
+      {
+        ...opts,
+        method: 'PATCH',
+        headers: { ...(opts.headers as Record<string, string>), 'content-type': 'application/apply-patch+yaml', 'content-length': Buffer.byteLength(body) },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => {
+          if ((res.statusCode ?? 0) < 300) return resolve();
+          let message = text;
+          try {
+            message = (JSON.parse(text) as { message?: string }).message ?? text;
+          } catch {
+            // not JSON
+          }
+          reject(new Error(`${res.statusCode}: ${message}`));
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('applying the CRD timed out')));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** The API server's own message from a client-node error (its Status body), else the error text. */
