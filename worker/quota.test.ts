@@ -106,14 +106,14 @@ describe('rolling window and utilisation', () => {
     );
     // Exact, on Redis' grant times: also within the margin-widened window the gate promises.
     expect(maxInAnyWindow(rec.redisUs, 1_000_000)).toBeLessThanOrEqual(rps);
-    expect(maxInAnyWindow(rec.redisUs, 1_030_000)).toBeLessThanOrEqual(rps);
+    expect(maxInAnyWindow(rec.redisUs, 1_005_000)).toBeLessThanOrEqual(rps);
     // What a vendor would see: the moments the callers got their grants (one clock, this process).
-    // The margin (30 ms) covers handovers up to 30 ms late; a machine so loaded that this process
-    // was descheduled for longer between grant and caller can break that, and no gate can help.
-    if (rec.maxHandoverLagMs <= 30) {
+    // The margin (5 ms) alone covers handovers up to 5 ms late; later ones are what settle() is
+    // for (a caller that reports its call's timing; see the settle tests). Not used here.
+    if (rec.maxHandoverLagMs <= 5) {
       expect(maxInAnyWindow(rec.localMs, 1000)).toBeLessThanOrEqual(rps);
     } else {
-      console.log(`local-window check not asserted: handover lag ${rec.maxHandoverLagMs.toFixed(1)} ms > 30 ms margin (machine overloaded)`);
+      console.log(`local-window check not asserted: handover lag ${rec.maxHandoverLagMs.toFixed(1)} ms > 5 ms margin (no settle() here)`);
     }
     // Utilisation over the busy period: first grant to the end of the 3 s.
     const first = rec.redisUs[0]!;
@@ -129,7 +129,7 @@ describe('rolling window and utilisation', () => {
     const vendor = vendorName();
     const rps = 20;
     const rec = await hammer(makeGates(4), vendor, { requestsPerSecond: rps, burst: 5, maxInFlight: 0 }, 20, 3000, () => 30);
-    expect(maxInAnyWindow(rec.redisUs, 1_030_000)).toBeLessThanOrEqual(rps);
+    expect(maxInAnyWindow(rec.redisUs, 1_005_000)).toBeLessThanOrEqual(rps);
     const first = rec.redisUs[0]!;
     const inThreeSeconds = rec.redisUs.filter((t) => t - first < 3_000_000).length;
     console.log(`quota utilisation (20 rps, burst 5): ${inThreeSeconds} grants in 3 s = ${((100 * inThreeSeconds) / (3 * rps)).toFixed(1)} %`);
@@ -140,22 +140,22 @@ describe('rolling window and utilisation', () => {
     const vendor = vendorName();
     const rps = 30;
     const rec = await hammer(makeGates(3), vendor, { requestsPerSecond: rps, maxInFlight: 0 }, 20, 1600, () => 1);
-    expect(maxInAnyWindow(rec.redisUs, 1_030_000)).toBe(rps);
+    expect(maxInAnyWindow(rec.redisUs, 1_005_000)).toBe(rps);
     // The first 30 go back to back (within a few ms), the 31st only a full window after the first.
     const first = rec.redisUs[0]!;
     expect(rec.redisUs[rps - 1]! - first).toBeLessThan(100_000);
-    expect(rec.redisUs[rps]! - first).toBeGreaterThanOrEqual(1_030_000);
+    expect(rec.redisUs[rps]! - first).toBeGreaterThanOrEqual(1_005_000);
   });
 });
 
 describe('burst', () => {
-  // Definition: spacing = window / rps (window = 1030 ms). In any interval [g_i, g_j] the gate
+  // Definition: spacing = window / rps (window = 1005 ms). In any interval [g_i, g_j] the gate
   // grants at most burst + (g_j − g_i) / spacing calls: `burst` back to back, then one per spacing.
   it('grants at most `burst` back to back, then spaces calls by window / rps', async () => {
     const vendor = vendorName();
     const rps = 20;
     const burst = 5;
-    const spacingUs = 1_030_000 / rps;
+    const spacingUs = 1_005_000 / rps;
     // Re-stamping (slow handovers on a loaded machine) moves grants later and may bunch them; it is
     // off here so that the times are the script's own decisions.
     const [a, b, c] = makeGates(3, { freshGrantMs: 60_000 });
@@ -274,6 +274,74 @@ describe('fresh grants', () => {
     const entries = flat.flatMap((v, i) => (i % 2 === 0 ? [[v, Number(flat[i + 1])] as const] : []));
     const grants = entries.filter(([member]) => member !== 'gcra:tat');
     expect(grants).toEqual([[expect.any(String), release.grantedAtUs]]);
+  });
+});
+
+describe('reservations and settle', () => {
+  /** Scores of the grant entries (not the GCRA cursor) in a vendor's window log. */
+  async function grantScores(vendor: string): Promise<number[]> {
+    const raw = (await connections[0]!.call('ZRANGE', keys.quota(vendor, 'window'), '0', '-1', 'WITHSCORES')) as unknown[];
+    const flat = raw.flat() as string[];
+    return flat.flatMap((v, i) => (i % 2 === 0 && v !== 'gcra:tat' ? [Number(flat[i + 1])] : []));
+  }
+
+  it('grants a slot that frees within the horizon ahead, logs it at that moment and hands it over then, not before', async () => {
+    const vendor = vendorName();
+    const [gate] = makeGates(1, { reserveAheadMs: 100 });
+    const quota = { requestsPerSecond: 20, burst: 1, maxInFlight: 0 }; // spacing 50.25 ms
+    const first = await gate!.acquire(vendor, quota);
+    const askedAt = performance.now();
+    const second = await gate!.acquire(vendor, quota);
+    const waitedMs = performance.now() - askedAt;
+    expect(second.grantedAtUs - first.grantedAtUs).toBe(Math.ceil(1_005_000 / 20));
+    expect(waitedMs).toBeGreaterThanOrEqual(50.25 - 2);
+    expect(await grantScores(vendor)).toEqual([first.grantedAtUs, second.grantedAtUs]);
+  });
+
+  it('settle() moves a grant later when the vendor may have seen the call after stamp + margin', async () => {
+    const vendor = vendorName();
+    const [gate] = makeGates(1);
+    const release = await gate!.acquire(vendor, { requestsPerSecond: 10, maxInFlight: 0 });
+    const sentAt = performance.now();
+    await delay(60); // a call answered 60 ms later, and no round trips known yet: it may have arrived just now
+    await release.settle({ sentAt, endedAt: performance.now(), answered: true });
+    const [score] = await grantScores(vendor);
+    // Moved to (the answer's time − 5 ms margin), i.e. at least 60 − 5 ms after the grant.
+    expect(score! - release.grantedAtUs).toBeGreaterThanOrEqual(55_000);
+    // A grant settles once: a second report changes nothing.
+    await release.settle({ sentAt, endedAt: performance.now() + 1000, answered: true }); // settles once
+    expect(await grantScores(vendor)).toEqual([score]);
+  });
+
+  it('settle() leaves the log alone when the answer came as fast as this vendor ever answers', async () => {
+    const vendor = vendorName();
+    const [gate] = makeGates(1);
+    const quota = { requestsPerSecond: 100, maxInFlight: 0 };
+    // Teach the gate the vendor's answer floor: 16 calls answered in 30 ms.
+    for (let i = 0; i < 16; i++) {
+      const r = await gate!.acquire(vendor, quota);
+      const t = performance.now();
+      await r.settle({ sentAt: t - 30, endedAt: t, answered: true });
+    }
+    const release = await gate!.acquire(vendor, quota);
+    const t = performance.now();
+    // Answered 31 ms after sending: it reached the vendor ≤ 2 ms after the grant, within the margin.
+    await release.settle({ sentAt: t - 31, endedAt: t, answered: true });
+    expect(await grantScores(vendor)).toContain(release.grantedAtUs);
+  });
+
+  it('settle() never throws, even when Redis is gone', async () => {
+    const doomed = await startRedis();
+    const redis = new Redis(doomed.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => {});
+    const errors: unknown[] = [];
+    const gate = createQuotaGate(redis, { onError: (e) => errors.push(e) });
+    const release = await gate.acquire(vendorName(), { requestsPerSecond: 10, maxInFlight: 0 });
+    await doomed.stop();
+    await expect(release.settle({ sentAt: performance.now() - 500, endedAt: performance.now(), answered: false })).resolves.toBeUndefined();
+    expect(errors.length).toBeGreaterThan(0);
+    await gate.close();
+    redis.disconnect();
   });
 });
 

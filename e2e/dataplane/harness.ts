@@ -40,9 +40,10 @@ export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataP
   // undefined value leaves the variable out of a child's environment).
   const shared: NodeJS.ProcessEnv = { REDIS_URL: redisServer.url, VF_SQLITE_PATH: sqlitePath, MONGODB_URL: undefined, ...env };
   const apiPort = await freePort();
-  const api = await startProgram('api', 'dist/api/main.js', { ...shared, PORT: String(apiPort) }, { waitPort: apiPort });
+  const api = await startProgram('api', (process.env.VF_E2E_DIST ?? 'dist') + '/api/main.js', { ...shared, PORT: String(apiPort) }, { waitPort: apiPort });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const workers: RunningProgram[] = [];
+  let workersStarted = 0; // names stay unique when workers start in parallel
 
   const plane: DataPlane = {
     redisServer,
@@ -55,7 +56,7 @@ export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataP
     env: shared,
     async startWorker(pool, extra = {}) {
       const port = await freePort();
-      const w = await startProgram(`worker-${workers.length}`, 'dist/worker/main.js', { ...shared, VF_POOL: pool, WORKER_METRICS_PORT: String(port), ...extra }, { waitPort: port });
+      const w = await startProgram(`worker-${workersStarted++}`, (process.env.VF_E2E_DIST ?? 'dist') + '/worker/main.js', { ...shared, VF_POOL: pool, WORKER_METRICS_PORT: String(port), ...extra }, { waitPort: port });
       workers.push(w);
       return w;
     },
@@ -127,7 +128,7 @@ export async function startSyncMockProcess(knobs: Record<string, unknown>): Prom
   const port = await freePort();
   const program = await startProgram(
     'sync-mock',
-    'dist/vendor-mocks/main.js',
+    (process.env.VF_E2E_DIST ?? 'dist') + '/vendor-mocks/main.js',
     { MOCKS_ONLY: 'sync', SYNC_MOCK_PORT: String(port), SYNC_MOCK_KNOBS: JSON.stringify(knobs) },
     { waitPort: port },
   );
