@@ -38,11 +38,6 @@ test('4 workers keep 20 rps in every rolling second and use ≥ 95 % of it', asy
     `quota e2e: served ${c.served} calls in ${busySeconds.toFixed(2)} s, violations ${c.violations}, ` +
       `max in any rolling second ${c.maxRateInAnyRollingSecond}, utilisation ${(utilisation * 100).toFixed(1)} %`,
   );
-  const trace = (c as unknown as { trace?: number[][] }).trace;
-  if (trace) {
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(`/tmp/vf-trace-${Date.now()}.json`, JSON.stringify(trace));
-  }
   expect(c.violations).toBe(0);
   expect(c.maxRateInAnyRollingSecond).toBeLessThanOrEqual(RPS);
   expect(c.served).toBe(JOBS);
