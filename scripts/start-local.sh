@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "==> installing dependencies (npm ci)"
-  npm ci --no-audit --no-fund
+  echo "==> installing dependencies"
+  npm install --no-audit --no-fund
 fi
 echo "==> building"
 npm run --silent build
