@@ -32,7 +32,9 @@ test('SIGKILL one of three workers mid-run: all 500 complete, each completion re
   await eventually('all jobs complete', async () => (await plane.counts('crash')).complete === JOBS, 120_000, 250);
 
   // Completions are counted from the workers' own logs (the killed one's included, up to its
-  // death): a "job complete" line is written only by the call that won the store's CAS.
+  // death): a "job complete" line is written only by the call that won the store's CAS. The
+  // killed worker may die between its store commit and its log line, so a few of its jobs
+  // (at most its concurrency) may have no line; none may have two.
   const completions = new Map<string, number>();
   for (const w of plane.workers)
     for (const line of w.logs)
@@ -45,8 +47,9 @@ test('SIGKILL one of three workers mid-run: all 500 complete, each completion re
       `completions logged ${[...completions.values()].reduce((a, b) => a + b, 0)}`,
   );
   expect(twice).toBe(0);
-  expect(completions.size).toBe(JOBS);
-  expect(new Set(completions.keys())).toEqual(new Set(ids));
+  expect(completions.size).toBeGreaterThanOrEqual(JOBS - Number(workerEnv.VF_CONCURRENCY));
+  const known = new Set(ids);
+  for (const id of completions.keys()) expect(known.has(id)).toBe(true);
   const counts = await plane.counts('crash');
   expect(counts).toEqual({ pending: 0, processing: 0, complete: JOBS, failed: 0 });
 }, 180_000);
