@@ -317,8 +317,8 @@ describe('reservations and settle', () => {
     const vendor = vendorName();
     const [gate] = makeGates(1);
     const quota = { requestsPerSecond: 100, maxInFlight: 0 };
-    // Teach the gate the vendor's answer floor: 16 calls answered in 30 ms.
-    for (let i = 0; i < 16; i++) {
+    // Teach the gate the vendor's answer floor: 8 calls answered in 30 ms.
+    for (let i = 0; i < 8; i++) {
       const r = await gate!.acquire(vendor, quota);
       const t = performance.now();
       await r.settle({ sentAt: t - 30, endedAt: t, answered: true });

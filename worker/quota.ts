@@ -28,8 +28,9 @@
 // leaves ≥ 95 % of the quota (each ms of window costs 0.1 %), so the log entry is corrected instead:
 //   - settle(): the caller reports when it sent the call and when the answer came. The vendor
 //     received the call before the answer arrived, and at least its answer floor earlier (the
-//     fastest recent round trip to this vendor less 1 ms; 0 until 16 round trips are known, as the
-//     first calls ride new connections and are all slow). If that latest possible arrival lies
+//     fastest recent round trip to this vendor, counted from when the request reached the socket
+//     if the caller knows it, less 1 ms; 0 until 8 round trips are known: a floor taken from too
+//     few, all slow, first calls would be too high, i.e. unsafe). If that latest possible arrival lies
 //     beyond stamp + margin, the entry moves to (that arrival − margin). Safe because no later
 //     grant can yet have counted the entry as expired (the script refuses to move an entry that is
 //     a window old), and every grant from then on counts it at its new, later time; it works when
@@ -71,6 +72,8 @@ export interface Quota {
 export interface CallTiming {
   /** Just before the request was handed to the HTTP client. */
   sentAt: number;
+  /** When the request reached the socket, if known (a new connection may take a while). */
+  wireAt?: number;
   /** When the answer's status line arrived, or the call failed. */
   endedAt: number;
   /** True when the vendor answered (any HTTP status): a round-trip sample for this vendor. */
@@ -121,7 +124,7 @@ export interface QuotaGateOptions {
 }
 
 // Round trips a vendor's answer floor needs before it is trusted (see answerFloorMs).
-const MIN_RTT_SAMPLES = 16;
+const MIN_RTT_SAMPLES = 8;
 
 // Reserved member of the window ZSET holding the GCRA cursor (TAT, µs). Grant tokens are UUIDs.
 const TAT_MEMBER = 'gcra:tat';
@@ -380,8 +383,8 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
 
   // The fastest recent round trip of a vendor, less 1 ms for the request's own way there: the
   // least time a vendor needs between receiving a call and its answer reaching us (see top).
-  // Trusted only once there are a few samples: the first calls (new connections) are all slow,
-  // and a floor taken from them alone would be too high, i.e. unsafe. Until then: 0.
+  // Trusted only once there are a few samples: a floor taken from a few slow first calls alone
+  // would be too high, i.e. unsafe. Until then: 0.
   const answerFloorMs = (l: Lane): number => (l.rtts.length < MIN_RTT_SAMPLES ? 0 : Math.max(0, Math.min(...l.rtts) - 1));
 
   const makeRelease = (vendor: string, token: string, grantedAtUs: number, holdsSlot: boolean, at?: ScriptTime): Release => {
@@ -403,7 +406,7 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
       // The vendor received the call before its answer arrived, and at least its answer floor earlier.
       const receivedBy = timing.endedAt - answerFloorMs(l);
       if (timing.answered) {
-        l.rtts[l.rttNext] = timing.endedAt - timing.sentAt;
+        l.rtts[l.rttNext] = timing.endedAt - (timing.wireAt ?? timing.sentAt);
         l.rttNext = (l.rttNext + 1) % rttSamples;
       }
       if (receivedBy - stampLocalMin <= marginMs) return; // within the margin: the log is right

@@ -1,6 +1,7 @@
 // One HTTP call to a vendor: POST JSON {request_id, payload[, callback_url]}. Turns every way
 // a call can end into a CallOutcome; failures the breaker should count are thrown as
 // CountedFailure so that cockatiel sees them.
+import { subscribe } from 'node:diagnostics_channel';
 import type { Job } from '../core/job.js';
 import type { VendorSpec } from '../core/vendorpool.js';
 import type { Release } from './quota.js';
@@ -22,6 +23,21 @@ export interface VendorRequest {
   grant?: Pick<Release, 'settle'>;
 }
 
+// When the request line and headers of each call in flight reached the socket (performance.now()),
+// by request id. Why: the quota gate learns a vendor's answer time from round trips, and counted
+// from fetch() they include this process' own delays (a new connection took 30-60 ms in the e2e
+// on a loaded machine), which would make it think the vendor slower and correct less than needed
+// only until it has enough samples — counted from the socket they hold from the first call on.
+// Node's fetch (undici) publishes every request it writes on this channel.
+const onTheWire = new Map<string, number | undefined>();
+subscribe('undici:client:sendHeaders', (message) => {
+  if (onTheWire.size === 0) return;
+  const headers = (message as { headers?: unknown }).headers;
+  if (typeof headers !== 'string') return;
+  const id = /\r\nx-request-id: *([^\r\n]+)/i.exec(headers)?.[1];
+  if (id !== undefined && onTheWire.has(id)) onTheWire.set(id, performance.now());
+});
+
 /** Resolves with answered / accepted / rate_limited / rejected; throws CountedFailure for the rest. */
 export async function callVendor(req: VendorRequest): Promise<CallOutcome> {
   const body = JSON.stringify({
@@ -31,7 +47,14 @@ export async function callVendor(req: VendorRequest): Promise<CallOutcome> {
   });
   let res: Response;
   // Nothing between here and fetch: the grant's margin is spent on the way to the vendor.
+  const id = req.job.request_id;
+  if (req.grant) onTheWire.set(id, undefined);
   const sentAt = performance.now();
+  const timing = (answered: boolean) => {
+    const wireAt = onTheWire.get(id);
+    onTheWire.delete(id);
+    return { sentAt, endedAt: performance.now(), answered, ...(wireAt !== undefined ? { wireAt } : {}) };
+  };
   try {
     res = await fetch(req.spec.url, {
       method: 'POST',
@@ -40,11 +63,11 @@ export async function callVendor(req: VendorRequest): Promise<CallOutcome> {
       signal: req.signal,
     });
   } catch (e) {
-    await req.grant?.settle({ sentAt, endedAt: performance.now(), answered: false });
+    await req.grant?.settle(timing(false));
     if (req.signal.aborted) throw e; // the timeout policy owns this one
     throw new CountedFailure('vendor_unreachable', `vendor_unreachable: ${(e as Error).cause ? String((e as { cause: unknown }).cause) : (e as Error).message}`);
   }
-  await req.grant?.settle({ sentAt, endedAt: performance.now(), answered: true });
+  await req.grant?.settle(timing(true));
   const c = classifyStatus(res.status, req.spec.mode, res.headers.get('retry-after'), req.nowMs());
   if (c !== 'read_body') {
     await res.body?.cancel().catch(() => {});
