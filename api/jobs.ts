@@ -1,11 +1,11 @@
 // POST /jobs and GET /jobs/:id.
-import { randomUUID } from 'node:crypto';
 import express, { Router } from 'express';
 import type { Job } from '../core/job.js';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
 import { enqueue } from '../core/queue.js';
 import type { ApiDeps } from './deps.js';
 import type { ApiMetrics } from './metrics.js';
+import { newRequestId } from './request-id.js';
 import { httpError, validationError, type FieldError } from './problem.js';
 import { isRequestId, parseIdempotencyKey, parseSubmission } from './submission.js';
 
@@ -67,7 +67,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
    */
   async function submit(vendor: string, payload: Record<string, unknown>, key: string | undefined) {
     const at = now();
-    const requestId = randomUUID();
+    const requestId = newRequestId(at.getTime());
     let created: boolean;
     let id: string;
     try {

@@ -40,7 +40,7 @@ export function parseSubmission(body: unknown): Submission {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-/** request_ids are UUIDs (crypto.randomUUID); anything else cannot name a job. */
+/** request_ids are UUIDs (v7 from newRequestId; any version is accepted); anything else cannot name a job. */
 export const isRequestId = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 
 /** Idempotency-Key: 1–255 visible ASCII characters (no spaces or control characters). */
