@@ -330,6 +330,26 @@ describe('reservations and settle', () => {
     expect(await grantScores(vendor)).toContain(release.grantedAtUs);
   });
 
+  it('settle() does not trust the floor of a vendor still warming up (round trips still falling)', async () => {
+    const vendor = vendorName();
+    const [gate] = makeGates(1);
+    const quota = { requestsPerSecond: 100, maxInFlight: 0 };
+    for (let i = 0; i < 8; i++) {
+      const r = await gate!.acquire(vendor, quota);
+      const t = performance.now();
+      await r.settle({ sentAt: t - (70 - 5 * i), endedAt: t, answered: true }); // 70, 65, … 35 ms
+    }
+    const release = await gate!.acquire(vendor, quota);
+    await delay(20);
+    const t = performance.now();
+    // 36 ms would be "as fast as ever" against the fastest (35 ms), but no floor is trusted yet:
+    // the call may have reached the vendor just before its answer, so the entry moves ~20 ms later.
+    await release.settle({ sentAt: t - 36, endedAt: t, answered: true });
+    const scores = await grantScores(vendor);
+    expect(scores).not.toContain(release.grantedAtUs);
+    expect(Math.max(...scores) - release.grantedAtUs).toBeGreaterThanOrEqual(14_000);
+  });
+
   it('settle() never throws, even when Redis is gone', async () => {
     const doomed = await startRedis();
     const redis = new Redis(doomed.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });

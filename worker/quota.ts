@@ -29,8 +29,8 @@
 //   - settle(): the caller reports when it sent the call and when the answer came. The vendor
 //     received the call before the answer arrived, and at least its answer floor earlier (the
 //     fastest recent round trip to this vendor, counted from when the request reached the socket
-//     if the caller knows it, less 1 ms; 0 until 8 round trips are known: a floor taken from too
-//     few, all slow, first calls would be too high, i.e. unsafe). If that latest possible arrival lies
+//     if the caller knows it, less 1 ms; 0 until it has settled, see answerFloorMs: a floor taken
+//     from a few slow first calls would be too high, i.e. unsafe). If that latest possible arrival lies
 //     beyond stamp + margin, the entry moves to (that arrival − margin). Safe because no later
 //     grant can yet have counted the entry as expired (the script refuses to move an entry that is
 //     a window old), and every grant from then on counts it at its new, later time; it works when
@@ -123,8 +123,10 @@ export interface QuotaGateOptions {
   onError?: (err: unknown) => void;
 }
 
-// Round trips a vendor's answer floor needs before it is trusted (see answerFloorMs).
+// When a vendor's answer floor is trusted (see answerFloorMs).
 const MIN_RTT_SAMPLES = 8;
+const STABLE_FLOOR_SAMPLES = 3;
+const STABLE_FLOOR_MS = 2;
 
 // Reserved member of the window ZSET holding the GCRA cursor (TAT, µs). Grant tokens are UUIDs.
 const TAT_MEMBER = 'gcra:tat';
@@ -383,9 +385,16 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
 
   // The fastest recent round trip of a vendor, less 1 ms for the request's own way there: the
   // least time a vendor needs between receiving a call and its answer reaching us (see top).
-  // Trusted only once there are a few samples: a floor taken from a few slow first calls alone
-  // would be too high, i.e. unsafe. Until then: 0.
-  const answerFloorMs = (l: Lane): number => (l.rtts.length < MIN_RTT_SAMPLES ? 0 : Math.max(0, Math.min(...l.rtts) - 1));
+  // Trusted only when settled: at least MIN_RTT_SAMPLES round trips, and STABLE_FLOOR_SAMPLES of
+  // them within STABLE_FLOOR_MS of the fastest. A floor taken from a few first calls, or from a
+  // vendor still warming up (a fresh process answered its first calls 40 ms slower in the e2e),
+  // would be too high, i.e. unsafe. Until then: 0 (each call corrected by its whole round trip).
+  const answerFloorMs = (l: Lane): number => {
+    if (l.rtts.length < MIN_RTT_SAMPLES) return 0;
+    const fastest = Math.min(...l.rtts);
+    if (l.rtts.filter((r) => r <= fastest + STABLE_FLOOR_MS).length < STABLE_FLOOR_SAMPLES) return 0;
+    return Math.max(0, fastest - 1);
+  };
 
   const makeRelease = (vendor: string, token: string, grantedAtUs: number, holdsSlot: boolean, at?: ScriptTime): Release => {
     let released = false;
