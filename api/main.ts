@@ -1,4 +1,5 @@
 // The api program: reads the environment once, wires the parts, listens, shuts down cleanly.
+import { stopOnSignals } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
 import { envSecrets, fileSecrets, firstOf } from '../core/secrets.js';
@@ -55,24 +56,16 @@ async function main(): Promise<void> {
     'api listening',
   );
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignals(logger, async (signal) => {
     logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
     lifecycle.draining = true;
     if (!(await drain(server, config.VF_SHUTDOWN_GRACE_SECONDS * 1000))) {
       logger.warn('shutdown grace period over: remaining connections were closed');
     }
-    // Bounded: RegistryView.stop() UNSUBSCRIBEs, which never settles while Redis is down.
-    await Promise.race([registryView.stop().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+    await registryView.stop();
     await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
     await Promise.allSettled([redis.quit(), subscriber.quit()]);
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  }, (config.VF_SHUTDOWN_GRACE_SECONDS + 10) * 1000);
 }
 
 main().catch((err: unknown) => {
