@@ -4,6 +4,7 @@ import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
 import { keys } from './keys.js';
 import {
   ack,
+  createAckBatcher,
   deadLetter,
   enqueue,
   ensureGroup,
@@ -103,4 +104,27 @@ test('streamBacklog reports lag and pending; trimAcknowledged keeps everything s
   expect(left.length).toBeLessThan(150);
   for (let i = 110; i < 150; i++) expect(left).toContain(`j${i}`);
   expect((await readNew(redis, v, 'c', 100, 10)).entries).toHaveLength(30);
+});
+
+test('createAckBatcher acks the entries of one turn with one XACK per vendor, and each caller learns when', async () => {
+  const v = vendor();
+  await ensureGroup(redis, v);
+  for (const id of ['a', 'b', 'c']) await enqueue(redis, v, id);
+  const r = await readNew(redis, v, 'c1', 10, 10);
+  expect(r.entries).toHaveLength(3);
+  const before = await redis.info('commandstats');
+  const calls = (info: string) => Number(/cmdstat_xack:calls=(\d+)/.exec(info)?.[1] ?? 0);
+  const ackLater = createAckBatcher(redis);
+  await Promise.all(r.entries.map((e) => ackLater(v, e.entryId)));
+  // Resolved only once Redis has them: nothing is pending any more.
+  expect(await redis.xpending(keys.stream(v), keys.group)).toEqual([0, null, null, null]);
+  expect(calls(await redis.info('commandstats')) - calls(before)).toBe(1);
+});
+
+test('createAckBatcher rejects every caller of a batch whose XACK fails', async () => {
+  const v = vendor();
+  await redis.set(keys.stream(v), 'not a stream'); // XACK on a string key: WRONGTYPE
+  const ackLater = createAckBatcher(redis);
+  const results = await Promise.allSettled([ackLater(v, '1-0'), ackLater(v, '2-0')]);
+  expect(results.map((x) => x.status)).toEqual(['rejected', 'rejected']);
 });

@@ -124,6 +124,39 @@ export async function ack(redis: Redis, vendor: string, ...entryIds: string[]): 
   await redis.xack(keys.stream(vendor), keys.group, ...entryIds);
 }
 
+/**
+ * XACK that gathers the acks of one event-loop turn into one command per vendor (sent from a
+ * setImmediate). A worker finishing many jobs a second otherwise spends a Redis round trip per
+ * job on it. Each promise settles with its batch: resolved once Redis has the ack, rejected
+ * like ack() if the command fails (the entry then stays pending, as with a lost ack).
+ */
+export function createAckBatcher(redis: Redis): (vendor: string, entryId: string) => Promise<void> {
+  let waiting = new Map<string, { ids: string[]; settle: Array<[() => void, (e: unknown) => void]> }>();
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    const due = waiting;
+    waiting = new Map();
+    for (const [vendor, b] of due) {
+      redis.xack(keys.stream(vendor), keys.group, ...b.ids).then(
+        () => b.settle.forEach(([resolve]) => resolve()),
+        (e: unknown) => b.settle.forEach(([, reject]) => reject(e)),
+      );
+    }
+  };
+  return (vendor, entryId) =>
+    new Promise<void>((resolve, reject) => {
+      let b = waiting.get(vendor);
+      if (!b) waiting.set(vendor, (b = { ids: [], settle: [] }));
+      b.ids.push(entryId);
+      b.settle.push([resolve, reject]);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    });
+}
+
 /** Hand an entry back: queue the job again at the end of the stream and ack the old entry, atomically. */
 export async function requeue(redis: Redis, vendor: string, entry: QueueEntry): Promise<void> {
   await redis

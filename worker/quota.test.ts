@@ -313,6 +313,29 @@ describe('reservations and settle', () => {
     expect(await grantScores(vendor)).toEqual([score]);
   });
 
+  it('settle() of calls ending in the same turn: one round trip, each grant moved by its own answer time', async () => {
+    const vendor = vendorName();
+    const [gate] = makeGates(1);
+    const quota = { requestsPerSecond: 100, maxInFlight: 0 };
+    const a = await gate!.acquire(vendor, quota);
+    const b = await gate!.acquire(vendor, quota);
+    const sentAt = performance.now();
+    await delay(60);
+    // Script runs (EVALSHA, or EVAL the first time a script is sent).
+    const scriptCalls = async () =>
+      [...(await connections[0]!.info('commandstats')).matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const before = await scriptCalls();
+    const t = performance.now();
+    // a's answer came just now, b's 40 ms ago (no round trips known yet: no answer floor).
+    await Promise.all([a.settle({ sentAt, endedAt: t, answered: true }), b.settle({ sentAt, endedAt: t - 40, answered: true })]);
+    expect((await scriptCalls()) - before).toBe(1);
+    const [sa, sb] = await grantScores(vendor).then((s) => [...s].sort((x, y) => y - x));
+    // Each entry went to its own answer time − 5 ms margin: a ≥ 55 ms after its grant, b 15..40 ms.
+    expect(sa! - a.grantedAtUs).toBeGreaterThanOrEqual(55_000);
+    expect(sb! - b.grantedAtUs).toBeGreaterThanOrEqual(15_000);
+    expect(sb! - b.grantedAtUs).toBeLessThan(40_000);
+  });
+
   it('settle() leaves the log alone when the answer came as fast as this vendor ever answers', async () => {
     const vendor = vendorName();
     const [gate] = makeGates(1);

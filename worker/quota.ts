@@ -251,6 +251,31 @@ return {1, now}
 `;
 
 /**
+ * vfQuotaSettle — vfQuotaRestamp for many grants at once, each with its own back-date, each on
+ * its own (settle() batches the corrections of one event-loop turn into one round trip).
+ * KEYS[1] window ZSET   ARGV[1] window (µs)   ARGV[2..] pairs: grant token, back-date (µs, ≥ 0)
+ * An entry moves to (this instant − its back-date) if that is later than its stamp and it is not
+ * yet a window old (same safety argument as vfQuotaRestamp, per entry). Returns how many moved.
+ */
+const SETTLE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[1])
+local moved = 0
+for i = 2, #ARGV - 1, 2 do
+  local s = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if s and tonumber(s) + window > now then
+    local to = now - tonumber(ARGV[i + 1])
+    if tonumber(s) < to then
+      redis.call('ZADD', KEYS[1], 'XX', to, ARGV[i])
+      moved = moved + 1
+    end
+  end
+end
+return moved
+`;
+
+/**
  * vfQuotaPause — nobody calls the vendor for ARGV[1] ms; never shortens a longer pause.
  * KEYS[1] pause key   ARGV[1] ms   Returns the pause left in ms.
  */
@@ -269,15 +294,17 @@ interface QuotaCommands {
   vfQuotaRelease(k1: string, token: string, channel: string): Promise<number>;
   vfQuotaPause(k1: string, ms: number): Promise<number>;
   vfQuotaRestamp(k1: string, windowUs: number, backdateUs: number, ...tokens: string[]): Promise<[number, number]>;
+  vfQuotaSettle(k1: string, windowUs: number, ...tokenBackdatePairs: (string | number)[]): Promise<number>;
 }
 
 function defineCommands(redis: Redis): QuotaCommands {
   const r = redis as Redis & Partial<QuotaCommands>;
-  if (typeof r.vfQuotaRestamp !== 'function') {
+  if (typeof r.vfQuotaSettle !== 'function') {
     redis.defineCommand('vfQuotaAcquire', { numberOfKeys: 3, lua: ACQUIRE_LUA });
     redis.defineCommand('vfQuotaRelease', { numberOfKeys: 1, lua: RELEASE_LUA });
     redis.defineCommand('vfQuotaPause', { numberOfKeys: 1, lua: PAUSE_LUA });
     redis.defineCommand('vfQuotaRestamp', { numberOfKeys: 1, lua: RESTAMP_LUA });
+    redis.defineCommand('vfQuotaSettle', { numberOfKeys: 1, lua: SETTLE_LUA });
   }
   return redis as unknown as QuotaCommands;
 }
@@ -420,15 +447,48 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
       }
       if (receivedBy - stampLocalMin <= marginMs) return; // within the margin: the log is right
       // Move the entry to receivedBy − margin (Redis' time; its "now" is read after we send).
-      const backdateUs = Math.max(0, (performance.now() - (receivedBy - marginMs)) * 1000);
-      try {
-        await cmd.vfQuotaRestamp(keys.quota(vendor, 'window'), windowUs, Math.round(backdateUs), token);
-      } catch (err) {
-        onError(err);
-      }
+      await correct(vendor, token, receivedBy - marginMs);
     };
     return Object.assign(release, { grantedAtUs, settle });
   };
+
+  // Corrections wanted in this event-loop turn, by vendor, sent as one vfQuotaSettle per vendor
+  // from a setImmediate: at high call rates many calls end in the same turn, and one round trip
+  // per call was a Redis command and a script run per job. The wait is one turn at most; the
+  // script still refuses to move an entry that is already a window old.
+  interface Correction {
+    token: string;
+    /** Where the entry should move, on this process' clock (performance.now(), ms). */
+    toLocal: number;
+    done: () => void;
+  }
+  let corrections = new Map<string, Correction[]>();
+  let flushScheduled = false;
+  const flushCorrections = (): void => {
+    flushScheduled = false;
+    const due = corrections;
+    corrections = new Map();
+    for (const [vendor, list] of due) {
+      // Back-dates from the moment of sending (Redis reads its "now" after that: safe side).
+      const sentAt = performance.now();
+      const args: (string | number)[] = [];
+      for (const c of list) args.push(c.token, Math.round(Math.max(0, (sentAt - c.toLocal) * 1000)));
+      void cmd
+        .vfQuotaSettle(keys.quota(vendor, 'window'), windowUs, ...args)
+        .catch(onError)
+        .finally(() => list.forEach((c) => c.done()));
+    }
+  };
+  const correct = (vendor: string, token: string, toLocal: number): Promise<void> =>
+    new Promise((done) => {
+      let list = corrections.get(vendor);
+      if (!list) corrections.set(vendor, (list = []));
+      list.push({ token, toLocal, done });
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushCorrections);
+      }
+    });
 
   // Re-stamps slow grants until a round trip is fast enough; undefined when they had to be given up.
   const freshen = async (vendor: string, tokens: string[], holdSlots: boolean): Promise<ScriptTime | undefined> => {
