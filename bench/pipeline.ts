@@ -36,6 +36,27 @@ async function createJobs(store: JobStore, vendor: string, n: number): Promise<s
   return ids;
 }
 
+/**
+ * Warm the shared mock vendor (its JIT, its sockets) before either pipeline is timed. Without
+ * this the first pipeline measured (vendorfetch's) paid for the vendor process' warm-up alone,
+ * which cost it up to a tenth of its figure in short runs. Both workers still start cold.
+ */
+async function warmVendor(vendorUrl: string, calls: number): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < calls) {
+      const i = next++;
+      const res = await fetch(vendorUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ request_id: `warm-${i}`, payload: { q: `warm ${i}` } }),
+      });
+      await res.arrayBuffer();
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, lane));
+}
+
 async function untilComplete(store: JobStore, vendor: string, n: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await store.countByStatus(vendor)).complete < n) {
@@ -56,6 +77,7 @@ export async function benchPipeline(redisUrl: string, vendorUrl: string, jobs: n
       vendorSpecSchema.parse({ name: 'pipe', url: vendorUrl, quota: { requestsPerSecond: 100000 }, timeoutSeconds: 30 }),
     ]);
     const ours = await createJobs(store, 'pipe', jobs);
+    await warmVendor(vendorUrl, 2000);
     const metricsPort = await freePort();
     worker = await startProgram(
       'worker',
