@@ -34,7 +34,8 @@
 //     beyond stamp + margin, the entry moves to (that arrival − margin). Safe because no later
 //     grant can yet have counted the entry as expired (the script refuses to move an entry that is
 //     a window old), and every grant from then on counts it at its new, later time; it works when
-//     the answer comes within the window (~1 s), which covers every case measured;
+//     the answer comes within the window (~1 s), which covers every case measured. The corrections
+//     of one event-loop turn go to Redis together (vfQuotaSettle): one round trip, not one per call;
 //   - a grant is handed out only if it is known to be fresh: if the script's round trip took more
 //     than `freshGrantMs` (default 10 ms), the gate moves its grants' log entries to Redis' "now"
 //     (vfQuotaRestamp) and measures again; a grant older than the window is given up and asked for
