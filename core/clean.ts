@@ -150,9 +150,21 @@ export function redactSensitiveText(text: string): string {
   return out;
 }
 
+// Compiled name sets per rules object: a vendor's rules come from the registry and stay the
+// same object until its spec changes, so each is compiled once, not per answer.
+const compiled = new WeakMap<CleaningRules, { drop: NameMatcher; redact: NameMatcher }>();
+
+function compileRules(rules: CleaningRules): { drop: NameMatcher; redact: NameMatcher } {
+  let c = compiled.get(rules);
+  if (!c) {
+    c = { drop: compileNames([...DEFAULT_DROP, ...rules.drop]), redact: compileNames([...DEFAULT_REDACT, ...rules.redact]) };
+    compiled.set(rules, c);
+  }
+  return c;
+}
+
 export function clean(data: unknown, rules: CleaningRules): unknown {
-  const drop = compileNames([...DEFAULT_DROP, ...rules.drop]);
-  const redact = compileNames([...DEFAULT_REDACT, ...rules.redact]);
+  const { drop, redact } = compileRules(rules);
   // Objects on the current path (cycle detection); a shared but acyclic object is simply
   // cleaned again where it reappears.
   const path = new Set<object>();
