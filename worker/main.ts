@@ -1,6 +1,7 @@
 // The worker program: reads the environment once, wires the parts, runs, shuts down cleanly.
 // Start-up: store → Redis → quota gate → worker (registry, consumers, timers) → metrics server.
 // Shutdown on SIGTERM/SIGINT in reverse: metrics stay up until the worker has drained.
+import { stopOnSignals } from '../core/lifecycle.js';
 import { Redis } from 'ioredis';
 import { createLogger } from '../core/logger.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
@@ -55,21 +56,14 @@ async function main(): Promise<void> {
     'worker ready',
   );
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+  stopOnSignals(logger, async (signal) => {
     logger.info({ signal }, 'shutting down: no new jobs, finishing the ones in flight');
     await worker.close();
     await quota.close().catch(() => {});
     await server.close();
     await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
     await Promise.allSettled([redis.quit(), subscriber.quit()]);
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  }, config.VF_DRAIN_TIMEOUT_MS + 10_000);
 }
 
 main().catch((err: unknown) => {
