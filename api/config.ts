@@ -1,17 +1,7 @@
 // The api's configuration: every environment variable it reads, parsed once by zod.
 // Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
 import { z } from 'zod';
-
-const optionalString = z
-  .string()
-  .optional()
-  .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.trim()));
-
-const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-
-// An empty variable counts as unset (not as 0, which is what Number('') would give).
-const intWithDefault = (def: number, min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
+import { blankToUndefined, intWithDefault, logLevel, optionalString, parseEnv, type EnvResult } from '../core/env.js';
 
 export const apiEnvSchema = z.object({
   /** Port to listen on. Default 8080. */
@@ -48,17 +38,9 @@ export const apiEnvSchema = z.object({
   VF_SECRETS_DIR: optionalString,
   /** Express "trust proxy" hop count (for client IPs behind an ingress). Default 0. */
   VF_TRUST_PROXY: intWithDefault(0, 0, 10),
-  /** pino level. Default info. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
 
-export type ConfigResult = { ok: true; config: ApiConfig } | { ok: false; problems: string[] };
-
-/** Every problem at once, one line each, so an operator fixes them in one go. */
-export function parseApiConfig(env: Record<string, string | undefined>): ConfigResult {
-  const r = apiEnvSchema.safeParse(env);
-  if (r.success) return { ok: true, config: r.data };
-  return { ok: false, problems: r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`) };
-}
+export const parseApiConfig = (env: Record<string, string | undefined>): EnvResult<ApiConfig> => parseEnv(apiEnvSchema, env);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { logLevel, parseEnv } from '../core/env.js';
 import { createLogger } from '../core/logger.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createLocalSupervisor, workerSpawner } from './local.js';
@@ -24,15 +25,15 @@ const envSchema = z.object({
   WORKER_METRICS_BASE_PORT: z.coerce.number().int().min(1).max(65_000).optional(),
   /** How long shutdown waits for workers before SIGKILL. Default 20000 ms. */
   VF_STOP_TIMEOUT_MS: z.coerce.number().int().min(0).default(20_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
-const parsed = envSchema.safeParse(process.env);
-if (!parsed.success) {
-  for (const i of parsed.error.issues) console.error(`invalid ${i.path.join('.')}: ${i.message}`);
+const parsed = parseEnv(envSchema, process.env);
+if (!parsed.ok) {
+  for (const p of parsed.problems) console.error(`invalid configuration: ${p}`);
   process.exit(1);
 }
-const env = parsed.data;
+const env = parsed.config;
 const logger = createLogger('controller-local', env.LOG_LEVEL);
 
 // Fail commands fast while Redis is down: the supervisor keeps its workers and retries next tick.

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { logLevel, parseEnv } from '../core/env.js';
 import { createLogger } from '../core/logger.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createController, type Controller } from './controller.js';
@@ -57,18 +58,18 @@ const envSchema = z.object({
   METRICS_HOST: z.string().default('0.0.0.0'),
   /** How long shutdown may take before the process exits anyway. Default 10000 ms. */
   VF_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
-const parsed = envSchema.safeParse(process.env);
-const problems = parsed.success
-  ? validateTimings({ leaseDurationMs: parsed.data.VF_LEASE_DURATION_MS, renewDeadlineMs: parsed.data.VF_RENEW_DEADLINE_MS, retryPeriodMs: parsed.data.VF_RETRY_PERIOD_MS })
-  : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-if (!parsed.success || problems.length > 0) {
+const parsed = parseEnv(envSchema, process.env);
+const problems = parsed.ok
+  ? validateTimings({ leaseDurationMs: parsed.config.VF_LEASE_DURATION_MS, renewDeadlineMs: parsed.config.VF_RENEW_DEADLINE_MS, retryPeriodMs: parsed.config.VF_RETRY_PERIOD_MS })
+  : parsed.problems;
+if (!parsed.ok || problems.length > 0) {
   for (const p of problems) console.error(`invalid configuration: ${p}`);
   process.exit(1);
 }
-const env = parsed.data;
+const env = parsed.config;
 const logger = createLogger('controller', env.LOG_LEVEL);
 
 function leaseNamespace(): string {

@@ -1,12 +1,7 @@
 // The worker's configuration: every environment variable it reads, parsed once by zod.
 // Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
 import { z } from 'zod';
-
-const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
-// An empty variable counts as unset (not as 0, which is what Number('') would give).
-const intWithDefault = (def: number, min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def));
-const optionalUrl = (protocol: RegExp) => z.preprocess(blankToUndefined, z.url({ protocol }).optional());
+import { intWithDefault, logLevel, optionalUrl, parseEnv, type EnvResult } from '../core/env.js';
 
 export const workerEnvSchema = z.object({
   /** Redis for streams, registry, quotas. Default redis://127.0.0.1:6379. */
@@ -33,17 +28,10 @@ export const workerEnvSchema = z.object({
   VF_SWEEP_INTERVAL_MS: intWithDefault(2000, 50, 600_000),
   /** How long SIGTERM lets in-flight calls finish before aborting them. Default 10000 ms. */
   VF_DRAIN_TIMEOUT_MS: intWithDefault(10_000, 0, 600_000),
-  /** pino level. Default info. */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: logLevel,
 });
 
 export type WorkerConfig = z.infer<typeof workerEnvSchema>;
 
-export type ConfigResult = { ok: true; config: WorkerConfig } | { ok: false; problems: string[] };
-
-/** Every problem at once, one line each, so an operator fixes them in one go. */
-export function parseWorkerConfig(env: Record<string, string | undefined>): ConfigResult {
-  const r = workerEnvSchema.safeParse(env);
-  if (r.success) return { ok: true, config: r.data };
-  return { ok: false, problems: r.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`) };
-}
+export const parseWorkerConfig = (env: Record<string, string | undefined>): EnvResult<WorkerConfig> =>
+  parseEnv(workerEnvSchema, env);
