@@ -1,5 +1,5 @@
 // The api program: reads the environment once, wires the parts, listens, shuts down cleanly.
-import { stopOnSignals } from '../core/lifecycle.js';
+import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
 import { envSecrets, fileSecrets, firstOf } from '../core/secrets.js';
@@ -56,8 +56,8 @@ async function main(): Promise<void> {
     'api listening',
   );
 
-  stopOnSignals(logger, async (signal) => {
-    logger.info({ signal }, 'shutting down: no new connections, draining requests in flight');
+  gracefulShutdown(logger, async () => {
+    // No new connections; requests in flight get the grace period.
     lifecycle.draining = true;
     if (!(await drain(server, config.VF_SHUTDOWN_GRACE_SECONDS * 1000))) {
       logger.warn('shutdown grace period over: remaining connections were closed');

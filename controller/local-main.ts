@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { logLevel, parseEnv } from '../core/env.js';
+import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createLocalSupervisor, workerSpawner } from './local.js';
@@ -57,21 +58,17 @@ const supervisor = createLocalSupervisor({
   }),
 });
 
-let exiting = false;
-async function shutdown(signal: string): Promise<void> {
-  if (exiting) return;
-  exiting = true;
-  logger.info({ signal }, 'shutting down: stopping workers');
-  await supervisor.stop();
-  redis.disconnect();
-  logger.info('stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+const shutdown = gracefulShutdown(
+  logger,
+  async () => {
+    await supervisor.stop();
+    redis.disconnect();
+  },
+  env.VF_STOP_TIMEOUT_MS + 5000,
+);
 
 logger.info({ redis: env.REDIS_URL.replace(/\/\/[^@]*@/, '//***@'), dir: env.VF_POOLS_DIR, worker: env.VF_WORKER_ENTRY }, 'local controller starting');
 supervisor.start().catch((err: unknown) => {
   logger.fatal({ err: (err as Error).message }, 'local controller failed');
-  void shutdown('error');
+  shutdown(1, 'start failed');
 });

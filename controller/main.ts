@@ -9,6 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { logLevel, parseEnv } from '../core/env.js';
+import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createController, type Controller } from './controller.js';
@@ -113,19 +114,17 @@ function newController(): Controller {
   });
 }
 
-let exiting = false;
-async function shutdown(code: number, why: string): Promise<void> {
-  if (exiting) return;
-  exiting = true;
-  logger.info({ why }, 'shutting down');
-  setTimeout(() => process.exit(code), env.VF_SHUTDOWN_TIMEOUT_MS).unref();
-  // Reverse order of start-up: stop reconciling, release the lease, close the rest.
-  await controller?.stop().catch(() => {});
-  await elector?.stop().catch(() => {});
-  await health.close().catch(() => {});
-  redis.disconnect();
-  process.exit(code);
-}
+// Reverse order of start-up: stop reconciling, release the lease, close the rest.
+const shutdown = gracefulShutdown(
+  logger,
+  async () => {
+    await controller?.stop().catch(() => {});
+    await elector?.stop().catch(() => {});
+    await health.close().catch(() => {});
+    redis.disconnect();
+  },
+  env.VF_SHUTDOWN_TIMEOUT_MS,
+);
 
 const health = await startHealthServer({
   port: env.METRICS_PORT,
@@ -144,7 +143,7 @@ const startLeading = () => {
   controller = newController();
   controller.start().catch((err: Error) => {
     logger.fatal({ err: err.message }, 'controller failed to start');
-    void shutdown(1, 'start failed');
+    shutdown(1, 'start failed');
   });
 };
 
@@ -174,8 +173,6 @@ const elector =
       })
     : undefined;
 
-process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'));
-process.on('SIGINT', () => void shutdown(0, 'SIGINT'));
 
 logger.info(
   { identity, server: kube.server, healthPort: health.port, leaderElection: env.VF_LEADER_ELECTION, lagPollMs: env.VF_LAG_POLL_MS },

@@ -1,7 +1,7 @@
 // The worker program: reads the environment once, wires the parts, runs, shuts down cleanly.
 // Start-up: store → Redis → quota gate → worker (registry, consumers, timers) → metrics server.
 // Shutdown on SIGTERM/SIGINT in reverse: metrics stay up until the worker has drained.
-import { stopOnSignals } from '../core/lifecycle.js';
+import { gracefulShutdown } from '../core/lifecycle.js';
 import { Redis } from 'ioredis';
 import { createLogger } from '../core/logger.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
@@ -56,8 +56,8 @@ async function main(): Promise<void> {
     'worker ready',
   );
 
-  stopOnSignals(logger, async (signal) => {
-    logger.info({ signal }, 'shutting down: no new jobs, finishing the ones in flight');
+  gracefulShutdown(logger, async () => {
+    // No new jobs; the ones in flight get the drain time, then are handed back.
     await worker.close();
     await quota.close().catch(() => {});
     await server.close();

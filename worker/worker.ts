@@ -266,8 +266,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         await Promise.race([drained, new Promise((r) => setTimeout(r, o.drainTimeoutMs + 2000).unref())]);
         clearTimeout(deadline);
         slots.close();
-        // Bounded: RegistryView.stop() UNSUBSCRIBEs, which never settles while Redis is down.
-        await Promise.race([deps.registry.stop().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+        await deps.registry.stop();
         logger.info('worker stopped');
       })()),
 
