@@ -7,6 +7,7 @@
 // promoteDue() moves back into the stream. Jobs that used up their attempts go to a
 // dead-letter stream. Everything here is a thin adapter: the decisions live in worker/.
 import type { Redis } from 'ioredis';
+import { batchPerTurn } from './batch.js';
 import { keys } from './keys.js';
 
 /** Queue a job for its vendor's workers. Resolves with the stream entry id once Redis has it. */
@@ -131,30 +132,7 @@ export async function ack(redis: Redis, vendor: string, ...entryIds: string[]): 
  * like ack() if the command fails (the entry then stays pending, as with a lost ack).
  */
 export function createAckBatcher(redis: Redis): (vendor: string, entryId: string) => Promise<void> {
-  let waiting = new Map<string, { ids: string[]; settle: Array<[() => void, (e: unknown) => void]> }>();
-  let scheduled = false;
-  const flush = (): void => {
-    scheduled = false;
-    const due = waiting;
-    waiting = new Map();
-    for (const [vendor, b] of due) {
-      redis.xack(keys.stream(vendor), keys.group, ...b.ids).then(
-        () => b.settle.forEach(([resolve]) => resolve()),
-        (e: unknown) => b.settle.forEach(([, reject]) => reject(e)),
-      );
-    }
-  };
-  return (vendor, entryId) =>
-    new Promise<void>((resolve, reject) => {
-      let b = waiting.get(vendor);
-      if (!b) waiting.set(vendor, (b = { ids: [], settle: [] }));
-      b.ids.push(entryId);
-      b.settle.push([resolve, reject]);
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
-      }
-    });
+  return batchPerTurn<string>((vendor, ids) => redis.xack(keys.stream(vendor), keys.group, ...ids));
 }
 
 /** Hand an entry back: queue the job again at the end of the stream and ack the old entry, atomically. */

@@ -59,6 +59,7 @@
 // Redis errors never fail a waiter: it retries with backoff until Redis answers or its signal aborts.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { batchPerTurn } from '../core/batch.js';
 import { keys } from '../core/keys.js';
 import { defineCommands, TAT_MEMBER } from './quota-scripts.js';
 
@@ -272,7 +273,7 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
       }
       if (receivedBy - stampLocalMin <= marginMs) return; // within the margin: the log is right
       // Move the entry to receivedBy − margin (Redis' time; its "now" is read after we send).
-      await correct(vendor, token, receivedBy - marginMs);
+      await correct(vendor, { token, toLocal: receivedBy - marginMs });
     };
     return Object.assign(release, { grantedAtUs, settle });
   };
@@ -281,39 +282,15 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
   // from a setImmediate: at high call rates many calls end in the same turn, and one round trip
   // per call was a Redis command and a script run per job. The wait is one turn at most; the
   // script still refuses to move an entry that is already a window old.
-  interface Correction {
-    token: string;
-    /** Where the entry should move, on this process' clock (performance.now(), ms). */
-    toLocal: number;
-    done: () => void;
-  }
-  let corrections = new Map<string, Correction[]>();
-  let flushScheduled = false;
-  const flushCorrections = (): void => {
-    flushScheduled = false;
-    const due = corrections;
-    corrections = new Map();
-    for (const [vendor, list] of due) {
+  const correct = batchPerTurn<{ token: string; /** where the entry should move, on performance.now()'s clock (ms) */ toLocal: number }>(
+    (vendor, list) => {
       // Back-dates from the moment of sending (Redis reads its "now" after that: safe side).
       const sentAt = performance.now();
       const args: (string | number)[] = [];
       for (const c of list) args.push(c.token, Math.round(Math.max(0, (sentAt - c.toLocal) * 1000)));
-      void cmd
-        .vfQuotaSettle(keys.quota(vendor, 'window'), windowUs, ...args)
-        .catch(onError)
-        .finally(() => list.forEach((c) => c.done()));
-    }
-  };
-  const correct = (vendor: string, token: string, toLocal: number): Promise<void> =>
-    new Promise((done) => {
-      let list = corrections.get(vendor);
-      if (!list) corrections.set(vendor, (list = []));
-      list.push({ token, toLocal, done });
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushCorrections);
-      }
-    });
+      return cmd.vfQuotaSettle(keys.quota(vendor, 'window'), windowUs, ...args).catch(onError);
+    },
+  );
 
   // Re-stamps slow grants until a round trip is fast enough; undefined when they had to be given up.
   const freshen = async (vendor: string, tokens: string[], holdSlots: boolean): Promise<ScriptTime | undefined> => {
