@@ -78,7 +78,7 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['vendor'] as const,
       registers,
     }),
-    lostCompletions: new Counter({
+    completionConflicts: new Counter({
       name: 'vendorfetch_completion_conflicts_total',
       help: 'Vendor answers not stored because the job was already finished (another worker or a webhook won the compare-and-set).',
       labelNames: ['vendor'] as const,

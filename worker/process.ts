@@ -130,7 +130,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
           // Written only by the call that won the store's compare-and-set: one line per job.
           deps.logger.info({ ...ctx, attempts: started.attempts }, 'job complete');
         } else {
-          metrics.lostCompletions.inc({ vendor });
+          metrics.completionConflicts.inc({ vendor });
           deps.logger.info({ ...ctx, attempts: started.attempts }, 'job already finished elsewhere; answer dropped');
         }
         await ackEntry(vendor, entry.entryId);
