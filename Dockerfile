@@ -3,27 +3,9 @@
 #   docker run IMAGE api | worker | controller | mocks | local   (default: api)
 # Anything else is run as a command (e.g. `node dist/worker/main.js`, which is how the
 # controller starts workers).
+# The base is a build ARG so that the image builds where no registry answers: e2e/testenv/images.sh
+# assembles a Node 24 base locally and passes it here (`buildah bud --build-arg NODE_IMAGE=…`).
 ARG NODE_IMAGE=node:24-bookworm-slim
-
-# ---- entry: the program chooser, shared by the runtime and dev images ------------------
-FROM ${NODE_IMAGE} AS entry
-COPY <<'ENTRY' /usr/local/bin/vendorfetch
-#!/bin/sh
-# Picks the program by name; anything else runs as given. VF_NODE_FLAGS (e.g. --watch, used
-# by the Tiltfile) goes to node.
-set -e
-program="${1:-api}"
-[ "$#" -gt 0 ] && shift
-case "$program" in
-  api)        exec node ${VF_NODE_FLAGS:-} dist/api/main.js "$@" ;;
-  worker)     exec node ${VF_NODE_FLAGS:-} dist/worker/main.js "$@" ;;
-  controller) exec node ${VF_NODE_FLAGS:-} dist/controller/main.js "$@" ;;
-  mocks)      exec node ${VF_NODE_FLAGS:-} dist/vendor-mocks/main.js "$@" ;;
-  local)      exec node ${VF_NODE_FLAGS:-} dist/controller/local-main.js "$@" ;;
-  *)          exec "$program" "$@" ;;
-esac
-ENTRY
-RUN chmod 0755 /usr/local/bin/vendorfetch
 
 # ---- build: compile TypeScript with the dev dependencies --------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -59,7 +41,8 @@ COPY --from=build /src/dist ./dist
 # Local mode reads its pools from here (VF_POOLS_DIR default).
 COPY examples ./examples
 COPY crds ./crds
-COPY --from=entry /usr/local/bin/vendorfetch /usr/local/bin/vendorfetch
+# The program chooser; a plain file, since buildah before 1.33 (Debian 12's) has no heredocs.
+COPY scripts/image-entry.sh /usr/local/bin/vendorfetch
 # A fixed non-root uid/gid (matches the chart's and the worker Deployments' runAsUser), and
 # a writable .data for the embedded SQLite store of `docker run … api` without MongoDB.
 RUN groupadd --gid 10001 vendorfetch \
@@ -75,7 +58,7 @@ CMD ["api"]
 # app user so live updates can write them; the Tiltfile syncs sources, runs tsc and starts node
 # with --watch. Never deployed outside a dev cluster.
 FROM build AS dev
-COPY --from=entry /usr/local/bin/vendorfetch /usr/local/bin/vendorfetch
+COPY scripts/image-entry.sh /usr/local/bin/vendorfetch
 COPY examples ./examples
 COPY crds ./crds
 RUN groupadd --gid 10001 vendorfetch \

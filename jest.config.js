@@ -7,7 +7,8 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // e2e/cluster/ runs on a real cluster, through `npm run e2e:cluster` (jest.cluster.config.js).
+  testPathIgnorePatterns: ['/node_modules/', '/dist/', '<rootDir>/e2e/cluster/'],
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testTimeout: 60_000,
   // One set of real servers (kube-apiserver + etcd, FerretDB, redis-server, helm) per run; the

@@ -1,15 +1,15 @@
-import { parsePaths } from './binaries.js';
+import { COMPONENTS, parsePaths } from './binaries.js';
 
 describe('parsePaths', () => {
   const line = (n: string, state = 'present') => `${n}\tv1\t/c/${n}-v1/${n}\t${state}`;
 
   it('reads one entry per component', () => {
-    const b = parsePaths([line('etcd'), line('kube-apiserver', 'missing'), line('ferretdb'), line('helm'), ''].join('\n'));
+    const b = parsePaths([...COMPONENTS.map((c) => line(c, c === 'kubernetes' ? 'missing' : 'present')), ''].join('\n'));
     expect(b.etcd).toEqual({ name: 'etcd', version: 'v1', path: '/c/etcd-v1/etcd', present: true });
-    expect(b['kube-apiserver'].present).toBe(false);
+    expect(b.kubernetes.present).toBe(false);
   });
 
   it('fails when build.sh left a component out', () => {
-    expect(() => parsePaths([line('etcd'), line('ferretdb'), line('helm')].join('\n'))).toThrow(/kube-apiserver/);
+    expect(() => parsePaths([line('etcd'), line('ferretdb'), line('helm')].join('\n'))).toThrow(/kubernetes/);
   });
 });

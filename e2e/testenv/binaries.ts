@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-export const COMPONENTS = ['etcd', 'kube-apiserver', 'ferretdb', 'helm'] as const;
+export const COMPONENTS = ['etcd', 'kubernetes', 'ferretdb', 'helm', 'coredns', 'pause'] as const;
+/** The programs of the multi-call `kubernetes` binary (go/kubernetes/main.go). */
+export const KUBERNETES_PROGRAMS = ['kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kube-proxy', 'kubelet', 'kubectl'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
 export interface BinaryInfo {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the real test servers (etcd, kube-apiserver, FerretDB, helm) from the Go wrapper modules
+# Builds the real test servers (etcd, the Kubernetes programs, FerretDB, helm, CoreDNS, pause)
+# from the Go wrapper modules
 # under go/, and caches each binary by version so a warm run costs nothing:
 #   <cache>/<name>-<version>/<name>     cache = $VF_TESTENV_CACHE or ~/.cache/vendorfetch/bin
 #
@@ -13,13 +14,15 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${VF_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vendorfetch/bin}
-all=(etcd kube-apiserver ferretdb helm)
+all=(etcd kubernetes ferretdb helm coredns pause)
 
 # The module whose version names each binary.
 main_module() {
   case "$1" in
     etcd) echo go.etcd.io/etcd/server/v3 ;;
-    kube-apiserver) echo k8s.io/kubernetes ;;
+    kubernetes) echo k8s.io/kubernetes ;;
+    coredns) echo github.com/coredns/coredns ;;
+    pause) echo pause ;;
     ferretdb) echo github.com/FerretDB/FerretDB ;;
     helm) echo helm.sh/helm/v3 ;;
     *) echo "unknown component: $1 (known: ${all[*]})" >&2; return 1 ;;
@@ -28,6 +31,8 @@ main_module() {
 
 version_of() {
   local mod
+  # pause has no upstream module: its version is a digest of its own source.
+  [[ $1 == pause ]] && { echo "src-$(sha256sum "$here/go/pause/main.go" | cut -c1-12)"; return; }
   mod=$(main_module "$1")
   awk -v m="$mod" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$here/go/$1/go.mod"
 }
@@ -39,7 +44,7 @@ ldflags_of() {
   local v
   v=$(version_of "$1")
   case "$1" in
-    kube-apiserver)
+    kubernetes)
       local minor=${v#v1.}; minor=${minor%%.*}
       local pkg=k8s.io/component-base/version
       echo "-s -w -X $pkg.gitVersion=$v -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor" \
@@ -55,6 +60,9 @@ ldflags_of() {
       echo "-s -w -X helm.sh/helm/v3/internal/version.version=$v -X helm.sh/helm/v3/internal/version.gitTreeState=clean" \
         "-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$kminor" \
         "-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$kminor"
+      ;;
+    coredns)
+      echo "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$(version_of coredns)"
       ;;
     *) echo "-s -w" ;;
   esac
@@ -100,13 +108,15 @@ build_one() {
     exec 9>&-
     return 1
   }
-  echo "testenv: building $name $version (cold builds take minutes; kube-apiserver 10-30) ..."
+  echo "testenv: building $name $version (cold builds take minutes; kubernetes 10-30) ..."
   tmp="$dir/.$name.tmp.$$"
   stats="$dir/build-stats.txt"
   start=$(date +%s)
   (
     cd "$here/go/$name"
     # shellcheck disable=SC2046
+    # pause runs alone in a scratch image: no libc to link against.
+    [[ $name == pause ]] && export CGO_ENABLED=0
     exec nice -n 10 /usr/bin/time -v -o "$stats.time" \
       go build -trimpath -mod=readonly -ldflags "$(ldflags_of "$name")" -o "$tmp" "$(package_of "$name")"
   ) &

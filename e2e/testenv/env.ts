@@ -6,7 +6,7 @@ import { mkdtemp, mkdir, writeFile, readFile, rm, symlink, access } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from '../support/ports.js';
-import { COMPONENTS, type Binaries } from './binaries.js';
+import { COMPONENTS, KUBERNETES_PROGRAMS, type Binaries } from './binaries.js';
 import { contextName, renderKubeconfig, renderTokenFile, type TokenUser } from './kubeconfig.js';
 import { isRunning, spawnServer, stopProcesses, type ServerProcess, type StartedServer } from './processes.js';
 import { httpGet, waitUntil } from './http.js';
@@ -20,9 +20,9 @@ export interface TestEnvState {
   apiServerUrl: string;
   mongodbUrl: string;
   redisUrl: string;
-  /** Dir with helm, kube-apiserver, etcd and ferretdb (symlinks to the cached builds). */
+  /** Dir with helm, kube-apiserver, etcd, ferretdb, … (symlinks to the cached builds). */
   binDir: string;
-  /** Versions of the servers, e.g. { 'kube-apiserver': 'v1.33.13' }. */
+  /** Versions of the servers, e.g. { kubernetes: 'v1.33.13' }. */
   versions: Record<string, string>;
   /** Kubeconfig contexts: `admin` is in system:masters, `unprivileged` has no RBAC bindings. */
   contexts: { admin: string; unprivileged: string };
@@ -68,7 +68,7 @@ export async function startTestEnv(opts: StartOptions): Promise<TestEnvState> {
   const bins = opts.binaries;
 
   try {
-    await Promise.all(COMPONENTS.map((c) => symlink(bins[c].path, path.join(dirs.bin, c))));
+    await linkBinaries(bins, dirs.bin);
     const [etcdPort, apiPort, mongoPort, redisPort] = (await distinctFreePorts(4)) as [number, number, number, number];
 
     const start = (name: string, binary: string, args: string[]) => {
@@ -119,7 +119,7 @@ export async function startTestEnv(opts: StartOptions): Promise<TestEnvState> {
 
     const apiServerUrl = `https://127.0.0.1:${apiPort}`;
     const certDir = path.join(dirs.apiserver, 'certs');
-    const api = start('kube-apiserver', bins['kube-apiserver'].path, [
+    const api = start('kube-apiserver', path.join(dirs.bin, 'kube-apiserver'), [
       `--etcd-servers=${etcdUrl}`,
       `--cert-dir=${certDir}`,
       `--secure-port=${apiPort}`,
@@ -224,7 +224,16 @@ export function exportLines(state: TestEnvState): string {
   ].join('\n');
 }
 
-async function distinctFreePorts(n: number): Promise<number[]> {
+/**
+ * Symlink every cached binary into `binDir` under its component name, and the multi-call
+ * `kubernetes` binary under each program name it answers to (it dispatches on its argv[0]).
+ */
+export async function linkBinaries(bins: Binaries, binDir: string): Promise<void> {
+  await Promise.all(COMPONENTS.map((c) => symlink(bins[c].path, path.join(binDir, c))));
+  await Promise.all(KUBERNETES_PROGRAMS.map((p) => symlink(bins.kubernetes.path, path.join(binDir, p))));
+}
+
+export async function distinctFreePorts(n: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < n) ports.add(await freePort());
   return [...ports];

@@ -56,7 +56,7 @@ async function up(): Promise<number> {
     log,
   });
   await writeState(STATE_FILE, state);
-  log(`testenv: up (${state.processes.map((p) => `${p.name} ${p.pid}`).join(', ')}); kube-apiserver ${state.versions['kube-apiserver']} at ${state.apiServerUrl}`);
+  log(`testenv: up (${state.processes.map((p) => `${p.name} ${p.pid}`).join(', ')}); Kubernetes ${state.versions.kubernetes} at ${state.apiServerUrl}`);
   console.log(exportLines(state));
   return 0;
 }

@@ -1,0 +1,128 @@
+// Shared pieces of the suites that run on a real cluster (e2e/cluster/run.sh hands it over
+// through KUBECONFIG and VF_CLUSTER_BIN, whichever provider made it): kubectl and helm from
+// that folder, a namespace per suite, polling with a deadline, and a dump of a namespace's
+// state for failure messages.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ClusterEnv {
+  kubeconfig: string;
+  bin: string;
+  /** The product image as the cluster knows it (loaded by the provider). */
+  image: { repository: string; tag: string };
+}
+
+export function clusterEnv(): ClusterEnv {
+  const { KUBECONFIG: kubeconfig, VF_CLUSTER_BIN: bin, VF_CLUSTER_IMAGE: image } = process.env;
+  if (!kubeconfig || !bin) {
+    throw new Error('KUBECONFIG and VF_CLUSTER_BIN are not set: run these suites through `npm run e2e:cluster`, which brings up the cluster');
+  }
+  const ref = image ?? 'localhost/vendorfetch:dev';
+  const at = ref.lastIndexOf(':');
+  return { kubeconfig, bin, image: { repository: ref.slice(0, at), tag: ref.slice(at + 1) } };
+}
+
+export interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function exec(file: string, args: string[], opts: { stdin?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      file,
+      args,
+      { env: { ...process.env, ...opts.env }, maxBuffer: 64 * 1024 * 1024, timeout: opts.timeoutMs ?? 120_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (opts.stdin !== undefined) child.stdin?.end(opts.stdin);
+  });
+}
+
+/** kubectl; throws with its stderr when it fails. */
+export async function kubectl(args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<string> {
+  const env = clusterEnv();
+  const r = await exec(path.join(env.bin, 'kubectl'), [`--kubeconfig=${env.kubeconfig}`, ...args], opts);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+/** kubectl that reports instead of throwing. */
+export function kubectlResult(args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<Result> {
+  const env = clusterEnv();
+  return exec(path.join(env.bin, 'kubectl'), [`--kubeconfig=${env.kubeconfig}`, ...args], opts);
+}
+
+export async function apply(objects: object[], namespace?: string): Promise<void> {
+  await kubectl([...(namespace ? ['-n', namespace] : []), 'apply', '-f', '-'], { stdin: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+}
+
+export async function getJson<T = any>(args: string[]): Promise<T> {
+  return JSON.parse(await kubectl([...args, '-o', 'json'])) as T;
+}
+
+export async function createNamespace(prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kubectl(['create', 'namespace', name]);
+  return name;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Poll `probe` until it returns a value other than undefined/false. On timeout, throw with what
+ * was waited for, the last probe error and (when given) the namespace's state.
+ */
+export async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>, namespace?: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const v = await probe();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = (err as Error).message;
+    }
+    if (Date.now() > deadline) {
+      const dump = namespace ? `\n--- state of namespace ${namespace} ---\n${await dumpNamespace(namespace)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}${dump}`);
+    }
+    await sleep(500);
+  }
+}
+
+/** Pods, events and recent logs of a namespace, for failure messages. */
+export async function dumpNamespace(namespace: string): Promise<string> {
+  const parts: string[] = [];
+  for (const args of [
+    ['get', 'all,vendorpools,leases,pdb', '-o', 'wide'],
+    ['get', 'events', '--sort-by=.lastTimestamp'],
+  ]) {
+    const r = await kubectlResult(['-n', namespace, ...args]);
+    parts.push(`$ kubectl ${args.join(' ')}\n${r.stdout}${r.stderr}`);
+  }
+  const pods = await kubectlResult(['-n', namespace, 'get', 'pods', '-o', 'jsonpath={.items[*].metadata.name}']);
+  for (const pod of pods.stdout.split(' ').filter(Boolean).slice(0, 12)) {
+    const r = await kubectlResult(['-n', namespace, 'logs', pod, '--all-containers', '--tail=20']);
+    parts.push(`$ kubectl logs ${pod} --tail=20\n${r.stdout}${r.stderr}`);
+  }
+  return parts.join('\n');
+}
+
+/** Wrap a test body so that a failure carries the namespace's state. */
+export async function withDump<T>(namespace: string, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    (err as Error).message += `\n--- state of namespace ${namespace} ---\n${await dumpNamespace(namespace)}`;
+    throw err;
+  }
+}

@@ -1,0 +1,3 @@
+module vendorfetch.local/testenv/pause
+
+go 1.24
