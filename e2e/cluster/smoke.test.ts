@@ -138,27 +138,31 @@ describe('a one-node cluster', () => {
 
   it('restarts a container that exits, and its logs stay readable', () =>
     withDump(ns, async () => {
+      // Runs 4 s, then fails: long enough to read the restarted container while it runs (the
+      // kubelet keeps one dead container per pod, so --previous is the one before it).
+      const crash = `console.log('started at ' + Date.now()); setTimeout(() => process.exit(3), 4000)`;
       await apply(
         [
           {
             apiVersion: 'v1',
             kind: 'Pod',
             metadata: { name: 'crasher' },
-            spec: {
-              containers: [{ name: 'main', image, imagePullPolicy: 'Never', args: ['node', '-e', `console.log('started at ' + Date.now()); setTimeout(() => process.exit(3), 500)`] }],
-            },
+            spec: { containers: [{ name: 'main', image, imagePullPolicy: 'Never', args: ['node', '-e', crash] }] },
           },
         ],
         ns,
       );
-      const restarts = await waitFor('a restart', 120_000, async () => {
+      const status = await waitFor('the restarted container to run', 120_000, async () => {
         const p = await getJson(['-n', ns, 'get', 'pod', 'crasher']);
         const s = p.status?.containerStatuses?.[0];
-        return s && s.restartCount >= 1 && s.lastState?.terminated ? s : undefined;
+        return s && s.restartCount >= 1 && s.state?.running && s.lastState?.terminated ? s : undefined;
       });
-      expect(restarts.lastState.terminated.exitCode).toBe(3);
-      const previous = await kubectl(['-n', ns, 'logs', 'crasher', '--previous']);
-      expect(previous).toMatch(/^started at \d+$/m);
+      expect(status.lastState.terminated.exitCode).toBe(3);
+      const startedAt = (logs: string) => Number(logs.match(/^started at (\d+)$/m)?.[1]);
+      const previous = startedAt(await kubectl(['-n', ns, 'logs', 'crasher', '--previous']));
+      const current = startedAt(await kubectl(['-n', ns, 'logs', 'crasher']));
+      expect(previous).toBeGreaterThan(0);
+      expect(current).toBeGreaterThan(previous);
     }));
 
   it('garbage-collects the ReplicaSets and Pods of a deleted Deployment', () =>

@@ -56,8 +56,8 @@ save() {
   mv "$archive.tmp" "$archive"
   # Uncompressed size of the image as containerd will store it, and the archive's size.
   local size
-  size=$(buildah inspect --type image --format '{{.Size}}' "$ref" 2>/dev/null || echo 0)
-  printf 'image=%s\nuncompressed_bytes=%s\narchive_bytes=%s\nbuilt_at=%s\n' \
+  size=$(buildah images --noheading --format '{{.Size}}' "$ref" 2>/dev/null | head -1)
+  printf 'image=%s\nsize_in_storage=%s\narchive_bytes=%s\nbuilt_at=%s\n' \
     "$ref" "$size" "$(stat -c %s "$archive")" "$(date -u +%FT%TZ)" >"$archive.size"
   echo "images: $ref -> $archive ($(( $(stat -c %s "$archive") / 1024 / 1024 )) MiB)"
 }
@@ -129,10 +129,22 @@ build_mongo() {
 }
 
 build_vendorfetch() {
-  # --network host: the build stage runs `npm ci` against the npm registry.
-  buildah bud --quiet --layers --network host \
+  # --network host: the build stage runs `npm ci` against the npm registry. Where this machine
+  # reaches the registry through a TLS proxy with its own CA (trusted by the host, unknown to a
+  # fresh image), RUN steps get the host's CA bundle and an npmrc naming it, as read-only
+  # volumes: nothing of it lands in a layer, and the Dockerfile stays the one everyone uses.
+  local npmrc
+  npmrc=$(mktemp)
+  local ca=${VF_BUILD_CA_BUNDLE:-${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}}
+  local volumes=()
+  if [[ -s $ca ]]; then
+    echo "cafile=/run/vf-build/ca.crt" >"$npmrc"
+    volumes=(-v "$ca:/run/vf-build/ca.crt:ro" -v "$npmrc:/root/.npmrc:ro")
+  fi
+  buildah bud --quiet --layers --network host "${volumes[@]}" \
     --build-arg "NODE_IMAGE=$(ref_of node)" \
-    -t "$(ref_of_product)" -f "$repo/Dockerfile" "$repo" >/dev/null
+    -t "$(ref_of_product)" -f "$repo/Dockerfile" "$repo" >/dev/null || { rm -f "$npmrc"; return 1; }
+  rm -f "$npmrc"
 }
 
 build_one() {

@@ -7,7 +7,7 @@
  * send can leave the node.
  */
 export const NET = {
-  /** The node's own address, on a dummy interface: kubelet, apiserver and CoreDNS listen here. */
+  /** The node's own address, on an interface of its own: kubelet, apiserver and CoreDNS listen here. */
   nodeIp: '10.213.0.1',
   /** Everything the cluster uses, and the only route a pod gets. */
   clusterRange: '10.213.0.0/16',

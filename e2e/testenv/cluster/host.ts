@@ -1,5 +1,5 @@
 // What the one-node cluster changes on the machine itself, and how `down` takes it back:
-// the node's dummy interface and routes, the pod bridge, two sysctls, iptables chains (its own
+// the node's own interface and routes, the pod bridge, two sysctls, iptables chains (its own
 // guard, kube-proxy's), the CRI's network namespaces, mounts under the run dir, a cgroup
 // subtree, and leftover container processes. `prepareHost` records what was there before, so
 // `cleanHost` removes only what the cluster added, even after a failed or killed `up`.
@@ -104,7 +104,9 @@ export async function snapshotHost(): Promise<HostSnapshot> {
 /** Set up the node's network and cgroups. Call `cleanHost` with the same snapshot to undo. */
 export async function prepareHost(snap: HostSnapshot): Promise<void> {
   for (const f of SYSCTLS) await writeFile(f, '1');
-  await run('ip', ['link', 'add', NET.nodeInterface, 'type', 'dummy']);
+  // A bridge without ports holds the node's address: this kernel has no `dummy` driver (and no
+  // modprobe), and packets routed into an empty bridge go nowhere, which is what we want below.
+  await run('ip', ['link', 'add', NET.nodeInterface, 'type', 'bridge']);
   await run('ip', ['addr', 'add', `${NET.nodeIp}/32`, 'dev', NET.nodeInterface]);
   await run('ip', ['link', 'set', NET.nodeInterface, 'up']);
   // Service addresses that kube-proxy does not rewrite end here, never on the default route.

@@ -99,7 +99,7 @@ async function up(): Promise<number> {
   const binaries = await ensureBinaries(log);
   const images = await ensureImages();
   const pause = images.find((i) => i.name === 'pause')!;
-  const state = await startCluster({ binaries, saveState, imageArchives: images.map((i) => i.archive), pauseImage: pause.ref, log });
+  const state = await startCluster({ binaries, saveState, removeState: () => rm(STATE_FILE, { force: true }), imageArchives: images.map((i) => i.archive), pauseImage: pause.ref, log });
   console.log(clusterExports(state));
   return 0;
 }

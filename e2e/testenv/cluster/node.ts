@@ -49,6 +49,8 @@ export interface ClusterOptions {
   binaries: Binaries;
   /** Writes the state as soon as there is something to clean up, and again at the end. */
   saveState: (s: ClusterState) => Promise<void>;
+  /** Removes it again after a failed start-up was cleaned up without a trace. */
+  removeState: () => Promise<void>;
   /** Image archives (OCI) to import into containerd before the node registers. */
   imageArchives: string[];
   /** Reference of the pause image (containerd's sandbox_image); must be among the archives. */
@@ -236,7 +238,9 @@ export async function startCluster(opts: ClusterOptions): Promise<ClusterState> 
     return state;
   } catch (err) {
     log(`cluster: start-up failed: ${(err as Error).message}`);
-    await stopCluster(state, log);
+    const problems = await stopCluster(state, log);
+    if (problems.length) log(`cluster: the failed start-up left something behind; \`npm run cluster -- down\` tries again:\n  ${problems.join('\n  ')}`);
+    else await opts.removeState();
     throw err;
   }
 }

@@ -1,0 +1,300 @@
+// The shipped chart on a real cluster, from `helm install` to `helm uninstall`, in order: each
+// step builds on the one before (one release, one namespace), and a failure carries the
+// namespace's state. Runs on whatever cluster e2e/cluster/run.sh brought up (local node or kind).
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ResilientForward } from './portforward.js';
+import { REPO_ROOT, clusterEnv, getJson, kubectl, kubectlResult, waitFor, withDump } from './support.js';
+import { execFile } from 'node:child_process';
+
+const env = clusterEnv();
+// The example VendorPools call the mocks at http://vendorfetch-mock-…, the names this release gets.
+const RELEASE = 'vendorfetch';
+const NS = `vf-chart-${Date.now().toString(36)}`;
+const CHART = path.join(REPO_ROOT, 'charts', 'vendorfetch');
+const LOCAL_STORES = process.env.VF_CLUSTER_PROVIDER !== 'kind';
+
+/** Values for the e2e: this build's image, the dev stores, the mocks; local images on the local node. */
+function installArgs(extra: string[] = []): string[] {
+  const set = [
+    `image.repository=${env.image.repository}`,
+    `image.tag=${env.image.tag}`,
+    'image.pullPolicy=Never',
+    'dev.redis.enabled=true',
+    'dev.mongodb.enabled=true',
+    'mocks.enabled=true',
+    'controller.lagPollMs=2000',
+  ];
+  if (LOCAL_STORES) {
+    // No registry here: Debian's redis-server and FerretDB (MongoDB wire), built by images.sh.
+    set.push('dev.redis.image=localhost/vf-redis:bookworm', 'dev.redis.pullPolicy=Never');
+    set.push('dev.mongodb.image=localhost/vf-mongo:v1.24.2', 'dev.mongodb.pullPolicy=Never');
+    set.push('dev.mongodb.command={/usr/local/bin/ferretdb,--listen-addr,0.0.0.0:27017,--sqlite-dir,/data/db}');
+  }
+  return [...set.flatMap((s) => ['--set', s]), ...extra];
+}
+
+function helm(args: string[], timeoutMs = 600_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      path.join(env.bin, 'helm'),
+      [`--kubeconfig=${env.kubeconfig}`, '-n', NS, ...args],
+      { timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024, env: { ...process.env, HELM_CACHE_HOME: helmHome, HELM_CONFIG_HOME: helmHome, HELM_DATA_HOME: helmHome } },
+      (err, stdout, stderr) => (err ? reject(new Error(`helm ${args.join(' ')} failed: ${stderr.trim() || err.message}\n${stdout}`)) : resolve(stdout)),
+    );
+  });
+}
+
+let helmHome = '';
+let api: ResilientForward;
+
+async function submit(vendor: string, payload: object, key = `e2e-${Math.random().toString(36).slice(2)}`): Promise<string> {
+  // The Idempotency-Key makes a retried POST (after a port-forward broke) create nothing new.
+  const r = await api.fetch('/jobs', { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body: JSON.stringify({ vendor, payload }) });
+  const body = (await r.json()) as { request_id?: string };
+  if (r.status !== 202 || !body.request_id) throw new Error(`POST /jobs for ${vendor}: ${r.status} ${JSON.stringify(body)}`);
+  return body.request_id;
+}
+
+interface Job {
+  request_id: string;
+  status: string;
+  result?: unknown;
+  error?: unknown;
+  completed_at?: string;
+}
+
+async function job(id: string): Promise<Job> {
+  const r = await api.fetch(`/jobs/${id}`);
+  if (r.status !== 200) throw new Error(`GET /jobs/${id}: ${r.status}`);
+  return (await r.json()) as Job;
+}
+
+/** Wait until every job is complete; fail at once on a failed job. Returns the jobs. */
+async function allComplete(ids: string[], timeoutMs: number): Promise<Map<string, Job>> {
+  const done = new Map<string, Job>();
+  await waitFor(`${ids.length} jobs to complete`, timeoutMs, async () => {
+    for (const id of ids.filter((i) => !done.has(i))) {
+      const j = await job(id);
+      if (j.status === 'failed') throw Object.assign(new Error(`job ${id} failed: ${JSON.stringify(j.error)}`), { fatal: true });
+      if (j.status === 'complete') done.set(id, j);
+    }
+    return done.size === ids.length;
+  }, NS);
+  return done;
+}
+
+async function submitMany(vendor: string, n: number, concurrency = 16): Promise<string[]> {
+  const ids: string[] = new Array(n);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        const i = next++;
+        ids[i] = await submit(vendor, { company: 'acme', n: i });
+      }
+    }),
+  );
+  return ids;
+}
+
+// The mocks' admin endpoints (knobs, counters), one forward per mock port (9101 sync, 9102 async).
+const mockForwards = new Map<number, ResilientForward>();
+function mockFetch(port: number, p: string, init?: RequestInit): Promise<Response> {
+  if (!mockForwards.has(port)) mockForwards.set(port, new ResilientForward(NS, `svc/${RELEASE}-mocks`, port));
+  return mockForwards.get(port)!.fetch(p, init);
+}
+
+async function mockConfig(port: number, knobs: object): Promise<void> {
+  const r = await mockFetch(port, '/_config', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(knobs) });
+  if (!r.ok) throw new Error(`mock ${port} /_config: ${r.status} ${await r.text()}`);
+}
+
+async function podsReady(selector: string): Promise<number> {
+  const pods = await getJson(['-n', NS, 'get', 'pods', '-l', selector]);
+  return (pods.items as any[]).filter((p) => p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && !p.metadata.deletionTimestamp).length;
+}
+
+const step = (name: string, body: () => Promise<void>) => it(name, () => withDump(NS, body));
+
+beforeAll(async () => {
+  helmHome = await mkdtemp(path.join(os.tmpdir(), 'vf-helm-'));
+  api = new ResilientForward(NS, `svc/${RELEASE}-api`, 8080);
+});
+
+afterAll(async () => {
+  api?.close();
+  for (const f of mockForwards.values()) f.close();
+  await rm(helmHome, { recursive: true, force: true });
+});
+
+describe('the chart on a real cluster', () => {
+  step('installs: every pod becomes Ready and `helm test` passes', async () => {
+    await helm(['install', RELEASE, CHART, '--create-namespace', ...installArgs(), '--wait', '--timeout', '6m']);
+    const pods = await getJson(['-n', NS, 'get', 'pods']);
+    const notReady = (pods.items as any[]).filter((p) => !p.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    expect(notReady.map((p) => p.metadata.name)).toEqual([]);
+    expect(pods.items.length).toBeGreaterThanOrEqual(6); // api ×2, controller ×2, mocks, redis, mongodb
+    const out = await helm(['test', RELEASE, '--timeout', '4m']);
+    expect(out).toMatch(/Phase:\s+Succeeded/);
+  });
+
+  step('runs the example VendorPools: worker pods of the real image become Ready', async () => {
+    await kubectl(['-n', NS, 'apply', '-k', path.join(REPO_ROOT, 'manifests', 'examples')]);
+    for (const pool of ['sync-vendors', 'async-vendors']) {
+      await waitFor(`${pool} Ready`, 180_000, async () => {
+        const vp = await getJson(['-n', NS, 'get', 'vendorpool', pool]);
+        return vp.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True');
+      }, NS);
+      const deploy = await getJson(['-n', NS, 'get', 'deployment', `${pool}-workers`]);
+      expect(deploy.spec.template.spec.containers[0].image).toBe(`${env.image.repository}:${env.image.tag}`);
+      await waitFor(`${pool} worker pods Ready`, 180_000, async () => (await getJson(['-n', NS, 'get', 'deployment', `${pool}-workers`])).status?.readyReplicas >= 1, NS);
+    }
+    const table = await kubectl(['-n', NS, 'get', 'vp']);
+    expect(table.split('\n')[0]).toMatch(/NAME\s+VENDORS\s+REPLICAS\s+READY\s+LAG\s+AGE/);
+    expect(table).toMatch(/sync-vendors\s+\S*sync/);
+  });
+
+  step('completes a sync and an async job through the api Service, with cleaned results', async () => {
+    const syncId = await submit('sync', { company: 'acme' });
+    const asyncId = await submit('async', { company: 'acme' });
+    const done = await allComplete([syncId, asyncId], 120_000);
+    for (const j of done.values()) {
+      const text = JSON.stringify(j.result);
+      // The mocks answer with padded strings and PII; cleaning trims, drops and redacts them.
+      expect(text).not.toMatch(/"password"|"ssn"/);
+      expect(text).not.toMatch(/"\s+[^"]*"|"[^"]*\s+"/);
+    }
+    // The async job was finished by the mock pod's webhook through cluster DNS, signed with the
+    // Secret the chart made: the mock counts a 200 answer from the api.
+    const counters = (await (await mockFetch(9102, '/_counters?perKey=false')).json()) as { webhookStatuses: Record<string, number> };
+    expect(counters.webhookStatuses['200']).toBeGreaterThanOrEqual(1);
+  });
+
+  step('scales a lagging pool up, and back down after its stabilisation window', async () => {
+    await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=merge', '-p', JSON.stringify({ spec: { workers: { scaleDownStabilizationSeconds: 15 } } })]);
+    await mockConfig(9101, { latencyMs: 1500 });
+    const before = (await getJson(['-n', NS, 'get', 'deployment', 'sync-vendors-workers'])).spec.replicas as number;
+    const ids = await submitMany('sync', 600);
+    const grown = await waitFor('more ready worker pods', 180_000, async () => {
+      const d = await getJson(['-n', NS, 'get', 'deployment', 'sync-vendors-workers']);
+      return d.spec.replicas > before && d.status.readyReplicas > before ? d.status.readyReplicas : undefined;
+    }, NS);
+    expect(grown).toBeGreaterThan(before);
+    await mockConfig(9101, { latencyMs: 0 });
+    await allComplete(ids, 300_000);
+    await waitFor('scale back down', 180_000, async () => (await getJson(['-n', NS, 'get', 'deployment', 'sync-vendors-workers'])).spec.replicas === 1, NS);
+  });
+
+  step('hands the Lease to the other controller when the leader dies; a quota edit reaches the workers', async () => {
+    const lease = await getJson(['-n', NS, 'get', 'lease', `${RELEASE}-controller`]);
+    const leader = lease.spec.holderIdentity as string;
+    expect(leader).toMatch(new RegExp(`^${RELEASE}-controller-`));
+    await kubectl(['-n', NS, 'delete', 'pod', leader, '--wait=false']);
+    const next = await waitFor('a new leader', 90_000, async () => {
+      const l = await getJson(['-n', NS, 'get', 'lease', `${RELEASE}-controller`]);
+      return l.spec.holderIdentity && l.spec.holderIdentity !== leader ? (l.spec.holderIdentity as string) : undefined;
+    }, NS);
+    expect(next).not.toBe(leader);
+    // Lower the quota, then measure it on the vendor's own clock.
+    await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/vendors/0/quota/requestsPerSecond', value: 4 }, { op: 'replace', path: '/spec/vendors/0/quota/burst', value: 2 }])]);
+    await waitFor('the new leader to observe the edit', 60_000, async () => {
+      const vp = await getJson(['-n', NS, 'get', 'vendorpool', 'sync-vendors']);
+      return vp.status?.observedGeneration === vp.metadata.generation;
+    }, NS);
+    await new Promise((r) => setTimeout(r, 3_000)); // registry reload hint + poll
+    await mockFetch(9101, '/_reset', { method: 'POST' });
+    const ids = await submitMany('sync', 30);
+    await allComplete(ids, 120_000);
+    const c = (await (await mockFetch(9101, '/_counters?perKey=false')).json()) as { maxRateInAnyRollingSecond: number; served: number };
+    expect(c.served).toBeGreaterThanOrEqual(30);
+    expect(c.maxRateInAnyRollingSecond).toBeLessThanOrEqual(4);
+    // Back to the example's quota for the next steps.
+    await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/vendors/0/quota/requestsPerSecond', value: 100 }, { op: 'replace', path: '/spec/vendors/0/quota/burst', value: 20 }])]);
+  });
+
+  step('completes every job, once, when a worker pod is deleted in the middle of a 500-job run', async () => {
+    await kubectl(['-n', NS, 'scale', 'deployment', 'sync-vendors-workers', '--replicas=2']);
+    await mockConfig(9101, { latencyMs: 50 });
+    const ids = await submitMany('sync', 500);
+    const pods = await getJson(['-n', NS, 'get', 'pods', '-l', 'vendorfetch.io/pool=sync-vendors']);
+    const victim = (pods.items as any[]).find((p) => !p.metadata.deletionTimestamp)?.metadata.name as string;
+    expect(victim).toBeTruthy();
+    await kubectl(['-n', NS, 'delete', 'pod', victim, '--wait=false']);
+    const done = await allComplete(ids, 300_000);
+    // A second completion would rewrite completed_at; read every job again a while later.
+    await new Promise((r) => setTimeout(r, 5_000));
+    for (const id of ids) expect((await job(id)).completed_at).toBe(done.get(id)!.completed_at);
+    await mockConfig(9101, { latencyMs: 0 });
+  });
+
+  step('completes every job when the Redis pod is killed (the dev Redis keeps nothing)', async () => {
+    const ids = await submitMany('sync', 100);
+    await kubectl(['-n', NS, 'delete', 'pod', '-l', 'app.kubernetes.io/component=dev-redis', '--grace-period=0', '--force']);
+    const more = await waitFor('the api to accept jobs again', 120_000, async () => submitMany('sync', 50).catch(() => undefined), NS);
+    await allComplete([...ids, ...more], 300_000);
+  });
+
+  step('`helm upgrade` rolls out a changed value and applies a changed CRD', async () => {
+    const before = (await getJson(['-n', NS, 'get', 'deployment', `${RELEASE}-api`])).metadata.generation as number;
+    // A copy of the chart whose CRD gained a printer column stands in for a newer chart.
+    const copy = await mkdtemp(path.join(os.tmpdir(), 'vf-chart-'));
+    try {
+      await cp(CHART, copy, { recursive: true });
+      const crdFile = await findCrdTemplate(copy);
+      const crd = await readFile(crdFile, 'utf8');
+      const marked = crd.replace(/(\s+- \{name: Age, type: date, jsonPath: \.metadata\.creationTimestamp)/, '$1}\n        - {name: E2EUpgrade, type: string, jsonPath: .metadata.uid, priority: 1');
+      expect(marked).not.toBe(crd);
+      await writeFile(crdFile, marked);
+      await helm(['upgrade', RELEASE, copy, ...installArgs(['--set', 'logLevel=debug']), '--wait', '--timeout', '6m']);
+    } finally {
+      await rm(copy, { recursive: true, force: true });
+    }
+    const d = await getJson(['-n', NS, 'get', 'deployment', `${RELEASE}-api`]);
+    expect(d.metadata.generation).toBeGreaterThan(before);
+    expect(JSON.stringify(d.spec.template.spec.containers[0].env)).toMatch(/"LOG_LEVEL","value":"debug"/);
+    const crd = await getJson(['get', 'crd', 'vendorpools.vendorfetch.io']);
+    expect(JSON.stringify(crd.spec.versions[0].additionalPrinterColumns)).toMatch(/E2EUpgrade/);
+  });
+
+  step('deleting a VendorPool runs its finalizer: Deployment, pods and registry entry go', async () => {
+    await kubectl(['-n', NS, 'delete', 'vendorpool', 'async-vendors', '--wait=true', '--timeout=120s']);
+    await waitFor('the worker Deployment and its pods to go', 120_000, async () => {
+      const d = await kubectlResult(['-n', NS, 'get', 'deployment', 'async-vendors-workers']);
+      const pods = await getJson(['-n', NS, 'get', 'pods', '-l', 'vendorfetch.io/pool=async-vendors']);
+      return d.code !== 0 && pods.items.length === 0;
+    }, NS);
+    // The registry no longer knows the vendor: the api refuses new jobs for it.
+    const r = await api.fetch('/jobs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ vendor: 'async', payload: {} }) });
+    expect(r.status).toBe(422);
+  });
+
+  step('`helm uninstall` and deleting the namespace leave nothing behind', async () => {
+    await kubectl(['-n', NS, 'delete', 'vendorpool', '--all', '--wait=true', '--timeout=120s']);
+    api.close();
+    for (const f of mockForwards.values()) f.close();
+    await helm(['uninstall', RELEASE, '--wait', '--timeout', '3m']);
+    await kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=180s'], { timeoutMs: 200_000 });
+    const ns = await kubectlResult(['get', 'namespace', NS]);
+    expect(ns.stderr).toMatch(/NotFound/);
+    const clusterScoped = await getJson(['get', 'clusterroles,clusterrolebindings', '-l', `app.kubernetes.io/instance=${RELEASE}`]);
+    expect(clusterScoped.items.map((o: any) => `${o.kind}/${o.metadata.name}`)).toEqual([]);
+    const everywhere = await getJson(['get', 'vendorpools,leases,secrets,pods', '-A', '-l', `app.kubernetes.io/instance=${RELEASE}`]);
+    expect(everywhere.items.map((o: any) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`)).toEqual([]);
+  });
+});
+
+/** The CRD as the chart ships it (templates/ when the chart templates it, else crds/). */
+async function findCrdTemplate(chartDir: string): Promise<string> {
+  for (const candidate of ['templates/crds/vendorpools.vendorfetch.io.yaml', 'templates/crd.yaml', 'templates/crds.yaml', 'crds/vendorpools.vendorfetch.io.yaml']) {
+    try {
+      const f = path.join(chartDir, candidate);
+      if ((await readFile(f, 'utf8')).includes('vendorpools.vendorfetch.io')) return f;
+    } catch {
+      // next
+    }
+  }
+  throw new Error(`no VendorPool CRD found in ${chartDir}`);
+}
+
