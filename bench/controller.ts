@@ -57,7 +57,9 @@ const procs: ChildProcess[] = [];
 async function startController(name: string): Promise<{ child: ChildProcess; port: number }> {
   const port = await freePort();
   const child = spawn(process.execPath, [controllerEntry], {
-    env: { ...process.env, REDIS_URL: redisServer.url, POD_NAME: name, POD_NAMESPACE: ns, VF_WATCH_NAMESPACE: ns, VF_LAG_POLL_MS: String(LAG_POLL_MS), METRICS_PORT: String(port), METRICS_HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+    env: { ...process.env, REDIS_URL: redisServer.url, POD_NAME: name, POD_NAMESPACE: ns, VF_WATCH_NAMESPACE: ns, VF_LAG_POLL_MS: String(LAG_POLL_MS), METRICS_PORT: String(port), METRICS_HOST: '127.0.0.1', LOG_LEVEL: 'warn',
+      // Workers need a shared store, else the controller refuses to make their Deployments.
+      VF_WORKER_MONGODB_URL: process.env.MONGODB_URL ?? 'mongodb://127.0.0.1:27017/vendorfetch' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   procs.push(child);

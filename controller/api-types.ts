@@ -34,6 +34,10 @@ export interface VendorPoolStatus {
   replicas?: number;
   readyReplicas?: number;
   lag?: number;
+  /** Worker pods in phase Pending (counted while some workers are not ready; else 0). */
+  pendingPods?: number;
+  /** Of those, the pods the scheduler cannot place (see the Ready condition's message). */
+  unschedulablePods?: number;
   vendorNames?: string;
   vendors?: VendorStatus[];
   conditions?: Condition[];

@@ -1,10 +1,12 @@
-// The CRD's OpenAPI schema and the zod schema (core/vendorpool.ts) must not drift. This test
+// The CRD's OpenAPI schema and the zod schemas (core/vendorpool.ts, plus the Kubernetes-only
+// pod settings of spec.workers in controller/worker-pod.ts) must not drift. This test
 // walks both, field by field, and compares every bound, enum, pattern, required list and
 // default. The cross-field rules (zod refines ↔ CEL rules) cannot be compared this way; the
 // suite in e2e/controller/ runs one example set through zod and the real API server for those.
 import { z } from 'zod';
 import { vendorPoolSpecSchema } from '../core/vendorpool.js';
 import { loadCrd } from './crd-schema.js';
+import { workerPodSchema } from './worker-pod.js';
 
 type Schema = Record<string, unknown> & { properties?: Record<string, Schema>; items?: Schema };
 
@@ -48,8 +50,17 @@ function compare(zodNode: Schema, crdNode: Schema, at: string, problems: string[
   if (zodNode.items && crdNode.items) compare(zodNode.items, crdNode.items, `${at}[]`, problems);
 }
 
+/** spec as the two zod schemas describe it together: core's spec, workers extended with the pod settings. */
+function zodSpec(): Schema {
+  const spec = z.toJSONSchema(vendorPoolSpecSchema, { io: 'input' }) as Schema;
+  const pod = z.toJSONSchema(workerPodSchema, { io: 'input' }) as Schema;
+  const workers = spec.properties!.workers!;
+  workers.properties = { ...workers.properties, ...pod.properties };
+  return spec;
+}
+
 test('every field of spec has the same bounds, enums, patterns, required lists and defaults', () => {
-  const zodSchema = z.toJSONSchema(vendorPoolSpecSchema, { io: 'input' }) as Schema;
+  const zodSchema = zodSpec();
   const crd = loadCrd().spec.versions[0]!.schema.openAPIV3Schema as Schema;
   const problems: string[] = [];
   compare(zodSchema, crd.properties!.spec!, 'spec', problems);
@@ -57,13 +68,22 @@ test('every field of spec has the same bounds, enums, patterns, required lists a
 });
 
 test('the check notices drift (a changed bound is reported)', () => {
-  const zodSchema = z.toJSONSchema(vendorPoolSpecSchema, { io: 'input' }) as Schema;
+  const zodSchema = zodSpec();
   const crd = loadCrd().spec.versions[0]!.schema.openAPIV3Schema as Schema;
   const spec = crd.properties!.spec!;
   (spec.properties!.workers!.properties!.maxReplicas as Schema).maximum = 999;
   const problems: string[] = [];
   compare(zodSchema, spec, 'spec', problems);
   expect(problems).toEqual(['spec.workers.maxReplicas: maximum zod=1000 crd=999']);
+});
+
+test('the check covers the pod settings too (a changed enum is reported)', () => {
+  const crd = loadCrd().spec.versions[0]!.schema.openAPIV3Schema as Schema;
+  const spec = crd.properties!.spec!;
+  (spec.properties!.workers!.properties!.logLevel as Schema).enum = ['info'];
+  const problems: string[] = [];
+  compare(zodSpec(), spec, 'spec', problems);
+  expect(problems).toEqual([expect.stringMatching(/^spec\.workers\.logLevel: enum /)]);
 });
 
 test('every zod refine has a CEL rule with the same message', () => {

@@ -1,5 +1,6 @@
 import { vendorPoolSpecSchema } from '../core/vendorpool.js';
-import { deploymentName, desiredDeployment } from './deployment.js';
+import { deploymentName, desiredDeployment, missingWorkerConfig } from './deployment.js';
+import { workerPodSettings } from './worker-pod.js';
 
 const spec = vendorPoolSpecSchema.parse({
   vendors: [{ name: 'acme', url: 'http://acme.example/fetch', quota: { requestsPerSecond: 10 } }],
@@ -32,7 +33,9 @@ test('env from values, secrets, pool identity; image default vs spec', () => {
   expect(c.image).toBe('vendorfetch:dev');
   expect(c.args).toEqual(['worker']);
   expect(c.command).toBeUndefined();
-  expect(c.resources).toEqual({ limits: { cpu: '500m' } });
+  // The pool's cpu limit; memory from the built-in defaults (never BestEffort).
+  expect(c.resources).toEqual({ requests: { memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } });
+  expect(env.LOG_LEVEL?.value).toBe('info');
   const custom = vendorPoolSpecSchema.parse({ ...spec, workers: { ...spec.workers, image: 'my/img:1' } });
   expect(desiredDeployment(pool, custom, 1, opts).spec!.template.spec!.containers[0]!.image).toBe('my/img:1');
   const noMongo = desiredDeployment(pool, spec, 1, opts).spec!.template.spec!.containers[0]!.env!;
@@ -55,4 +58,38 @@ test('vendor config stays out of the pod template (a quota edit is no rollout)',
   const edited = vendorPoolSpecSchema.parse({ ...spec, vendors: [{ ...spec.vendors[0], quota: { requestsPerSecond: 99 } }] });
   const b = desiredDeployment(pool, edited, 1, opts);
   expect(b.spec!.template).toEqual(a.spec!.template);
+});
+
+test('pod settings: scheduling, pull secrets, priority and log level reach the pod template', () => {
+  const pod = workerPodSettings(
+    {
+      nodeSelector: { 'vendorfetch.io/role': 'workers' },
+      tolerations: [{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }],
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'zone', operator: 'In', values: ['a'] }] }] } } },
+      topologySpreadConstraints: [{ maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway' }],
+      priorityClassName: 'vendorfetch-workers',
+      logLevel: 'debug',
+    },
+    undefined,
+    { imagePullSecrets: [{ name: 'regcred' }] },
+  );
+  const podSpec = desiredDeployment(pool, spec, 1, opts, pod).spec!.template.spec!;
+  expect(podSpec.nodeSelector).toEqual({ 'vendorfetch.io/role': 'workers' });
+  expect(podSpec.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }]);
+  expect(podSpec.affinity?.nodeAffinity).toBeDefined();
+  expect(podSpec.priorityClassName).toBe('vendorfetch-workers');
+  expect(podSpec.imagePullSecrets).toEqual([{ name: 'regcred' }]);
+  // A spread constraint without a selector counts the pool's own workers.
+  expect(podSpec.topologySpreadConstraints?.[0]?.labelSelector).toEqual({ matchLabels: d0Selector() });
+  expect(podSpec.containers[0]!.env!.find((e) => e.name === 'LOG_LEVEL')?.value).toBe('debug');
+  // Unset settings stay out of the template (no empty fields for server-side apply to own).
+  const plain = desiredDeployment(pool, spec, 1, opts).spec!.template.spec!;
+  for (const k of ['nodeSelector', 'tolerations', 'affinity', 'topologySpreadConstraints', 'priorityClassName', 'imagePullSecrets'] as const) expect(plain[k]).toBeUndefined();
+});
+
+const d0Selector = () => desiredDeployment(pool, spec, 1, opts).spec!.selector.matchLabels;
+
+test('missingWorkerConfig: a controller without a store for its workers says so', () => {
+  expect(missingWorkerConfig(opts)).toMatch(/no store for its workers: set VF_WORKER_MONGODB_URL or VF_WORKER_MONGODB_SECRET/);
+  expect(missingWorkerConfig({ ...opts, mongodbUrl: { value: 'mongodb://m/vf' } })).toBeUndefined();
 });

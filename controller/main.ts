@@ -5,7 +5,6 @@
 // releases the lease so a standby takes over within one retry period.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { logLevel, parseEnv } from '../core/env.js';
@@ -13,11 +12,13 @@ import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createController, type Controller } from './controller.js';
+import { loadRotatingKubeConfig } from './credentials.js';
 import type { EnvSource } from './deployment.js';
 import { startHealthServer } from './health.js';
 import { createKubeClient } from './kube.js';
 import { createLeaderElector, DEFAULT_TIMINGS, validateTimings } from './leader.js';
 import { createControllerMetrics } from './metrics.js';
+import { workerPodDefaultsSchema } from './worker-pod.js';
 
 const secretRef = z
   .string()
@@ -33,9 +34,35 @@ const envSchema = z.object({
   /** REDIS_URL the workers get; default: REDIS_URL. Or VF_WORKER_REDIS_SECRET "<secret>/<key>". */
   VF_WORKER_REDIS_URL: z.string().url().optional(),
   VF_WORKER_REDIS_SECRET: secretRef.optional(),
-  /** MONGODB_URL for workers (value or "<secret>/<key>"); unset → workers use their default store. */
+  /**
+   * MONGODB_URL for workers (value, or VF_WORKER_MONGODB_SECRET "<secret>/<key>"). Required for
+   * workers: unset → pools get Degraded/NoWorkerStore and no worker Deployment.
+   */
   VF_WORKER_MONGODB_URL: z.string().min(1).optional(),
   VF_WORKER_MONGODB_SECRET: secretRef.optional(),
+  /**
+   * Defaults of the worker pod settings a pool may override, as JSON with the fields of
+   * spec.workers (imagePullSecrets, nodeSelector, tolerations, affinity,
+   * topologySpreadConstraints, priorityClassName, logLevel, podDisruptionBudget) plus resources.
+   * Default {}: the built-in defaults (requests 100m / 128Mi, memory limit 512Mi, log level
+   * info, a PodDisruptionBudget with maxUnavailable 1).
+   */
+  VF_WORKER_POD_DEFAULTS: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(text || '{}');
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not JSON: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+      const r = workerPodDefaultsSchema.safeParse(json);
+      if (r.success) return r.data;
+      for (const i of r.error.issues) ctx.addIssue({ code: 'custom', message: `${i.path.join('.') || '(root)'}: ${i.message}` });
+      return z.NEVER;
+    }),
   /** Worker image when a pool does not name one. */
   VF_WORKER_IMAGE: z.string().min(1).default('ghcr.io/vendorfetch/vendorfetch:latest'),
   VF_WEBHOOK_BASE_URL: z.string().url().optional(),
@@ -82,9 +109,11 @@ function leaseNamespace(): string {
   }
 }
 
-const kc = new KubeConfig();
-kc.loadFromDefault();
-const kube = createKubeClient(kc);
+// Credentials are resolved per request, so rotated service-account tokens and expiring exec or
+// cloud tokens keep working (credentials.ts); the informers share the same KubeConfig.
+const credentials = loadRotatingKubeConfig(process.env.KUBECONFIG);
+const kc = credentials.kc;
+const kube = createKubeClient(credentials);
 const metrics = createControllerMetrics({ defaultMetrics: true });
 const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
 redis.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
@@ -100,6 +129,7 @@ function newController(): Controller {
     metrics,
     logger,
     lagPollMs: env.VF_LAG_POLL_MS,
+    identity,
     ...(env.VF_WATCH_NAMESPACE ? { namespace: env.VF_WATCH_NAMESPACE } : {}),
     deployment: {
       defaultImage: env.VF_WORKER_IMAGE,
@@ -110,6 +140,7 @@ function newController(): Controller {
           ? { mongodbUrl: { value: env.VF_WORKER_MONGODB_URL } }
           : {}),
       ...(env.VF_WEBHOOK_BASE_URL ? { webhookBaseUrl: env.VF_WEBHOOK_BASE_URL } : {}),
+      podDefaults: env.VF_WORKER_POD_DEFAULTS,
     },
   });
 }
@@ -179,7 +210,8 @@ logger.info(
   'controller starting',
 );
 if (!env.VF_WORKER_MONGODB_URL && !env.VF_WORKER_MONGODB_SECRET) {
-  logger.warn('no VF_WORKER_MONGODB_URL / VF_WORKER_MONGODB_SECRET: workers fall back to a per-pod SQLite file the api cannot read (demo only)');
+  // Not fatal (the pools say what is wrong, in their status and in Events), but loud.
+  logger.error('no VF_WORKER_MONGODB_URL / VF_WORKER_MONGODB_SECRET: no worker Deployments will be made; every VendorPool gets Degraded=True (NoWorkerStore)');
 }
 if (elector) void elector.run();
 else startLeading();

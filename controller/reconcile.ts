@@ -1,19 +1,25 @@
 // One reconcile story for one VendorPool (level-triggered, idempotent; safe to run any number
 // of times): get → finalizer → initialise conditions → validate / Conflict → publish the
-// registry → server-side apply the worker Deployment → replicas from lag → status, written once.
-import type { V1Deployment } from '@kubernetes/client-node';
+// registry → server-side apply the worker Deployment and its PodDisruptionBudget → replicas from
+// lag → why workers are not ready (unschedulable pods) → status, written once (plus an Event
+// when the pool turns Degraded).
+import os from 'node:os';
+import type { V1Deployment, V1PodDisruptionBudget, V1PodList } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
 import type { VendorRegistry } from '../core/registry.js';
 import type { VendorPoolSpec } from '../core/vendorpool.js';
 import { FIELD_MANAGER, FINALIZER, paths, poolKey, splitKey, type VendorPoolObject, type VendorPoolStatus } from './api-types.js';
 import { initConditions, sameConditions, setCondition, type Condition, type ConditionUpdate } from './conditions.js';
-import { deploymentName, desiredDeployment, type DeploymentOptions } from './deployment.js';
+import { deploymentName, desiredDeployment, missingWorkerConfig, selectorLabels, type DeploymentOptions } from './deployment.js';
+import { degradedTransition, recordPoolEvent } from './events.js';
 import { CONTENT, isKubeError, type KubeClient } from './kube.js';
 import { poolLag, type PoolLag } from './lag.js';
 import type { ControllerMetrics } from './metrics.js';
+import { workerPodScheduling } from './pods.js';
 import { desiredReplicas, type Recommendation } from './scaling.js';
 import { crossPoolConflicts, validatePoolSpec, type PoolClaim } from './validate.js';
+import { desiredPdb, pdbName, validateWorkerPod, workerPodSettings, type WorkerPodSettings } from './worker-pod.js';
 
 export interface ReconcilerDeps {
   kube: KubeClient;
@@ -26,6 +32,8 @@ export interface ReconcilerDeps {
   logger: Logger;
   /** When the pass succeeded: come back after this long to follow the lag. */
   lagPollMs: number;
+  /** Reporting instance of Events. Default: the host name. */
+  identity?: string;
   now?: () => number;
 }
 
@@ -103,14 +111,28 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const status: VendorPoolStatus = { ...pool.status, observedGeneration: generation };
 
     const validation = validatePoolSpec(pool.spec);
-    if (!validation.ok) {
-      set({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: validation.message });
-      set({ type: 'Degraded', status: 'True', reason: 'InvalidSpec', message: validation.message });
+    const podValidation = validateWorkerPod(pool.spec);
+    if (!validation.ok || !podValidation.ok) {
+      const message = [validation, podValidation].map((v) => (v.ok ? '' : v.message)).filter(Boolean).join('; ');
+      set({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message });
+      set({ type: 'Degraded', status: 'True', reason: 'InvalidSpec', message });
       set({ type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'fix the spec to continue' });
       await writeStatus(pool, { ...status, conditions });
       return {};
     }
     const spec = validation.spec;
+
+    // No silent demo mode: without a shared store the workers would write where the api never
+    // reads, and every job would stay pending while everything looks healthy. Refuse instead.
+    // Nothing is published or applied; the pool is retried when the controller (re)starts.
+    const missing = missingWorkerConfig(deps.deployment);
+    if (missing) {
+      set({ type: 'Degraded', status: 'True', reason: 'NoWorkerStore', message: missing });
+      set({ type: 'Ready', status: 'False', reason: 'NoWorkerStore', message: missing });
+      set({ type: 'Progressing', status: 'False', reason: 'NoWorkerStore', message: 'no worker Deployment is made until the controller has a store for workers' });
+      await writeStatus(pool, { ...status, conditions });
+      return {};
+    }
 
     // Vendor names: earlier pools (creation time) keep contested names; the registry refuses
     // names another pool already owns (which also covers pools the informer has not seen yet).
@@ -149,8 +171,10 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     history.set(key, decision.history);
 
     let applied: V1Deployment | undefined;
+    const pod = workerPodSettings(podValidation.pod, spec.workers.resources, deps.deployment.podDefaults);
     try {
-      applied = await apply(pool, spec, decision.replicas);
+      applied = await apply(pool, spec, decision.replicas, pod);
+      await applyPdb(pool, pod);
     } catch (err) {
       const message = `applying the worker Deployment failed: ${(err as Error).message}`;
       set({ type: 'Degraded', status: 'True', reason: 'ApplyFailed', message });
@@ -168,9 +192,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         : { type: 'Progressing', status: 'True', reason: 'RollingOut', message: `${updated}/${decision.replicas} workers updated` },
     );
     set({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'registry published and Deployment applied' });
+    // Pods are read only while some workers are not ready: that is when "why" matters.
+    const allReady = ready >= decision.replicas && rolledOut;
+    const scheduling = allReady ? { pending: 0, unschedulable: 0 } : workerPodScheduling(await listWorkerPods(namespace, name));
     if (conflicts.length > 0) set({ type: 'Ready', status: 'False', reason: 'VendorConflict', message: 'some vendors belong to another pool (see Conflict)' });
-    else if (ready >= decision.replicas && rolledOut) set({ type: 'Ready', status: 'True', reason: 'WorkersReady', message: `${ready}/${decision.replicas} workers ready` });
-    else set({ type: 'Ready', status: 'False', reason: 'WorkersNotReady', message: `${ready}/${decision.replicas} workers ready` });
+    else if (allReady) set({ type: 'Ready', status: 'True', reason: 'WorkersReady', message: `${ready}/${decision.replicas} workers ready` });
+    else if (scheduling.unschedulable > 0) {
+      set({ type: 'Ready', status: 'False', reason: 'WorkersUnschedulable', message: `${ready}/${decision.replicas} workers ready; ${scheduling.unschedulable} pod(s) cannot be scheduled: ${scheduling.message ?? ''}` });
+    } else set({ type: 'Ready', status: 'False', reason: 'WorkersNotReady', message: `${ready}/${decision.replicas} workers ready` });
 
     deps.metrics.poolLag.set({ pool: key }, lag.total);
     deps.metrics.poolReplicas.set({ pool: key }, decision.replicas);
@@ -179,6 +208,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       replicas: decision.replicas,
       readyReplicas: ready,
       lag: lag.total,
+      pendingPods: scheduling.pending,
+      unschedulablePods: scheduling.unschedulable,
       vendorNames: spec.vendors.map((v) => v.name).join(','),
       vendors: lag.vendors.map((v) => ({ name: v.name, lag: v.lag, pending: v.pending, circuit: v.circuit })),
       conditions,
@@ -186,9 +217,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return { requeueAfterMs: deps.lagPollMs };
   }
 
-  async function apply(pool: VendorPoolObject, spec: VendorPoolSpec, replicas: number): Promise<V1Deployment> {
+  async function apply(pool: VendorPoolObject, spec: VendorPoolSpec, replicas: number, pod: WorkerPodSettings): Promise<V1Deployment> {
     const { namespace, name, uid } = pool.metadata;
-    const desired = desiredDeployment({ name, namespace, uid }, spec, replicas, deps.deployment);
+    const desired = desiredDeployment({ name, namespace, uid }, spec, replicas, deps.deployment, pod);
     return kube.request<V1Deployment>({
       method: 'PATCH',
       path: paths.deployment(namespace, deploymentName(name)),
@@ -196,6 +227,29 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       body: desired,
       contentType: CONTENT.apply,
     });
+  }
+
+  /** Apply the pool's PodDisruptionBudget, or delete the one it owns when it wants none. */
+  async function applyPdb(pool: VendorPoolObject, pod: WorkerPodSettings): Promise<void> {
+    const { namespace, name, uid } = pool.metadata;
+    const path = `/apis/policy/v1/namespaces/${namespace}/poddisruptionbudgets/${pdbName(name)}`;
+    if (pod.podDisruptionBudget) {
+      await kube.request({ method: 'PATCH', path, query: { fieldManager: FIELD_MANAGER, force: true }, body: desiredPdb({ name, namespace, uid }, pod.podDisruptionBudget), contentType: CONTENT.apply });
+      return;
+    }
+    // Only a budget this pool owns is removed; one a user made under the same name stays.
+    const existing = await get<V1PodDisruptionBudget>(path);
+    if (existing?.metadata?.ownerReferences?.some((r) => r.uid === uid && r.controller)) {
+      await kube.request({ method: 'DELETE', path, body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: existing.metadata.uid } } }).catch((err: unknown) => {
+        if (!isKubeError(err, 404)) throw err;
+      });
+    }
+  }
+
+  async function listWorkerPods(namespace: string, name: string) {
+    const selector = Object.entries(selectorLabels(name)).map(([k, v]) => `${k}=${v}`).join(',');
+    const list = await kube.request<V1PodList>({ method: 'GET', path: `/api/v1/namespaces/${namespace}/pods`, query: { labelSelector: selector } });
+    return list.items;
   }
 
   /** The one status write of a pass, skipped when nothing changed (no needless watch events). */
@@ -210,6 +264,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       body: { status: next },
       contentType: CONTENT.merge,
     });
+    const event = degradedTransition(pc, nc);
+    if (event) {
+      await recordPoolEvent(kube, pool, event, new Date(now()), deps.identity ?? os.hostname()).catch((err: Error) =>
+        deps.logger.warn({ pool: poolKey(pool.metadata), err: err.message }, 'could not record an Event'),
+      );
+    }
   }
 
   return {

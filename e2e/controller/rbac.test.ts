@@ -120,7 +120,7 @@ d('controller with only the RBAC of manifests/controller-rbac.yaml', () => {
       logger,
       namespace: ns,
       lagPollMs: 500,
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: 'redis://r:6379' } },
+      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: 'redis://r:6379' }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
     });
     try {
       await controller.start();

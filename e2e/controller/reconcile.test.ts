@@ -232,7 +232,7 @@ d('controller when Redis goes away (real kube-apiserver)', () => {
       lagPollMs: 300,
       retryBaseMs: 100,
       retryMaxMs: 500,
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: server.url } },
+      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: server.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
     });
     const degraded = async () => findCondition((await getPool(env!.kube, ns, 'fragile')).status?.conditions, 'Degraded');
     try {

@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import * as k8s from '@kubernetes/client-node';
+import { workerPodDefaultsSchema } from '../../controller/worker-pod.js';
 import {
   adminKubeConfig,
   applyAll,
@@ -30,16 +32,30 @@ import {
 const ALL_ON = path.join(CHART_DIR, 'ci', 'all-on-values.yaml');
 
 describe('chart CRD', () => {
-  // Helm's crds/ and kustomize's base can only read files below their own folder, hence copies.
-  it.each([
-    ['the chart', path.join(CHART_DIR, 'crds', 'vendorpools.vendorfetch.io.yaml')],
-    ['manifests/', path.join(MANIFESTS_DIR, 'crd', 'vendorpools.vendorfetch.io.yaml')],
-  ])('in %s is byte-for-byte the CRD in crds/ (one source of truth)', async (_where, file) => {
-    const [source, copy] = await Promise.all([readFile(path.join(REPO_ROOT, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'), readFile(file, 'utf8')]);
-    // On failure: node e2e/deploy/render-manifests.mjs (copies it to both places).
+  // Helm's chart and kustomize's base can only read files below their own folder, hence copies.
+  // On failure: node e2e/deploy/render-manifests.mjs (writes both).
+  it('in manifests/ is byte-for-byte the CRD in crds/ (one source of truth)', async () => {
+    const [source, copy] = await Promise.all([readFile(path.join(REPO_ROOT, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'), readFile(path.join(MANIFESTS_DIR, 'crd', 'vendorpools.vendorfetch.io.yaml'), 'utf8')]);
     expect(copy === source).toBe(true);
   });
+
+  it('in the chart is the CRD in crds/, byte-for-byte, inside the crds.install toggle with helm.sh/resource-policy: keep', async () => {
+    const [source, template] = await Promise.all([readFile(path.join(REPO_ROOT, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8'), readFile(CRD_TEMPLATE, 'utf8')]);
+    const lines = template.split('\n');
+    expect(lines[0]).toBe('{{- if .Values.crds.install }}');
+    expect(lines.at(-2)).toBe('{{- end }}');
+    expect(template).toContain('  annotations:\n    # Kept on helm uninstall: deleting the CRD would delete every VendorPool.\n    helm.sh/resource-policy: keep\n');
+    // Only helm's crds/ is installed before templates and never upgraded: the chart must not have one.
+    await expect(readFile(path.join(CHART_DIR, 'crds', 'vendorpools.vendorfetch.io.yaml'), 'utf8')).rejects.toThrow(/ENOENT/);
+    const unwrapped = lines
+      .slice(2, -2)
+      .join('\n')
+      .replace('  annotations:\n    # Kept on helm uninstall: deleting the CRD would delete every VendorPool.\n    helm.sh/resource-policy: keep\n', '');
+    expect(`${unwrapped}\n` === source).toBe(true);
+  });
 });
+
+const CRD_TEMPLATE = path.join(CHART_DIR, 'templates', 'crds', 'vendorpools.vendorfetch.io.yaml');
 
 const env = await deployEnv();
 if ('skip' in env) console.warn(`e2e/deploy/chart.test.ts: skipped — ${env.skip}`);
@@ -90,6 +106,11 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     ['privilege escalation', ['--set', 'securityContext.allowPrivilegeEscalation=true'], 'allowPrivilegeEscalation'],
     ['a webhook Secret name that is not a DNS label', ['--set', 'api.webhookSecrets[0]=Bad_Name'], 'webhookSecrets'],
     ['a non-Redis URL', ['--set', 'redis.url=http://redis:6379'], 'redis'],
+    ['no MongoDB URL (a store is always wired)', ['--set', 'mongodb.url='], 'mongodb'],
+    ['a worker budget with both bounds', ['--set', 'workers.podDisruptionBudget.minAvailable=1'], 'podDisruptionBudget'],
+    ['an unknown worker log level', ['--set', 'workers.logLevel=loud'], 'logLevel'],
+    ['an unknown dev MongoDB pull policy', ['--set', 'dev.mongodb.pullPolicy=Sometimes'], 'pullPolicy'],
+    ['an empty dev MongoDB command', ['--set-json', 'dev.mongodb.command=[]'], 'command'],
   ])('values.schema.json rejects %s', async (_what, args, mentioned) => {
     const r = await helm(['template', 'vf', CHART_DIR, '--kube-version', KUBE_VERSION, ...args]);
     expect(r.code).not.toBe(0);
@@ -104,6 +125,8 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
       [
         'ClusterRole/vendorfetch-controller',
         'ClusterRoleBinding/vendorfetch-controller',
+        'CustomResourceDefinition/vendorpools.vendorfetch.io',
+        'Pod/vendorfetch-test-submit-job',
         'Deployment/vendorfetch-api',
         'Deployment/vendorfetch-controller',
         'PodDisruptionBudget/vendorfetch-api',
@@ -139,12 +162,113 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     }
   });
 
+  it('renders the worker pod defaults into VF_WORKER_POD_DEFAULTS, in the form the controller parses', async () => {
+    const defaultsOf = async (extra: string[]) => {
+      const objs = await template('vendorfetch', 'vendorfetch', extra);
+      const controller = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-controller') as k8s.V1Deployment;
+      const value = controller.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'VF_WORKER_POD_DEFAULTS')?.value;
+      return workerPodDefaultsSchema.parse(JSON.parse(value ?? 'null'));
+    };
+    expect(await defaultsOf([])).toEqual({
+      logLevel: 'info',
+      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+      podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
+    });
+    // Empty pull secrets and log level fall back to the top-level ones.
+    const set = await defaultsOf([
+      '--set-json', 'imagePullSecrets=[{"name":"regcred"}]',
+      '--set', 'logLevel=warn',
+      '--set-json', 'workers.nodeSelector={"vendorfetch.io/workers":"true"}',
+      '--set-json', 'workers.tolerations=[{"key":"dedicated","operator":"Exists","effect":"NoSchedule"}]',
+      '--set-json', 'workers.topologySpreadConstraints=[{"maxSkew":1,"topologyKey":"kubernetes.io/hostname","whenUnsatisfiable":"ScheduleAnyway"}]',
+      '--set', 'workers.priorityClassName=batch',
+      '--set-json', 'workers.podDisruptionBudget={"enabled":true,"minAvailable":"50%","maxUnavailable":null}',
+    ]);
+    expect(set).toMatchObject({
+      imagePullSecrets: [{ name: 'regcred' }],
+      logLevel: 'warn',
+      nodeSelector: { 'vendorfetch.io/workers': 'true' },
+      tolerations: [{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }],
+      priorityClassName: 'batch',
+      podDisruptionBudget: { enabled: true, minAvailable: '50%' },
+    });
+    expect((await defaultsOf(['--set', 'workers.logLevel=debug'])).logLevel).toBe('debug');
+  });
+
+  it('renders the CRD as a template (keep on uninstall) unless crds.install=false', async () => {
+    const crd = (await template('vendorfetch', 'vendorfetch')).find((o) => o.kind === 'CustomResourceDefinition');
+    expect(crd?.metadata?.annotations?.['helm.sh/resource-policy']).toBe('keep');
+    const off = await template('vendorfetch', 'vendorfetch', ['--set', 'crds.install=false']);
+    expect(off.filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
+  });
+
+  it('renders the dev stores with their pull policies and a configurable MongoDB command (FerretDB)', async () => {
+    const ferret = ['/usr/local/bin/ferretdb', '--listen-addr', '0.0.0.0:27017', '--sqlite-dir', '/data/db'];
+    const objs = await template('vendorfetch', 'vendorfetch', ['-f', ALL_ON, '--set', 'dev.mongodb.image=ghcr.io/ferretdb/ferretdb:1', '--set-json', `dev.mongodb.command=${JSON.stringify(ferret)}`, '--set', 'dev.redis.pullPolicy=Never']);
+    const dep = (name: string) => (objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === name) as k8s.V1Deployment).spec!.template.spec!.containers[0]!;
+    expect(dep('vendorfetch-mongodb')).toMatchObject({ image: 'ghcr.io/ferretdb/ferretdb:1', command: ferret, imagePullPolicy: 'IfNotPresent' });
+    expect(dep('vendorfetch-redis').imagePullPolicy).toBe('Never');
+    const defaults = await template('vendorfetch', 'vendorfetch', ['-f', ALL_ON]);
+    const mongo = (defaults.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-mongodb') as k8s.V1Deployment).spec!.template.spec!.containers[0]!;
+    expect(mongo.command).toEqual(['mongod', '--bind_ip_all', '--dbpath', '/data/db', '--nounixsocket']);
+  });
+
+  it('renders a `helm test` hook: the product image, non-root, read-only root, and its script completes a job', async () => {
+    const objs = await template('vendorfetch', 'vendorfetch', ['--set', 'mocks.enabled=true', '--set', 'api.apiKeys.existingSecret.name=keys']);
+    const pod = objs.find((o) => o.kind === 'Pod') as k8s.V1Pod;
+    expect(pod.metadata?.annotations?.['helm.sh/hook']).toBe('test');
+    expect(pod.spec?.automountServiceAccountToken).toBe(false);
+    expect(pod.spec?.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = pod.spec!.containers[0]!;
+    expect(c.image).toBe('ghcr.io/vendorfetch/vendorfetch:0.1.0');
+    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
+    expect(c.args?.slice(0, 2)).toEqual(['node', '-e']);
+    const envOf = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+    expect(envOf.API_URL?.value).toBe('http://vendorfetch-api.vendorfetch.svc:8080');
+    expect(envOf.VENDOR?.value).toBe('sync');
+    expect(envOf.API_KEYS?.valueFrom?.secretKeyRef).toEqual({ name: 'keys', key: 'api-keys' });
+    expect((await template('vendorfetch', 'vendorfetch', ['--set', 'tests.enabled=false'])).filter((o) => o.kind === 'Pod')).toEqual([]);
+
+    // The script itself, against a stand-in api: 503 first (api starting), then 202, then
+    // processing → complete. And a job that fails makes the test fail.
+    const runScript = async (final: 'complete' | 'failed') => {
+      const seen: string[] = [];
+      let posts = 0;
+      let gets = 0;
+      const server = http.createServer((req, res) => {
+        seen.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+        res.setHeader('content-type', 'application/json');
+        if (req.method === 'POST') {
+          posts++;
+          res.statusCode = posts === 1 ? 503 : 202;
+          return res.end(JSON.stringify(posts === 1 ? { title: 'starting' } : { request_id: 'id-1' }));
+        }
+        gets++;
+        res.end(JSON.stringify({ request_id: 'id-1', status: gets < 2 ? 'processing' : final, attempts: 1, error: final === 'failed' ? { code: 'x' } : undefined }));
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      try {
+        const port = (server.address() as { port: number }).port;
+        const r = await run(process.execPath, ['-e', c.args![2]!], { API_URL: `http://127.0.0.1:${port}`, VENDOR: 'sync', TIMEOUT_SECONDS: '20', API_KEYS: 'k1, k2' });
+        return { ...r, seen };
+      } finally {
+        server.close();
+      }
+    };
+    const ok = await runScript('complete');
+    expect({ code: ok.code, out: ok.stdout }).toEqual({ code: 0, out: expect.stringContaining('PASS: job id-1 complete') });
+    expect(ok.seen[0]).toBe('POST /jobs Bearer k1');
+    const bad = await runScript('failed');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('FAIL: job id-1 failed');
+  });
+
   it('renders a namespace-scoped controller: Role instead of ClusterRole, VF_WATCH_NAMESPACE set', async () => {
     const objs = await template('vendorfetch', 'vendorfetch', ['--set', 'controller.watchNamespace=team-a']);
     expect(objs.filter((o) => o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding')).toEqual([]);
     const role = objs.find((o) => o.kind === 'Role' && o.metadata?.name === 'vendorfetch-controller') as k8s.V1Role;
     expect(role.metadata?.namespace).toBe('team-a');
-    expect(role.rules?.map((r) => r.resources?.[0])).toEqual(['vendorpools', 'vendorpools/status', 'vendorpools/finalizers', 'deployments']);
+    expect(role.rules?.map((r) => r.resources?.[0])).toEqual(['vendorpools', 'vendorpools/status', 'vendorpools/finalizers', 'deployments', 'poddisruptionbudgets', 'pods', 'events']);
     const binding = objs.find((o) => o.kind === 'RoleBinding' && o.metadata?.name === 'vendorfetch-controller') as unknown as k8s.V1RoleBinding;
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'vendorfetch-controller', namespace: 'vendorfetch' }]);
     const controller = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-controller') as k8s.V1Deployment;
@@ -216,7 +340,7 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     const k = await run('kubectl', ['kustomize', MANIFESTS_DIR]);
     expect(k.stderr).toBe('');
     const fromKustomize = parseObjects(k.stdout).filter((o) => o.kind !== 'Namespace').map(stripHelm);
-    const fromHelm = intoNamespace(await template('vendorfetch', 'vendorfetch', ['--include-crds']), 'vendorfetch').map(stripHelm);
+    const fromHelm = intoNamespace(await template('vendorfetch', 'vendorfetch', ['--skip-tests']), 'vendorfetch').map(stripHelm);
     const key = (o: KObject) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
     expect(fromKustomize.map(key).sort()).toEqual(fromHelm.map(key).sort());
     // The controller's RBAC in manifests/ is kept by hand (manifests/controller-rbac.yaml): it must
@@ -277,6 +401,12 @@ function stripHelm(o: KObject): KObject {
   };
   const copy = structuredClone(o) as KObject & { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } };
   if (copy.metadata) copy.metadata = { ...copy.metadata, labels: clean(copy.metadata.labels) };
+  // helm.sh/resource-policy (the CRD's "keep") means something to helm only.
+  if (copy.metadata?.annotations?.['helm.sh/resource-policy']) {
+    const { 'helm.sh/resource-policy': _p, ...rest } = copy.metadata.annotations;
+    copy.metadata = { ...copy.metadata, annotations: rest };
+    if (Object.keys(rest).length === 0) delete copy.metadata.annotations;
+  }
   const tpl = copy.spec?.template?.metadata as { labels?: Record<string, string>; annotations?: Record<string, string> } | undefined;
   if (tpl) {
     tpl.labels = clean(tpl.labels);

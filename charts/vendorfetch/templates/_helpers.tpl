@@ -102,6 +102,20 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- toJson (uniq $names) }}
 {{- end }}
 
+{{/* VF_WORKER_POD_DEFAULTS: workers.* as JSON; empty pull secrets / log level fall back to
+the top-level ones, empty values are left out (the controller then uses its built-in default). */}}
+{{- define "vendorfetch.workerPodDefaults" -}}
+{{- $w := .Values.workers }}
+{{- $out := dict "resources" $w.resources "podDisruptionBudget" $w.podDisruptionBudget "logLevel" (default .Values.logLevel $w.logLevel) }}
+{{- with (default .Values.imagePullSecrets $w.imagePullSecrets) }}{{ $_ := set $out "imagePullSecrets" . }}{{ end }}
+{{- with $w.nodeSelector }}{{ $_ := set $out "nodeSelector" . }}{{ end }}
+{{- with $w.tolerations }}{{ $_ := set $out "tolerations" . }}{{ end }}
+{{- with $w.affinity }}{{ $_ := set $out "affinity" . }}{{ end }}
+{{- with $w.topologySpreadConstraints }}{{ $_ := set $out "topologySpreadConstraints" . }}{{ end }}
+{{- with $w.priorityClassName }}{{ $_ := set $out "priorityClassName" . }}{{ end }}
+{{- toJson $out }}
+{{- end }}
+
 {{/* Volumes every program needs with a read-only root: a writable /tmp. */}}
 {{- define "vendorfetch.tmpVolume" -}}
 - name: tmp
