@@ -1,8 +1,9 @@
-// Who may call the api and how often: optional bearer API keys and a per-client rate limit.
-// Both are off unless configured. Probes, metrics and the vendors' webhook route are exempt
-// (the webhook route authenticates by signature); app.ts decides where these are mounted.
+// Who may call the api and how often: optional bearer API keys and per-client rate limits.
+// Both are off unless configured (the webhook route's limit is on by default). Probes and the
+// vendors' webhook route need no API key (the webhook route authenticates by signature);
+// app.ts and webhook.ts decide where these are mounted.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from '../core/logger.js';
@@ -21,49 +22,88 @@ export function matchApiKey(token: string, keyDigests: readonly Buffer[]): numbe
   return found;
 }
 
-/** Where the rate limiter keys a client: its API key (by index, never the secret) or its IP. */
-const clientOf = (req: Request): string =>
-  req.res?.locals['apiKeyIndex'] !== undefined ? `key:${String(req.res.locals['apiKeyIndex'])}` : `ip:${req.ip ?? 'unknown'}`;
-
-export function requireApiKey(apiKeys: readonly string[]): RequestHandler {
-  const keyDigests = apiKeys.map(digest);
-  return (req, res, next) => {
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice('Bearer '.length).trim() : undefined;
-    const index = token ? matchApiKey(token, keyDigests) : -1;
-    if (index < 0) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      next(httpError('unauthorized', 401, 'a valid "Authorization: Bearer <api key>" header is required'));
-      return;
-    }
-    res.locals['apiKeyIndex'] = index;
-    next();
-  };
+/** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110 §11.1). */
+export function bearerToken(header: string | undefined): string | undefined {
+  const m = /^bearer[ \t]+(\S.*)$/i.exec(header ?? '');
+  const token = m?.[1]?.trim();
+  return token === '' ? undefined : token;
 }
 
-/** Redis key prefix of the per-client counters (see core/keys.ts for every other key). */
+/** Redis key prefixes of the per-client counters (see core/keys.ts for every other key). */
 export const RATE_LIMIT_PREFIX = 'vf:ratelimit';
+export const WEBHOOK_RATE_LIMIT_PREFIX = 'vf:ratelimit:webhook';
+
+/** Answers whether `client` may make one more request now; never throws. */
+export type Limiter = (client: string) => Promise<{ ok: true } | { ok: false; retryAfterSeconds: number }>;
 
 /**
  * At most `perSecond` requests per client per second, counted in Redis so that every api
- * replica shares the budget. Over the limit → 429 with Retry-After. If Redis cannot answer,
- * the request goes through (fail open): the limiter protects capacity, and POST /jobs needs
- * Redis anyway, so it answers 503 on its own.
+ * replica shares the budget. If Redis cannot answer, the request goes through (fail open): the
+ * limiter protects capacity, and the routes behind it need Redis anyway, so they answer 503
+ * on their own.
  */
-export function rateLimit(redis: Redis, perSecond: number, logger: Logger): RequestHandler {
-  const limiter = new RateLimiterRedis({ storeClient: redis, points: perSecond, duration: 1, keyPrefix: RATE_LIMIT_PREFIX });
-  return (req, res, next) => {
-    limiter.consume(clientOf(req)).then(
-      () => next(),
+export function createLimiter(redis: Redis, perSecond: number, keyPrefix: string, logger: Logger): Limiter {
+  const limiter = new RateLimiterRedis({ storeClient: redis, points: perSecond, duration: 1, keyPrefix });
+  return (client) =>
+    limiter.consume(client).then(
+      () => ({ ok: true }) as const,
       (rej: unknown) => {
-        if (rej instanceof RateLimiterRes) {
-          res.setHeader('Retry-After', String(Math.max(1, Math.ceil(rej.msBeforeNext / 1000))));
-          next(httpError('rate_limited', 429, `more than ${perSecond} requests per second from this client`));
-          return;
-        }
+        if (rej instanceof RateLimiterRes) return { ok: false, retryAfterSeconds: Math.max(1, Math.ceil(rej.msBeforeNext / 1000)) } as const;
         logger.warn({ err: rej }, 'rate limiter unavailable; letting the request through');
-        next();
+        return { ok: true } as const;
       },
     );
+}
+
+const ipOf = (req: Request): string => `ip:${req.ip ?? 'unknown'}`;
+
+function tooMany(res: Response, retryAfterSeconds: number, perSecond: number) {
+  res.setHeader('Retry-After', String(retryAfterSeconds));
+  return httpError('rate_limited', 429, `more than ${perSecond} requests per second from this client`);
+}
+
+export interface ClientGuardOptions {
+  /** Bearer tokens; empty: no authentication. */
+  apiKeys: readonly string[];
+  /** Per-client limit (requests/s) and its limiter; unset: no limit. */
+  limit?: { perSecond: number; limiter: Limiter } | undefined;
+}
+
+/**
+ * API key check and per-client rate limit in one step, limit first: a client is its API key
+ * (by digest, never the secret) when the key is valid, else its IP. So failed authentications
+ * use up the caller's IP budget: guessing keys quickly ends in 429, not in endless 401s.
+ * Sets res.locals.clientId (what Idempotency-Keys are scoped by).
+ */
+export function clientGuard(opts: ClientGuardOptions): RequestHandler {
+  const keyDigests = opts.apiKeys.map(digest);
+  return (req, res, next) => {
+    let clientId: string | undefined;
+    if (keyDigests.length > 0) {
+      const token = bearerToken(req.headers.authorization);
+      const index = token ? matchApiKey(token, keyDigests) : -1;
+      // The key's digest, not its position in the list: reordering keys changes no scope.
+      if (index >= 0) clientId = `key:${keyDigests[index]!.toString('hex').slice(0, 16)}`;
+    }
+    const authenticated = keyDigests.length === 0 || clientId !== undefined;
+    const unauthorized = () => {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return httpError('unauthorized', 401, 'a valid "Authorization: Bearer <api key>" header is required');
+    };
+    const proceed = () => {
+      if (!authenticated) return next(unauthorized());
+      if (clientId !== undefined) res.locals['clientId'] = clientId;
+      next();
+    };
+    if (!opts.limit) return proceed();
+    const { perSecond, limiter } = opts.limit;
+    void limiter(clientId ?? ipOf(req)).then((r) => (r.ok ? proceed() : next(tooMany(res, r.retryAfterSeconds, perSecond))));
+  };
+}
+
+/** A per-source-IP limit for routes without API keys (the webhook route). */
+export function ipRateLimit(perSecond: number, limiter: Limiter): RequestHandler {
+  return (req, res, next) => {
+    void limiter(ipOf(req)).then((r) => (r.ok ? next() : next(tooMany(res, r.retryAfterSeconds, perSecond))));
   };
 }

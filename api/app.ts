@@ -1,11 +1,12 @@
 // The api as an express 5 app, built from its dependencies; main.ts makes it listen.
 //
 // Middleware order: metrics and access logs see every request; API keys and the per-client
-// rate limit guard only the client routes (/jobs, /openapi.json) — probes, /metrics and the
-// vendors' signed webhook route are exempt; one error mapper at the end.
+// rate limit guard only the client routes (/jobs, /openapi.json) — probes and the vendors'
+// signed webhook route (which has a limit of its own) are exempt; one error mapper at the end.
+// /metrics is NOT served here: it has a port of its own (metrics-server.ts), off the ingress.
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
-import { rateLimit, requireApiKey } from './access.js';
+import { clientGuard, createLimiter, RATE_LIMIT_PREFIX } from './access.js';
 import type { ApiDeps } from './deps.js';
 import { jobsRouter } from './jobs.js';
 import { createApiMetrics, httpMetrics } from './metrics.js';
@@ -87,18 +88,15 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ready' });
   });
 
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-
   app.use(webhookRouter(deps, metrics));
 
   // Client routes.
   const guards: RequestHandler[] = [];
-  if (opts.apiKeys && opts.apiKeys.length > 0) guards.push(requireApiKey(opts.apiKeys));
-  if (opts.clientRateLimit && opts.clientRateLimit > 0) {
-    guards.push(rateLimit(deps.redis, opts.clientRateLimit, deps.logger));
-  }
+  const limit =
+    opts.clientRateLimit && opts.clientRateLimit > 0
+      ? { perSecond: opts.clientRateLimit, limiter: createLimiter(deps.redis, opts.clientRateLimit, RATE_LIMIT_PREFIX, deps.logger) }
+      : undefined;
+  if ((opts.apiKeys && opts.apiKeys.length > 0) || limit) guards.push(clientGuard({ apiKeys: opts.apiKeys ?? [], limit }));
   const openApiJson = JSON.stringify(openApiDocument);
   app.get('/openapi.json', ...guards, (_req, res) => {
     res.type('application/json').send(openApiJson);

@@ -8,6 +8,8 @@ export const apiEnvSchema = z.object({
   PORT: intWithDefault(8080, 0, 65535),
   /** Bind address. Default 0.0.0.0 (all interfaces). */
   HOST: z.string().min(1).default('0.0.0.0'),
+  /** Port of GET /metrics, apart from the public port (keep it off the ingress); 0 picks a free one. Default 8083. */
+  API_METRICS_PORT: intWithDefault(8083, 0, 65535),
   /** Redis for queue, registry, replay guard, rate limits. Default redis://127.0.0.1:6379. */
   REDIS_URL: z.url({ protocol: /^rediss?$/ }).default('redis://127.0.0.1:6379'),
   /** MongoDB job store; unset → embedded SQLite at VF_SQLITE_PATH. */
@@ -21,6 +23,8 @@ export const apiEnvSchema = z.object({
     .string()
     .regex(/^\d+\s*(b|kb|mb)?$/i, 'a size such as 256kb, 1mb or a number of bytes')
     .default('256kb'),
+  /** Deepest JSON nesting of a request body (its own object is level 1); deeper → 400. Default 64. */
+  VF_MAX_JSON_DEPTH: intWithDefault(64, 2, 1000),
   /** Comma-separated bearer tokens; unset → no authentication. */
   VF_API_KEYS: optionalString.transform((s) =>
     s === undefined ? [] : s.split(',').map((k) => k.trim()).filter((k) => k !== ''),
@@ -30,6 +34,8 @@ export const apiEnvSchema = z.object({
     blankToUndefined,
     z.coerce.number().int().min(1).max(1_000_000).optional(),
   ),
+  /** Webhook requests per second per source IP; 0 turns the limit off. Default 1000. */
+  VF_WEBHOOK_RATE_LIMIT: intWithDefault(1000, 0, 1_000_000),
   /** Seconds a pending job waits before the sweeper re-queues it. Default 600. */
   VF_PENDING_TIMEOUT_SECONDS: intWithDefault(600, 1, 86_400),
   /** Seconds in-flight requests get to finish on SIGTERM/SIGINT. Default 10. */

@@ -12,10 +12,17 @@ export interface ApiOptions {
   defaultVendor?: string | undefined;
   /** Largest accepted request body, bytes or a size string ("256kb"). Default 256 KiB. */
   bodyLimit?: number | string;
+  /** Deepest JSON nesting of a request body (its own object is level 1) → else 400. Default 64. */
+  maxJsonDepth?: number;
   /** Bearer tokens; empty or unset: no authentication. */
   apiKeys?: readonly string[];
   /** Requests per second per client (API key, else IP); unset or 0: no limit. */
   clientRateLimit?: number | undefined;
+  /**
+   * Requests per second per source IP on POST /vendor-webhook/* (its own budget, apart from
+   * the client limit); 0: no limit. Default 1000.
+   */
+  webhookRateLimit?: number;
   /** How long a pending job may wait before the sweeper re-queues it. Default 600 s. */
   pendingTimeoutSeconds?: number;
   /** Webhook timestamp tolerance, both directions. Default 300 s. */

@@ -130,8 +130,12 @@ describe('POST /jobs', () => {
     const answers = await Promise.all(
       Array.from({ length: 8 }, () => postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { k: key } }, { 'Idempotency-Key': key })),
     );
-    expect(answers.map((r) => r.status)).toEqual(Array(8).fill(202));
-    const ids = new Set(await Promise.all(answers.map(async (r) => ((await r.json()) as { request_id: string }).request_id)));
+    // Each is the one that made the job, a replay of it (202, same id), or a repeat that came
+    // while the first was still in flight (409, IETF Idempotency-Key draft).
+    expect(answers.every((r) => r.status === 202 || r.status === 409)).toBe(true);
+    const accepted = answers.filter((r) => r.status === 202);
+    expect(accepted.length).toBeGreaterThanOrEqual(1);
+    const ids = new Set(await Promise.all(accepted.map(async (r) => ((await r.json()) as { request_id: string }).request_id)));
     expect(ids.size).toBe(1);
     expect(await s.redis.xlen(keys.stream('acme'))).toBe(queuedBefore + 1);
   });
@@ -210,7 +214,7 @@ describe('other routes', () => {
     const before = (await api.metrics.jobsSubmitted.get()).values.find((v) => v.labels.vendor === 'acme')?.value ?? 0;
     await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: {} });
     await fetch(`${api.base}/jobs/${randomUUID()}`);
-    const res = await fetch(`${api.base}/metrics`);
+    const res = await fetch(`${api.metricsBase}/metrics`);
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text).toContain(`vendorfetch_jobs_submitted_total{vendor="acme"} ${before + 1}`);
@@ -225,8 +229,68 @@ describe('other routes', () => {
     const doc = (await res.json()) as { openapi: string; paths: Record<string, unknown>; components: { schemas: Record<string, unknown> } };
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/jobs', '/jobs/{request_id}', '/vendor-webhook/{vendor}', '/healthz', '/readyz', '/metrics']),
+      expect.arrayContaining(['/jobs', '/jobs/{request_id}', '/vendor-webhook/{vendor}', '/healthz', '/readyz']),
     );
+    expect(Object.keys(doc.paths)).not.toContain('/metrics'); // served on the metrics port only
     expect(doc.components.schemas['Problem']).toBeDefined();
+  });
+});
+
+// Issue 10, items 6 and 8: hostile bodies that fit the size limit.
+describe('hostile bodies within the size limit', () => {
+  const nestedObjects = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+  const nestedArrays = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+  test('a payload of 5,000 nested objects → 400 problem+json, never 503, nothing stored', async () => {
+    const before = await s.store.countByStatus('acme');
+    const body = await expectProblem(
+      await postJson(`${api.base}/jobs`, `{"vendor":"acme","payload":${nestedObjects(5000)}}`),
+      400,
+      '/problems/too-deep',
+    );
+    expect(JSON.stringify(body)).toMatch(/64/);
+    expect(await s.store.countByStatus('acme')).toEqual(before);
+  });
+
+  test('100,000 nested arrays (about 200 KB) → 400 problem+json', async () => {
+    const raw = `{"vendor":"acme","payload":{"x":${nestedArrays(100_000)}}}`;
+    expect(raw.length).toBeLessThan(256 * 1024);
+    await expectProblem(await postJson(`${api.base}/jobs`, raw), 400, '/problems/too-deep');
+  });
+
+  test('nesting up to the documented limit (64) is accepted, one level more is refused', async () => {
+    // The body object is level 1 and the payload level 2: 62 more levels inside make 64.
+    const ok = await postJson(`${api.base}/jobs`, `{"vendor":"acme","payload":${nestedObjects(63)}}`);
+    expect(ok.status).toBe(202);
+    const { request_id } = (await ok.json()) as { request_id: string };
+    expect(await s.store.get(request_id)).toMatchObject({ status: 'pending' });
+    await expectProblem(await postJson(`${api.base}/jobs`, `{"vendor":"acme","payload":${nestedObjects(64)}}`), 400, '/problems/too-deep');
+  });
+
+  test.each([
+    ['1e400', '1e400'],
+    ['-1e400', '-1e400'],
+    ['a 401-digit integer', '1' + '0'.repeat(400)],
+  ])('a non-finite number (%s) → 400, not stored as null', async (_name, num) => {
+    const before = await s.store.countByStatus('acme');
+    const body = await expectProblem(
+      await postJson(`${api.base}/jobs`, `{"vendor":"acme","payload":{"amount":${num}}}`),
+      400,
+      '/problems/validation',
+    );
+    expect(body.errors?.[0]?.field).toBe('body');
+    expect(await s.store.countByStatus('acme')).toEqual(before);
+  });
+
+  test('big but finite numbers and exponents still pass', async () => {
+    const res = await postJson(`${api.base}/jobs`, '{"vendor":"acme","payload":{"a":1.7e308,"b":-2.5E-300,"c":123456789012345678901234567890}}');
+    expect(res.status).toBe(202);
+  });
+
+  test('a webhook body nested too deep → 400 (after the signature check)', async () => {
+    const raw = `{"request_id":"${randomUUID()}","data":${nestedArrays(100_000)}}`;
+    const { signWebhook } = await import('./test-support.js');
+    const res = await postJson(`${api.base}/vendor-webhook/slowco`, raw, signWebhook(raw, { id: `deep-${randomUUID()}` }));
+    await expectProblem(res, 400, '/problems/too-deep');
   });
 });

@@ -1,10 +1,12 @@
 // POST /jobs and GET /jobs/:id.
-import express, { Router } from 'express';
+import { Router } from 'express';
 import type { Job } from '../core/job.js';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
 import { enqueue } from '../core/queue.js';
 import type { ApiDeps } from './deps.js';
 import type { ApiMetrics } from './metrics.js';
+import { canonicalFingerprint, claimInFlight, idempotencyKeyReused, scopedIdempotencyKey } from './idempotency.js';
+import { DEFAULT_MAX_JSON_DEPTH, jsonBody } from './json-body.js';
 import { newRequestId } from './request-id.js';
 import { httpError, validationError, type FieldError } from './problem.js';
 import { isRequestId, parseIdempotencyKey, parseSubmission } from './submission.js';
@@ -44,12 +46,8 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
   const opts = deps.options ?? {};
   const now = deps.now ?? (() => new Date());
   const pendingTimeoutMs = (opts.pendingTimeoutSeconds ?? 600) * 1000;
-  // Any content type is read as JSON: clients that forget the header (curl -d) still work,
-  // and a body that is not JSON gets the same 400 whatever it claimed to be.
-  const json = express.json({ limit: opts.bodyLimit ?? '256kb', type: () => true });
-  // Submissions with an Idempotency-Key still running in this process: a concurrent repeat
-  // waits for the first one's outcome instead of answering with a job that may yet be undone.
-  const inFlight = new Map<string, Promise<string>>();
+  // Any content type is read as JSON; nesting and non-finite numbers are refused (json-body.ts).
+  const json = jsonBody({ limit: opts.bodyLimit ?? '256kb', maxDepth: opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH });
 
   /**
    * Store, then queue; answer only when both hold. Why this order and what "twice" means:
@@ -65,13 +63,12 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
    * - The worker's compare-and-set transitions keep duplicate queue entries (sweeper +
    *   original) from completing a job twice.
    */
-  async function submit(vendor: string, payload: Record<string, unknown>, key: string | undefined) {
+  async function submit(vendor: string, payload: Record<string, unknown>, key: string | undefined): Promise<{ job: Job; created: boolean }> {
     const at = now();
     const requestId = newRequestId(at.getTime());
-    let created: boolean;
-    let id: string;
+    let r: { job: Job; created: boolean };
     try {
-      const r = await store.create(
+      r = await store.create(
         {
           request_id: requestId,
           vendor,
@@ -81,12 +78,10 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
         },
         at,
       );
-      created = r.created;
-      id = r.job.request_id;
     } catch (e) {
       throw asStoreError(e);
     }
-    if (!created) return { requestId: id, created };
+    if (!r.created) return r;
     try {
       await enqueue(redis, vendor, requestId);
     } catch (e) {
@@ -101,12 +96,12 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       throw unavailable('queue (Redis)', e);
     }
     metrics.jobsSubmitted.inc({ vendor });
-    return { requestId, created };
+    return r;
   }
 
   const router = Router();
 
-  router.post('/jobs', json, async (req, res) => {
+  router.post('/jobs', ...json, async (req, res) => {
     const sub = parseSubmission(req.body);
     const idem = parseIdempotencyKey(req.headers['idempotency-key']);
     const errors: FieldError[] = [...(sub.ok ? [] : sub.errors), ...(idem.ok ? [] : [idem.error])];
@@ -122,28 +117,34 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       throw httpError('unknown_vendor', 422, `unknown vendor "${vendor.slice(0, 64)}"`, [{ field: 'vendor', detail: 'unknown vendor' }]);
     }
 
-    // Idempotency-Key: the key alone identifies the submission (the store's unique index). A
-    // repeat gets the first job's request_id even if its body differs; we do not compare
-    // payloads (key order and number formats make "the same body" ambiguous).
-    let requestId: string;
-    let created = true;
-    const key = idem.key;
-    const running = key === undefined ? undefined : inFlight.get(key);
-    if (running) {
-      requestId = await running;
-      created = false;
+    // Idempotency-Key (api/idempotency.ts): scoped by client and route; a repeat in flight →
+    // 409; a finished repeat replays the first job if vendor and payload match, else 422.
+    let job: Job;
+    let created: boolean;
+    if (idem.key === undefined) {
+      ({ job, created } = await submit(vendor, sub.payload, undefined));
     } else {
-      const p = submit(vendor, sub.payload, key);
-      if (key !== undefined) {
-        const idOnly = p.then((r) => r.requestId);
-        idOnly.catch(() => {}); // observed by the waiters; the first request reports the error
-        inFlight.set(key, idOnly);
-        void idOnly.finally(() => inFlight.delete(key)).catch(() => {});
+      const scoped = scopedIdempotencyKey(String(res.locals['clientId'] ?? 'anonymous'), 'POST /jobs', idem.key);
+      let release: () => Promise<void>;
+      try {
+        release = await claimInFlight(redis, scoped);
+      } catch (e) {
+        if (isVendorfetchError(e) && e.code === 'idempotency_key_in_flight') res.setHeader('Retry-After', '1');
+        throw e;
       }
-      const r = await p;
-      requestId = r.requestId;
-      created = r.created;
+      try {
+        ({ job, created } = await submit(vendor, sub.payload, scoped));
+      } finally {
+        await release().catch((err: unknown) => {
+          // The marker expires on its own (IN_FLIGHT_TTL_MS); until then repeats get 409.
+          logger.warn({ err }, 'could not clear an Idempotency-Key in-flight marker');
+        });
+      }
+      if (!created && canonicalFingerprint(job.vendor, job.payload) !== canonicalFingerprint(vendor, sub.payload)) {
+        throw idempotencyKeyReused();
+      }
     }
+    const requestId = job.request_id;
 
     res.locals['request_id'] = requestId;
     if (!created) res.setHeader('Idempotent-Replayed', 'true');

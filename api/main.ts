@@ -7,6 +7,7 @@ import { createJobStore } from '../core/store/index.js';
 import { createApp } from './app.js';
 import { parseApiConfig } from './config.js';
 import { createApiMetrics } from './metrics.js';
+import { startApiMetricsServer } from './metrics-server.js';
 import { createApiRedis, createSubscriberRedis } from './redis.js';
 import { drain, listen } from './server.js';
 import { vendorLookup } from './vendors.js';
@@ -24,7 +25,9 @@ async function main(): Promise<void> {
   const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, sqlitePath: config.VF_SQLITE_PATH, logger });
   const redis = await createApiRedis(config.REDIS_URL);
   const subscriber = await createSubscriberRedis(config.REDIS_URL);
-  const registryView = new RegistryView(new VendorRegistry(redis), subscriber);
+  const registryView = new RegistryView(new VendorRegistry(redis), subscriber, undefined, {
+    onError: (err) => logger.warn({ err }, 'vendor registry reload failed; keeping the last known vendors'),
+  });
   await registryView.start();
   logger.info({ vendors: [...registryView.vendors().keys()] }, 'vendor registry loaded');
 
@@ -32,27 +35,32 @@ async function main(): Promise<void> {
     ? firstOf(fileSecrets(config.VF_SECRETS_DIR), envSecrets(process.env))
     : envSecrets(process.env);
   const lifecycle = { draining: false };
+  const metrics = createApiMetrics({ processMetrics: true });
   const app = createApp({
     store,
     redis,
     registry: vendorLookup(registryView),
     secrets,
     logger,
-    metrics: createApiMetrics({ processMetrics: true }),
+    metrics,
     lifecycle,
     options: {
       defaultVendor: config.VF_DEFAULT_VENDOR,
       bodyLimit: config.VF_BODY_LIMIT,
+      maxJsonDepth: config.VF_MAX_JSON_DEPTH,
       apiKeys: config.VF_API_KEYS,
       clientRateLimit: config.VF_CLIENT_RATE_LIMIT,
+      webhookRateLimit: config.VF_WEBHOOK_RATE_LIMIT,
       pendingTimeoutSeconds: config.VF_PENDING_TIMEOUT_SECONDS,
       trustProxy: config.VF_TRUST_PROXY,
     },
   });
 
   const server = await listen(app, config.PORT, config.HOST);
+  // Metrics on their own port (not behind the public ingress), bound like the api itself.
+  const metricsServer = await startApiMetricsServer(metrics.registry, config.API_METRICS_PORT, config.HOST);
   logger.info(
-    { port: config.PORT, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}`, auth: config.VF_API_KEYS.length > 0 },
+    { port: config.PORT, metrics_port: metricsServer.port, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}`, auth: config.VF_API_KEYS.length > 0 },
     'api listening',
   );
 
@@ -62,6 +70,7 @@ async function main(): Promise<void> {
     if (!(await drain(server, config.VF_SHUTDOWN_GRACE_SECONDS * 1000))) {
       logger.warn('shutdown grace period over: remaining connections were closed');
     }
+    await metricsServer.close();
     await registryView.stop();
     await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
     await Promise.allSettled([redis.quit(), subscriber.quit()]);

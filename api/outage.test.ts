@@ -79,8 +79,31 @@ describe('Redis down', () => {
     }
   });
 
-  test('the job for another vendor was never written either', async () => {
-    expect(await s.store.countByStatus('slowco')).toEqual(none);
+});
+
+// Stands alone (its own servers, no order dependence) and submits to the vendor it checks:
+// the earlier version asserted on a vendor nothing was ever submitted to, so it could not fail.
+describe('Redis down, another vendor', () => {
+  let s: TestServices;
+  beforeAll(async () => {
+    s = await startServices();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  test('a job for another vendor submitted during the outage was never written either', async () => {
+    const api = await startApi(s);
+    try {
+      await s.redisServer.stop();
+      const res = await postJson(`${api.base}/jobs`, { vendor: 'slowco', payload: { n: 1 } });
+      expect(res.status).toBe(503);
+      const keyed = await postJson(`${api.base}/jobs`, { vendor: 'slowco', payload: { n: 2 } }, { 'Idempotency-Key': randomUUID() });
+      expect(keyed.status).toBe(503);
+      expect(await s.store.countByStatus('slowco')).toEqual(none);
+    } finally {
+      await api.close();
+    }
   });
 });
 

@@ -23,6 +23,8 @@ export async function createApiRedis(url: string, opts: { commandTimeoutMs?: num
 /** A dedicated connection for the registry's pub/sub (it enters subscriber mode). */
 export async function createSubscriberRedis(url: string): Promise<Redis> {
   const redis = new Redis(url, { lazyConnect: true, retryStrategy: (times) => Math.min(times * 200, 2000) });
+  // Silent on purpose: it reconnects by itself, the registry's poll covers hints missed
+  // meanwhile, and the outage shows in /readyz and in the registry's reload warnings.
   redis.on('error', () => {});
   await redis.connect();
   return redis;

@@ -17,6 +17,7 @@ import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
 import { createApp } from './app.js';
 import type { ApiOptions } from './deps.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
+import { startApiMetricsServer } from './metrics-server.js';
 import { createApiRedis, createSubscriberRedis } from './redis.js';
 import { vendorLookup } from './vendors.js';
 
@@ -76,7 +77,8 @@ export async function startServices(): Promise<TestServices> {
   const redis = await createApiRedis(redisServer.url);
   await new VendorRegistry(redis).publish('local/test', testVendors());
   const subscriber = await createSubscriberRedis(redisServer.url);
-  const registryView = new RegistryView(new VendorRegistry(redis), subscriber);
+  // Outage tests stop Redis on purpose: failed reloads are expected there, not news.
+  const registryView = new RegistryView(new VendorRegistry(redis), subscriber, undefined, { onError: () => undefined });
   await registryView.start();
   return {
     redisServer,
@@ -97,6 +99,8 @@ export async function startServices(): Promise<TestServices> {
 
 export interface TestApi {
   base: string;
+  /** The separate metrics listener (GET /metrics); the public port does not serve it. */
+  metricsBase: string;
   metrics: ApiMetrics;
   /** The api's own Redis connection (fail-fast). */
   redis: Redis;
@@ -124,11 +128,14 @@ export async function startApi(
     const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
   });
   const { port } = server.address() as AddressInfo;
+  const metricsServer = await startApiMetricsServer(metrics.registry, 0, '127.0.0.1');
   return {
     base: `http://127.0.0.1:${port}`,
+    metricsBase: `http://127.0.0.1:${metricsServer.port}`,
     metrics,
     redis,
     async close() {
+      await metricsServer.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await endConnection(redis);

@@ -90,6 +90,9 @@ describe('parseApiConfig', () => {
       VF_API_KEYS: [],
       VF_PENDING_TIMEOUT_SECONDS: 600,
       LOG_LEVEL: 'info',
+      API_METRICS_PORT: 8083,
+      VF_WEBHOOK_RATE_LIMIT: 1000,
+      VF_MAX_JSON_DEPTH: 64,
     });
     expect(r.ok && r.config.MONGODB_URL).toBeUndefined();
     expect(r.ok && r.config.VF_CLIENT_RATE_LIMIT).toBeUndefined();

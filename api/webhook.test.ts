@@ -165,6 +165,34 @@ test('duplicate delivery (new webhook-id) of a completed job → 200, unchanged'
   expect(await s.store.get(id)).toEqual(after);
 });
 
+// Issue 10 item 3: our call timed out, but the vendor had accepted the job; the job went back
+// to pending with a retry scheduled. The vendor's signed answer must complete it (and cancel
+// the retry), not be dropped as "ignored" while the vendor is called and paid again.
+test('a signed completion for a pending job (retry scheduled) completes it and cancels the retry', async () => {
+  const id = await processingJob();
+  const later = Date.now() + 60_000;
+  expect(await s.store.releaseForRetry(id, 'vendor_timeout: no answer within 10s', new Date(later), new Date())).toBe(true);
+  await s.redis.zadd(keys.delayed('slowco'), later, id);
+  await s.redis.hincrby(keys.freeCalls('slowco'), id, 1);
+  const res = await deliver('slowco', { request_id: id, data: vendorData });
+  expect(res.status).toBe(200);
+  expect(await res.json()).toEqual({ status: 'completed' });
+  expect(await s.store.get(id)).toMatchObject({ status: 'complete', result: cleanedData });
+  expect(await s.redis.zscore(keys.delayed('slowco'), id)).toBeNull(); // the retry is cancelled
+  expect(await s.redis.hexists(keys.freeCalls('slowco'), id)).toBe(0); // item 5: nothing left behind
+  const again = await deliver('slowco', { request_id: id, data: { other: 1 } });
+  expect(await again.json()).toEqual({ status: 'ignored' });
+  expect((await s.store.get(id))?.result).toEqual(cleanedData);
+});
+
+test('a webhook for a job that was never sent to the vendor (0 attempts) changes nothing', async () => {
+  const res = await postJson(`${api.base}/jobs`, { vendor: 'slowco', payload: { q: 1 } });
+  const { request_id } = (await res.json()) as { request_id: string };
+  const wh = await deliver('slowco', { request_id, data: {} });
+  expect(await wh.json()).toEqual({ status: 'ignored' });
+  expect((await s.store.get(request_id))?.status).toBe('pending');
+});
+
 test('concurrent duplicate deliveries complete the job once', async () => {
   const id = await processingJob();
   const answers = await Promise.all(Array.from({ length: 6 }, (_, i) => deliver('slowco', { request_id: id, data: { i } })));
@@ -224,7 +252,7 @@ describe('400: signed but bad bodies', () => {
 });
 
 test('webhook outcomes are counted by vendor and result', async () => {
-  const text = await (await fetch(`${api.base}/metrics`)).text();
+  const text = await (await fetch(`${api.metricsBase}/metrics`)).text();
   expect(text).toMatch(/vendorfetch_webhooks_total\{vendor="slowco",result="completed"\} [1-9]/);
   expect(text).toMatch(/vendorfetch_webhooks_total\{vendor="slowco",result="bad_signature"\} [1-9]/);
   expect(text).toMatch(/vendorfetch_webhooks_total\{vendor="slowco",result="stale"\} [1-9]/);

@@ -11,18 +11,25 @@
 //    removed again unless we answer 200, so a vendor that retries after our 5xx (or a 404 for
 //    a job it got wrong) is heard again instead of being told "done".
 // 5. job exists (404), belongs to this vendor (409), not finished (200, unchanged), then
-//    clean → store.complete (compare-and-set: a concurrent duplicate cannot complete it twice).
-import express, { Router } from 'express';
+//    clean → store.completeByCallback (compare-and-set: a concurrent duplicate cannot complete
+//    it twice; a pending job with a retry scheduled is completed too, and its retry dropped).
+import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
 import { clean } from '../core/clean.js';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
 import { isFinished, type Job } from '../core/job.js';
 import { keys } from '../core/keys.js';
+import * as queue from '../core/queue.js';
+import { createLimiter, ipRateLimit, WEBHOOK_RATE_LIMIT_PREFIX } from './access.js';
 import type { ApiDeps } from './deps.js';
 import type { ApiMetrics, WebhookResult } from './metrics.js';
+import { DEFAULT_MAX_JSON_DEPTH, parseJsonText } from './json-body.js';
 import { httpError, validationError } from './problem.js';
 import { DEFAULT_TOLERANCE_SECONDS, verifyWebhook } from './signature.js';
 import { isRequestId } from './submission.js';
+
+/** Webhook requests per second per source IP unless configured (0 turns the limit off). */
+export const DEFAULT_WEBHOOK_RATE_LIMIT = 1000;
 
 /** Replay-guard values: a delivery being handled, and one answered 200. */
 const SEEN_PROCESSING = 'processing';
@@ -44,13 +51,9 @@ export const webhookBodySchema = z
   .refine((b) => b.data !== undefined, { message: 'required', path: ['data'] });
 
 /** Parse and validate a webhook body: the job id and the vendor's data, or the field errors. */
-export function parseWebhookBody(raw: Buffer) {
-  let body: unknown;
-  try {
-    body = JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw httpError('malformed_json', 400, 'the request body is not valid JSON');
-  }
+export function parseWebhookBody(raw: Buffer, maxDepth = DEFAULT_MAX_JSON_DEPTH) {
+  // Same limits as POST /jobs: the data is cleaned and stored, and both walk it.
+  const body = parseJsonText(raw.toString('utf8'), maxDepth);
   const r = webhookBodySchema.safeParse(body);
   if (!r.success) {
     throw validationError(
@@ -73,14 +76,34 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
   const raw = express.raw({ limit: opts.bodyLimit ?? '256kb', type: () => true });
   const count = (vendor: string, result: WebhookResult) => metrics.webhooks.inc({ vendor, result });
 
+  const webhookLimit = opts.webhookRateLimit ?? DEFAULT_WEBHOOK_RATE_LIMIT;
+  const limited: RequestHandler[] =
+    webhookLimit > 0 ? [ipRateLimit(webhookLimit, createLimiter(redis, webhookLimit, WEBHOOK_RATE_LIMIT_PREFIX, logger))] : [];
+
+  // Before the body is read: a caller naming no webhook endpoint must not make us buffer up
+  // to the body limit first (256 KiB per request is cheap to send and costly to hold).
+  const knownVendor: RequestHandler = (req, res, next) => {
+    const vendor = String(req.params['vendor'] ?? '');
+    const entry = registry.get(vendor);
+    if (!entry || entry.spec.mode !== 'async' || !entry.spec.webhookSecretRef) {
+      count('_unknown', 'unknown_vendor'); // not the name: a caller must not grow the label set
+      // Close the connection: the unread body must not be parsed as the next request.
+      res.setHeader('Connection', 'close');
+      next(httpError('not_found', 404, `no webhook endpoint for vendor "${vendor.slice(0, 64)}"`));
+      return;
+    }
+    next();
+  };
+
   const router = Router();
-  router.post('/vendor-webhook/:vendor', raw, async (req, res) => {
-    const vendor = req.params['vendor'] ?? '';
+  router.post('/vendor-webhook/:vendor', ...limited, knownVendor, raw, async (req, res) => {
+    const vendor = String(req.params['vendor'] ?? '');
     const entry = registry.get(vendor);
     const secretRef = entry?.spec.mode === 'async' ? entry.spec.webhookSecretRef : undefined;
     if (!entry || !secretRef) {
-      count('_unknown', 'unknown_vendor'); // not the name: a caller must not grow the label set
-      throw httpError('not_found', 404, `no webhook endpoint for vendor "${vendor}"`);
+      // The registry changed while the body was read.
+      count('_unknown', 'unknown_vendor');
+      throw httpError('not_found', 404, `no webhook endpoint for vendor "${vendor.slice(0, 64)}"`);
     }
     const namespace = entry.pool.includes('/') ? entry.pool.slice(0, entry.pool.indexOf('/')) : undefined;
     const secret = await secrets.resolve(secretRef, namespace);
@@ -108,7 +131,7 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
 
     let parsed: ReturnType<typeof parseWebhookBody>;
     try {
-      parsed = parseWebhookBody(rawBody);
+      parsed = parseWebhookBody(rawBody, opts.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH);
     } catch (e) {
       count(vendor, 'invalid');
       throw e;
@@ -158,15 +181,22 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       if (!isFinished(job.status)) {
         const cleaned = clean(parsed.data, entry.spec.cleaning);
         try {
-          completed = await store.complete(parsed.requestId, cleaned, now());
+          // Also from `pending`: our call timed out but the vendor had accepted the job, and a
+          // retry is scheduled. Its answer is here, so the retry (another paid call) is not needed.
+          completed = await store.completeByCallback(parsed.requestId, cleaned, now());
         } catch (e) {
           count(vendor, 'error');
           throw isVendorfetchError(e) ? e : unavailable('job store', e);
         }
+        if (completed) {
+          await queue.forgetJob(redis, vendor, parsed.requestId).catch((err: unknown) => {
+            // Tidying only: a retry promoted later finds the job complete and is dropped.
+            logger.warn({ err, request_id: parsed.requestId, vendor }, 'could not cancel the scheduled retry of a job completed by webhook');
+          });
+        }
       }
-      // Not completed: the job was already finished, or is not `processing` (a late delivery
-      // after the job was handed back for a retry). Either way nothing changes; 200 so the
-      // vendor stops delivering.
+      // Not completed: the job was already finished, or was never sent to the vendor. Either
+      // way nothing changes; 200 so the vendor stops delivering.
       count(vendor, completed ? 'completed' : 'ignored');
       logger.info({ request_id: parsed.requestId, vendor, completed }, 'webhook received');
       await redis.set(seenKey, SEEN_DONE, 'EX', seenTtlSeconds).catch(() => {
@@ -176,7 +206,12 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       answered = true;
       res.json({ status: completed ? 'completed' : 'ignored' });
     } finally {
-      if (!answered) await redis.del(seenKey).catch(() => {});
+      if (!answered) {
+        await redis.del(seenKey).catch((err: unknown) => {
+          // The mark then lives out its TTL: repeats get 409 until then, and the vendor retries.
+          logger.warn({ err, vendor, request_id: parsed.requestId }, 'could not clear a webhook replay mark after a failed delivery');
+        });
+      }
     }
   });
   return router;

@@ -4,10 +4,15 @@
 export type ErrorCode =
   | 'validation'
   | 'malformed_json'
+  | 'too_deep'
+  | 'unserializable'
+  | 'unsupported_media_type'
   | 'payload_too_large'
   | 'unknown_vendor'
   | 'not_found'
   | 'conflict'
+  | 'idempotency_key_reused'
+  | 'idempotency_key_in_flight'
   | 'unauthorized'
   | 'rate_limited'
   | 'unavailable'
@@ -36,6 +41,13 @@ export class VendorfetchError extends Error {
 }
 
 export const isVendorfetchError = (e: unknown): e is VendorfetchError => e instanceof VendorfetchError;
+
+/**
+ * A value that cannot be written as JSON (nested too deep for the stack, a BigInt, a cycle).
+ * It is the data's fault, not the store's: never an `unavailable` (which invites a retry).
+ */
+export const unserializable = (what: string, cause?: unknown): VendorfetchError =>
+  new VendorfetchError('unserializable', `${what} cannot be stored as JSON`, { httpStatus: 400, retryable: false, cause });
 
 /** A dependency (store, Redis) could not be reached: 503, retry later. */
 export const unavailable = (what: string, cause?: unknown): VendorfetchError =>

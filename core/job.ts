@@ -27,6 +27,9 @@ export interface Job {
   deadline_at: Date;
 }
 
+/** A job without its payload and result (see JobStore.findOverdue). */
+export type JobMeta = Omit<Job, 'payload' | 'result'>;
+
 export interface NewJob {
   request_id: string;
   vendor: string;
@@ -47,18 +50,42 @@ export interface JobStore {
   /**
    * pending|processing → processing, attempts + 1, deadline_at = deadline. Returns the updated
    * job, or null when the job is missing or already finished (the caller acks and drops it).
+   * With `expectedAttempts` (what the caller read), also null when another caller started an
+   * attempt meanwhile: a duplicate entry never bumps the count under the worker calling now.
    */
-  startAttempt(requestId: string, deadline: Date, now: Date): Promise<Job | null>;
+  startAttempt(requestId: string, deadline: Date, now: Date, expectedAttempts?: number): Promise<Job | null>;
+  // Fencing: the optional `attempt` is the caller's own attempt number (from its startAttempt).
+  // Given, the write applies only while the job's `attempts` still equals it, so a worker
+  // whose job was taken over (the sweeper re-queued it and another worker started it) can
+  // never write its stale outcome, deadline or retry.
+
   /** processing → pending with the error recorded and a new deadline (a retry is scheduled). */
-  releaseForRetry(requestId: string, error: string, deadline: Date, now: Date): Promise<boolean>;
+  releaseForRetry(requestId: string, error: string, deadline: Date, now: Date, attempt?: number): Promise<boolean>;
   /** processing → complete. True only for the call that made the transition. */
-  complete(requestId: string, result: unknown, now: Date): Promise<boolean>;
+  complete(requestId: string, result: unknown, now: Date, attempt?: number): Promise<boolean>;
+  /**
+   * An async vendor's signed answer: pending|processing → complete, for a job the vendor was
+   * called for at least once (attempts ≥ 1). Pending covers "our call timed out but the vendor
+   * had accepted it": the retry is then no longer needed. True only for the call that made it.
+   */
+  completeByCallback(requestId: string, result: unknown, now: Date): Promise<boolean>;
   /** pending|processing → failed. True only for the call that made the transition. */
-  fail(requestId: string, error: string, now: Date): Promise<boolean>;
+  fail(requestId: string, error: string, now: Date, attempt?: number): Promise<boolean>;
   /** Move an unfinished job's deadline (the sweeper re-queued it). CAS on status. */
-  setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date): Promise<boolean>;
-  /** Unfinished jobs whose deadline_at < now, oldest deadline first. */
-  findOverdue(now: Date, limit: number): Promise<Job[]>;
+  setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date, attempt?: number): Promise<boolean>;
+  /**
+   * Unfinished jobs whose deadline_at < now, oldest deadline first; only `vendor`'s when given.
+   * Metadata only (no payload or result): the sweeper needs ids, status and attempts, and
+   * reading full payloads every sweep cost more than everything else it does.
+   */
+  findOverdue(now: Date, limit: number, vendor?: string): Promise<JobMeta[]>;
+  /** Unfinished jobs with deadline_at < now, counted per vendor (vendors with none are absent). */
+  countOverdueByVendor(now: Date): Promise<Map<string, number>>;
+  /**
+   * Retention of Idempotency-Keys: forget the keys of jobs created before the cutoff (the jobs
+   * stay), so a key can be used again afterwards. Returns how many keys were freed.
+   */
+  expireIdempotencyKeys(cutoff: Date): Promise<number>;
   /** Retention: delete finished jobs completed before the cutoff; returns how many. */
   deleteFinishedBefore(cutoff: Date): Promise<number>;
   /** Count of jobs by status for a vendor (status reporting). */

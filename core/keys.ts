@@ -10,6 +10,12 @@ export const keys = {
   delayed: (vendor: string) => `vf:{${vendor}}:delayed`,
   /** Dead-letter stream: entries { id, error, attempts }. */
   deadLetter: (vendor: string) => `vf:{${vendor}}:dead`,
+  /**
+   * A worker's liveness for one vendor stream (SET PX, refreshed every second or so). When it
+   * has lapsed, the consumer is taken for dead and its pending entries are reclaimed at once,
+   * instead of after the visibility timeout.
+   */
+  consumerAlive: (vendor: string, consumer: string) => `vf:{${vendor}}:alive:${consumer}`,
   /** Quota state (rolling-window log, in-flight set, slow-down-until). */
   quota: (vendor: string, part: 'window' | 'inflight' | 'pause') => `vf:{${vendor}}:quota:${part}`,
   /** Circuit state published by workers for status reporting: "closed" | "open" | "half-open". */
@@ -21,12 +27,24 @@ export const keys = {
   /** Hash request_id → vendor calls that do not count against maxAttempts (answered 429). */
   freeCalls: (vendor: string) => `vf:{${vendor}}:freecalls`,
   /**
-   * A random value set once (SET NX) by the first worker; when it is gone, Redis lost its data
-   * and the worker that sets a new one re-queues every pending job from the store at once.
+   * A random value set once (SET NX) by the first worker; when it is gone, Redis lost its data.
+   * Each pool then re-queues its own pending jobs from the store (see recoveredEpoch).
    */
   epoch: 'vf:epoch',
+  /**
+   * The epoch a pool has recovered for. Kept in Redis, not in a worker's memory: if it differs
+   * from `epoch`, any worker of the pool recovers (again), so a worker dying mid-recovery, or
+   * the one that set the new epoch, leaves no pool behind. Lost with the data, like `epoch`.
+   */
+  recoveredEpoch: (pool: string) => `vf:recovered:${pool}`,
+  /** One worker of a pool recovers at a time (SET NX PX; expires if that worker dies). */
+  recoveryLock: (pool: string) => `vf:recovering:${pool}`,
   /** Lock held by the one sweeper of a worker pool at a time (SET NX PX). */
   sweeperLock: (pool: string) => `vf:sweeper:${pool}`,
+  /** An Idempotency-Key whose first request is still being handled (SET NX PX): repeats → 409. */
+  idempotencyInFlight: (scopedKeyHash: string) => `vf:idem:${scopedKeyHash}`,
+  /** Lock held by the one worker (of any pool) running retention at a time (SET NX PX). */
+  retentionLock: 'vf:retention:lock',
   /** Webhook ids already processed, for replay protection (SET NX with a TTL). */
   webhookSeen: (vendor: string, webhookId: string) => `vf:{${vendor}}:webhook:${webhookId}`,
 } as const;

@@ -4,8 +4,11 @@ import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
 import { keys } from './keys.js';
 import {
   ack,
+  addFreeCall,
+  freeCalls,
   createAckBatcher,
   deadLetter,
+  DEFAULT_DEAD_LETTER_MAX_LEN,
   enqueue,
   ensureGroup,
   isNoGroupError,
@@ -127,4 +130,21 @@ test('createAckBatcher rejects every caller of a batch whose XACK fails', async 
   const ackLater = createAckBatcher(redis);
   const results = await Promise.allSettled([ackLater(v, '1-0'), ackLater(v, '2-0')]);
   expect(results.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+});
+
+test('the dead-letter stream is capped (issue 10 item 5): only the newest entries are kept', async () => {
+  const v = `v-${Math.random().toString(36).slice(2, 8)}`;
+  for (let i = 0; i < 30; i++) await deadLetter(redis, v, { requestId: `r-${i}`, error: 'e', attempts: 1 }, undefined, 10);
+  const entries = await redis.xrange(keys.deadLetter(v), '-', '+');
+  expect(entries).toHaveLength(10);
+  expect(entries.at(-1)![1][1]).toBe('r-29');
+  expect(DEFAULT_DEAD_LETTER_MAX_LEN).toBeGreaterThanOrEqual(1000);
+});
+
+test('free-call counts expire when left behind (issue 10 item 5): the hash carries a TTL', async () => {
+  const v = `v-${Math.random().toString(36).slice(2, 8)}`;
+  await addFreeCall(redis, v, 'r-1');
+  expect(await freeCalls(redis, v, 'r-1')).toBe(1);
+  const ttl = await redis.ttl(keys.freeCalls(v));
+  expect(ttl).toBeGreaterThan(3600);
 });

@@ -22,6 +22,11 @@ export interface QueueEntry {
   /** The stream entry id (what XACK takes). */
   entryId: string;
   requestId: string;
+  /**
+   * Taken over from a consumer known to be dead (its liveness key lapsed): a processing job
+   * behind it is abandoned, whatever its deadline says.
+   */
+  abandoned?: boolean;
 }
 
 /**
@@ -112,6 +117,48 @@ export async function reclaimIdle(
 }
 
 /**
+ * Consumers of the vendor's group (other than `self`) with entries pending, that are dead: no
+ * liveness key (keys.consumerAlive) and no interaction with the stream for `minIdleMs`. The
+ * second test keeps a live worker of an older version (which sets no key but reads every
+ * second) from being robbed.
+ */
+export async function deadConsumers(redis: Redis, vendor: string, self: string, minIdleMs: number): Promise<string[]> {
+  const raw = (await redis.call('XINFO', 'CONSUMERS', keys.stream(vendor), keys.group)) as unknown[][];
+  const candidates: string[] = [];
+  for (const c of raw) {
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < c.length; i += 2) info.set(String(c[i]), c[i + 1]);
+    const name = String(info.get('name'));
+    if (name !== self && Number(info.get('pending') ?? 0) > 0 && Number(info.get('idle') ?? 0) >= minIdleMs) candidates.push(name);
+  }
+  if (candidates.length === 0) return [];
+  const alive = await Promise.all(candidates.map((c) => redis.exists(keys.consumerAlive(vendor, c))));
+  return candidates.filter((_, i) => alive[i] === 0);
+}
+
+/**
+ * Take over up to `count` entries of a dead consumer that have been idle at least minIdleMs.
+ * XCLAIM's min-idle check makes the take-over exclusive: of several workers claiming at once,
+ * one gets each entry. Entries deleted from the stream meanwhile come back in `deleted`.
+ */
+export async function claimFromDead(
+  redis: Redis,
+  vendor: string,
+  dead: string,
+  consumer: string,
+  minIdleMs: number,
+  count: number,
+): Promise<{ entries: QueueEntry[]; deleted: string[] }> {
+  const pending = (await redis.call('XPENDING', keys.stream(vendor), keys.group, 'IDLE', minIdleMs, '-', '+', count, dead)) as [string, ...unknown[]][];
+  if (pending.length === 0) return { entries: [], deleted: [] };
+  const ids = pending.map((p) => p[0]);
+  const claimed = (await redis.call('XCLAIM', keys.stream(vendor), keys.group, consumer, minIdleMs, ...ids)) as RawEntry[];
+  // Ids missing from the reply were claimed by another worker first.
+  const { entries, deleted } = toEntries(claimed.filter((e) => e !== null));
+  return { entries: entries.map((e) => ({ ...e, abandoned: true })), deleted };
+}
+
+/**
  * Reset the idle time of entries this consumer is still working on (a heartbeat), so a slow
  * call is not mistaken for a dead worker. JUSTID leaves the delivery counter alone.
  */
@@ -177,14 +224,24 @@ export async function promoteDue(redis: Redis, vendor: string, nowMs: number, li
   return (await redis.eval(PROMOTE_LUA, 2, keys.delayed(vendor), keys.stream(vendor), nowMs, limit)) as number;
 }
 
-/** Record a job that used up its attempts (or was refused) in the vendor's dead-letter stream. */
+/** Entries kept in each vendor's dead-letter stream (the newest); older ones are trimmed. */
+export const DEFAULT_DEAD_LETTER_MAX_LEN = 10_000;
+
+/**
+ * Record a job that used up its attempts (or was refused) in the vendor's dead-letter stream,
+ * capped at `maxLen` entries (the newest; the jobs themselves stay in the store with their
+ * error). Exact trimming: dead letters are rare, and `~` would keep up to ~100 more.
+ */
 export async function deadLetter(
   redis: Redis,
   vendor: string,
   item: { requestId: string; error: string; attempts: number },
   entryId?: string,
+  maxLen = DEFAULT_DEAD_LETTER_MAX_LEN,
 ): Promise<void> {
-  const tx = redis.multi().xadd(keys.deadLetter(vendor), '*', 'id', item.requestId, 'error', item.error, 'attempts', String(item.attempts));
+  const tx = redis
+    .multi()
+    .xadd(keys.deadLetter(vendor), 'MAXLEN', '=', String(maxLen), '*', 'id', item.requestId, 'error', item.error, 'attempts', String(item.attempts));
   if (entryId !== undefined) tx.xack(keys.stream(vendor), keys.group, entryId);
   await tx.exec();
 }
@@ -195,8 +252,14 @@ export async function deadLetter(
  * fewer free calls.
  */
 export async function addFreeCall(redis: Redis, vendor: string, requestId: string): Promise<void> {
-  await redis.hincrby(keys.freeCalls(vendor), requestId, 1);
+  // The TTL is a backstop for counts nobody clears (a job deleted by retention, or finished
+  // where no code path forgets it): the hash goes once no job of the vendor got a free call
+  // for that long, which no retry schedule comes near.
+  await redis.multi().hincrby(keys.freeCalls(vendor), requestId, 1).expire(keys.freeCalls(vendor), FREE_CALLS_TTL_SECONDS).exec();
 }
+
+/** How long a vendor's free-call hash lives after its last increment: 7 days. */
+export const FREE_CALLS_TTL_SECONDS = 7 * 24 * 3600;
 
 export async function freeCalls(redis: Redis, vendor: string, requestId: string): Promise<number> {
   return Number((await redis.hget(keys.freeCalls(vendor), requestId)) ?? 0);
@@ -204,6 +267,15 @@ export async function freeCalls(redis: Redis, vendor: string, requestId: string)
 
 export async function forgetFreeCalls(redis: Redis, vendor: string, requestId: string): Promise<void> {
   await redis.hdel(keys.freeCalls(vendor), requestId);
+}
+
+/**
+ * A job finished outside the worker (an async vendor's webhook): drop its scheduled retry and
+ * its free-call count. Both are only tidying: a retry promoted anyway finds the job finished
+ * and is acknowledged without a call.
+ */
+export async function forgetJob(redis: Redis, vendor: string, requestId: string): Promise<void> {
+  await redis.multi().zrem(keys.delayed(vendor), requestId).hdel(keys.freeCalls(vendor), requestId).exec();
 }
 
 /** Entries not yet delivered to any worker (lag) and delivered but unacknowledged (pending). */

@@ -91,17 +91,27 @@ export class RegistryView {
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners = new Set<(entries: ReadonlyMap<string, RegistryEntry>) => void>();
 
+  private readonly onError: (err: unknown) => void;
+
+  /**
+   * `pollMs`: reload period (default 2000). `opts.onError`: told about every failed reload —
+   * the view keeps its last known vendors and tries again at the next hint or poll, so a
+   * failure is not fatal, but it must be visible (default: a warning on stderr).
+   */
   constructor(
     private readonly registry: VendorRegistry,
     private readonly subscriber: Redis,
     private readonly pollMs = 2000,
-  ) {}
+    opts: { onError?: (err: unknown) => void } = {},
+  ) {
+    this.onError = opts.onError ?? ((err) => console.warn('vendor registry: reload failed (keeping the last known vendors):', err));
+  }
 
   async start(): Promise<void> {
     await this.reload();
-    this.subscriber.on('message', () => void this.reload().catch(() => {}));
+    this.subscriber.on('message', () => void this.reload().catch(this.onError));
     await this.subscriber.subscribe(keys.registryChanged);
-    this.timer = setInterval(() => void this.reload().catch(() => {}), this.pollMs);
+    this.timer = setInterval(() => void this.reload().catch(this.onError), this.pollMs);
     this.timer.unref();
   }
 

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
 
   console.log(`
 vendorfetch is up (local mode). Ctrl-C stops everything.
-  api          http://127.0.0.1:${apiPort}   (POST /jobs, GET /jobs/{id}, /metrics, /openapi.json)
+  api          http://127.0.0.1:${apiPort}   (POST /jobs, GET /jobs/{id}, /openapi.json; /metrics on :${process.env.API_METRICS_PORT ?? 8083})
   sync mock    http://127.0.0.1:${syncPort}/fetch   (counters: /_counters)
   async mock   http://127.0.0.1:${asyncPort}/fetch   (counters: /_counters)
   redis        ${redisUrl}

@@ -13,6 +13,10 @@ describe('parseWorkerConfig', () => {
         WORKER_METRICS_PORT: 8082,
         VF_PENDING_TIMEOUT_SECONDS: 600,
         LOG_LEVEL: 'info',
+        VF_MAX_ANSWER_BYTES: 4 * 1024 * 1024,
+        VF_UNSERVED_FAIL_AFTER_SECONDS: 86_400,
+        VF_RETENTION_DAYS: 7,
+        VF_IDEMPOTENCY_KEY_TTL_HOURS: 24,
       }),
     });
     expect(r.ok && r.config.MONGODB_URL).toBeUndefined();

@@ -28,6 +28,14 @@ export const workerEnvSchema = z.object({
   VF_SWEEP_INTERVAL_MS: intWithDefault(2000, 50, 600_000),
   /** How long SIGTERM lets in-flight calls finish before aborting them. Default 10000 ms. */
   VF_DRAIN_TIMEOUT_MS: intWithDefault(10_000, 0, 600_000),
+  /** Largest vendor answer read, in bytes; a longer one fails the call (vendor_answer_too_large). Default 4194304 (4 MiB). */
+  VF_MAX_ANSWER_BYTES: intWithDefault(4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  /** Seconds a job of a vendor that no pool serves may stay overdue before it is failed (vendor_unserved); 0: never. Default 86400 (24 h). */
+  VF_UNSERVED_FAIL_AFTER_SECONDS: intWithDefault(86_400, 0, 365 * 86_400),
+  /** Days a finished job (payload and result) is kept before retention deletes it. Default 7. */
+  VF_RETENTION_DAYS: intWithDefault(7, 1, 3650),
+  /** Hours an Idempotency-Key is remembered after its job was created. Default 24. */
+  VF_IDEMPOTENCY_KEY_TTL_HOURS: intWithDefault(24, 1, 24 * 365),
   LOG_LEVEL: logLevel,
 });
 

@@ -5,6 +5,7 @@
 // when Redis lost it (NOGROUP), and heartbeats its in-flight entries so they are not reclaimed.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
+import { keys } from '../core/keys.js';
 import * as queue from '../core/queue.js';
 import type { QueueEntry } from '../core/queue.js';
 import type { WorkerMetrics } from './metrics.js';
@@ -25,8 +26,14 @@ export interface ConsumerOptions {
   signals: ProcessSignals;
   metrics: WorkerMetrics;
   logger: Logger;
-  /** Entries idle this long in another consumer's PEL are taken over. */
+  /** Entries idle this long in another consumer's PEL are taken over (the fallback). */
   visibilityTimeoutMs: number;
+  /**
+   * This consumer's liveness key lives this long and is refreshed three times as often; a
+   * consumer whose key has lapsed (and that has not touched the stream as long) is dead, and
+   * its entries are taken over at once. Default 3000 ms.
+   */
+  livenessMs?: number;
   blockMs: number;
   now?: () => number;
 }
@@ -47,11 +54,29 @@ export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
   const jobs = new Map<string, Promise<void>>(); // entryId → running job
   let stopping = false;
   let nextReclaimAt = 0;
+  let nextDeadCheckAt = 0;
   let reclaimCursor = '0-0';
+
+  // Tell the others we are alive (see keys.consumerAlive): a worker that stops refreshing this
+  // (killed) has its entries taken over within `livenessMs`, not after the visibility timeout.
+  const livenessMs = o.livenessMs ?? 3000;
+  const aliveKey = keys.consumerAlive(vendor, o.consumerName);
+  const refreshAlive = () =>
+    o.redis.set(aliveKey, '1', 'PX', livenessMs).catch((err: unknown) => {
+      // Missed refreshes can make others take our entries (a duplicate call at worst): say so.
+      log.warn({ err }, 'liveness refresh failed; our entries may be taken over');
+    });
+  void refreshAlive();
+  const liveness = setInterval(() => void refreshAlive(), Math.max(50, Math.floor(livenessMs / 3)));
+  liveness.unref();
 
   // Keep our entries' idle time low while their calls run (a slow vendor is not a dead worker).
   const heartbeat = setInterval(() => {
-    void queue.touch(o.redis, vendor, o.consumerName, [...jobs.keys()]).catch(() => {});
+    void queue.touch(o.redis, vendor, o.consumerName, [...jobs.keys()]).catch((err: unknown) => {
+      // Our entries then look idle: past the visibility timeout another worker may reclaim
+      // them and call the vendor again. That must leave a trace.
+      log.warn({ err, entries: jobs.size }, 'heartbeat of in-flight entries failed; they may be reclaimed by another worker');
+    });
   }, Math.max(100, Math.floor(o.visibilityTimeoutMs / 3)));
   heartbeat.unref();
 
@@ -93,6 +118,11 @@ export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
   };
 
   async function read(count: number): Promise<QueueEntry[]> {
+    if (now() >= nextDeadCheckAt) {
+      nextDeadCheckAt = now() + Math.max(100, Math.floor(livenessMs / 2));
+      const taken = await takeOverFromDead(count);
+      if (taken.length > 0) return taken;
+    }
     if (now() >= nextReclaimAt) {
       const r = await queue.reclaimIdle(o.redis, vendor, o.consumerName, o.visibilityTimeoutMs, count, reclaimCursor);
       reclaimCursor = r.cursor;
@@ -108,6 +138,25 @@ export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
     const r = await queue.readNew(o.blocking, vendor, o.consumerName, count, o.blockMs);
     await queue.ack(o.redis, vendor, ...r.deleted);
     return r.entries;
+  }
+
+  /** Entries of consumers known dead (see queue.deadConsumers), taken over now. */
+  async function takeOverFromDead(count: number): Promise<QueueEntry[]> {
+    const dead = await queue.deadConsumers(o.redis, vendor, o.consumerName, livenessMs);
+    for (const d of dead) {
+      const r = await queue.claimFromDead(o.redis, vendor, d, o.consumerName, livenessMs, count);
+      await queue.ack(o.redis, vendor, ...r.deleted);
+      if (r.entries.length > 0) {
+        o.metrics.reclaimed.inc({ vendor }, r.entries.length);
+        log.info({ count: r.entries.length, from: d }, 'took over the entries of a dead consumer');
+        return r.entries;
+      }
+      // Nothing left pending: forget the dead consumer, so the check stays cheap.
+      await o.redis.call('XGROUP', 'DELCONSUMER', keys.stream(vendor), keys.group, d).catch((err: unknown) => {
+        log.debug({ err, consumer: d }, 'could not remove a dead consumer (another worker may have)');
+      });
+    }
+    return [];
   }
 
   function start(entry: QueueEntry): void {
@@ -147,10 +196,13 @@ export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
       (stopped ??= (async () => {
         stopping = true;
         clearInterval(heartbeat);
+        clearInterval(liveness);
         // Interrupt a blocking read at once instead of waiting out its BLOCK.
         o.blocking.disconnect();
         await loop;
         await Promise.allSettled([...jobs.values()]);
+        // Gone: entries still pending (aborted calls) may be taken over at once.
+        await o.redis.del(aliveKey).catch((err: unknown) => log.debug({ err }, 'could not delete the liveness key; it expires by itself'));
       })()),
   };
 }

@@ -53,6 +53,9 @@ export function classifyStatus(
 ): Exclude<CallOutcome, { kind: 'answered' } | { kind: 'circuit_open' } | { kind: 'aborted' }> | 'read_body' {
   if (status >= 200 && status < 300) return mode === 'async' ? { kind: 'accepted', status } : 'read_body';
   if (status === 429) return { kind: 'rate_limited', status, retryAfterMs: parseRetryAfter(retryAfter, nowMs) };
+  // Redirects are never followed (the payload would go wherever they point): a failed call,
+  // counted by the breaker, as a vendor that moved without telling us is broken for us.
+  if (status >= 300 && status < 400) return { kind: 'failed', code: 'vendor_redirect', error: `vendor_redirect: HTTP ${status} (redirects are not followed)` };
   // 408 Request Timeout and 5xx are the vendor's trouble, not the request's.
   if (status >= 500 || status === 408) return { kind: 'failed', code: 'vendor_error', error: `vendor_error: HTTP ${status}` };
   return { kind: 'rejected', status, error: `vendor_rejected: HTTP ${status}` };

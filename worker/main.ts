@@ -21,19 +21,28 @@ const config = parsed.config;
 const logger = createLogger('worker', config.LOG_LEVEL, { sync: true }).child({ pool: config.VF_POOL });
 
 async function main(): Promise<void> {
-  const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, sqlitePath: config.VF_SQLITE_PATH, logger });
+  const store = await createJobStore({
+    mongodbUrl: config.MONGODB_URL,
+    sqlitePath: config.VF_SQLITE_PATH,
+    // MongoDB also gets a TTL index where the server has them; retention passes run anyway.
+    retentionSeconds: config.VF_RETENTION_DAYS * 24 * 3600,
+    logger,
+  });
   // Commands wait for a reconnect instead of failing after a few retries: a Redis restart
   // should pause the worker, not crash it (the loops log and retry).
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', (err) => logger.warn({ err: err.message }, 'redis connection error'));
   await redis.connect();
   const subscriber = redis.duplicate();
-  subscriber.on('error', () => {});
+  // Its failures are the same outage the command connection reports above; once is enough.
+  subscriber.on('error', (err) => logger.debug({ err: err.message }, 'redis subscriber connection error'));
   const quota = createQuotaGate(redis, { onError: (err) => logger.debug({ err }, 'quota gate: redis error (retrying)') });
   const metrics = createWorkerMetrics();
   const worker = createWorker({
     redis,
-    registry: new RegistryView(new VendorRegistry(redis), subscriber),
+    registry: new RegistryView(new VendorRegistry(redis), subscriber, undefined, {
+      onError: (err) => logger.warn({ err }, 'vendor registry reload failed; keeping the last known vendors'),
+    }),
     store,
     quota,
     pool: config.VF_POOL,
@@ -47,6 +56,10 @@ async function main(): Promise<void> {
       callMarginMs: config.VF_CALL_MARGIN_MS,
       sweepIntervalMs: config.VF_SWEEP_INTERVAL_MS,
       drainTimeoutMs: config.VF_DRAIN_TIMEOUT_MS,
+      maxAnswerBytes: config.VF_MAX_ANSWER_BYTES,
+      unservedFailAfterMs: config.VF_UNSERVED_FAIL_AFTER_SECONDS * 1000,
+      finishedJobRetentionMs: config.VF_RETENTION_DAYS * 24 * 3600 * 1000,
+      idempotencyKeyTtlMs: config.VF_IDEMPOTENCY_KEY_TTL_HOURS * 3600 * 1000,
     },
   });
   await worker.run();
@@ -59,7 +72,7 @@ async function main(): Promise<void> {
   gracefulShutdown(logger, async () => {
     // No new jobs; the ones in flight get the drain time, then are handed back.
     await worker.close();
-    await quota.close().catch(() => {});
+    await quota.close().catch((err: unknown) => logger.warn({ err }, 'quota gate close failed'));
     await server.close();
     await store.close().catch((err: unknown) => logger.warn({ err }, 'store close failed'));
     await Promise.allSettled([redis.quit(), subscriber.quit()]);

@@ -92,8 +92,20 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     swept: new Counter({
       name: 'vendorfetch_swept_jobs_total',
-      help: 'Overdue jobs handled by the sweeper, by vendor and action (requeue, retry, fail).',
+      help: 'Overdue jobs handled by the sweeper, by vendor and action (requeue, retry, fail, recover, unserved).',
       labelNames: ['vendor', 'action'] as const,
+      registers,
+    }),
+    retention: new Counter({
+      name: 'vendorfetch_retention_removed_total',
+      help: 'What retention removed: finished_jobs deleted, idempotency_keys freed.',
+      labelNames: ['what'] as const,
+      registers,
+    }),
+    unservedJobs: new Gauge({
+      name: 'vendorfetch_unserved_jobs',
+      help: 'Overdue unfinished jobs of vendors that no pool serves (a deleted pool, or a vendor removed from one), as last seen by this worker\'s sweeper; take the max across workers.',
+      labelNames: ['vendor'] as const,
       registers,
     }),
   };

@@ -4,9 +4,12 @@
 //      worker → ack the entry and drop it;
 //   2. ask the breaker: open → park the job until it may half-open (no attempt burned);
 //   3. store.startAttempt (attempts + 1, deadline = quota allowance + call timeout + margin);
-//   4. wait for the vendor's global quota, then call at once (the grant is only good now);
+//   4. wait for the vendor's global quota, keeping the deadline ahead while waiting, then call
+//      at once (the grant is only good now);
 //   5. free the quota slot, then carry out decide()'s verdict: store first, queue second, so a
 //      crash in between leaves the job in the store for the sweeper or the entry for XAUTOCLAIM.
+// Every store write after step 3 carries our attempt number as a fencing token: if the job was
+// taken over (a newer startAttempt), a stale worker's write matches nothing.
 import type { Redis } from 'ioredis';
 import { clean } from '../core/clean.js';
 import { isFinished, type Job, type JobStore } from '../core/job.js';
@@ -17,7 +20,7 @@ import type { VendorSpec } from '../core/vendorpool.js';
 import { isBrokenCircuit, isCountedFailure, isTimeout, type VendorBreaker } from './breaker.js';
 import { decide, type CallOutcome } from './decide.js';
 import type { WorkerMetrics } from './metrics.js';
-import type { QuotaGate, Release } from './quota.js';
+import { inFlightLeaseMs, type QuotaGate, type Release } from './quota.js';
 import { callVendor } from './vendor-call.js';
 
 export interface VendorRuntime {
@@ -45,6 +48,8 @@ export interface ProcessDeps {
   /** Added to a processing job's deadline for the quota wait before its call. */
   quotaWaitAllowanceMs: number;
   callbackUrl: (vendor: string) => string | undefined;
+  /** Largest vendor answer read; a longer one fails the call. Default 4 MiB (DEFAULT_MAX_ANSWER_BYTES). */
+  maxAnswerBytes?: number;
   now?: () => number;
   random?: () => number;
 }
@@ -69,7 +74,8 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     if (!job || isFinished(job.status) || job.vendor !== vendor) return ackEntry(vendor, entry.entryId);
     // A processing job whose deadline is still ahead belongs to a live worker or awaits its
     // webhook: this entry is a duplicate (sweeper, reclaim). The sweeper watches the deadline.
-    if (job.status === 'processing' && job.deadline_at.getTime() > now()) return ackEntry(vendor, entry.entryId);
+    // Unless the entry was taken from a consumer known dead: then the call it started died with it.
+    if (job.status === 'processing' && job.deadline_at.getTime() > now() && !entry.abandoned) return ackEntry(vendor, entry.entryId);
 
     // 2. Breaker open: park the job until the breaker may half-open (no attempt used).
     const admission = v.breaker.admit(now());
@@ -85,31 +91,52 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
       //    call (the gate's rolling-second guarantee assumes the call follows the grant at once).
       //    The deadline leaves room for the quota wait; the sweeper acts only after it.
       const t = now();
-      started = await store.startAttempt(job.request_id, at(t + callWindowMs(v) + deps.quotaWaitAllowanceMs), at(t));
+      // Conditional on the attempt count read in step 1: if another worker started a call
+      // since (two entries of one job, e.g. a reclaimed one and the sweeper's), this entry is
+      // a duplicate and changes nothing — above all not the count, which is that worker's
+      // fencing token.
+      started = await store.startAttempt(job.request_id, at(t + callWindowMs(v) + deps.quotaWaitAllowanceMs), at(t), job.attempts);
       if (!started) return ackEntry(vendor, entry.entryId);
-      if (started.attempts !== job.attempts + 1) {
-        // Another worker started a call since step 1 (two entries of one job, e.g. a reclaimed
-        // one and the sweeper's): it is calling the vendor, so this entry is a duplicate. Our
-        // increment was no call: make it free so it never counts against maxAttempts.
-        await queue.addFreeCall(redis, vendor, job.request_id);
-        return ackEntry(vendor, entry.entryId);
-      }
 
-      // 4. Quota: wait as long as it takes; on shutdown hand the job back.
+      // 4. Quota: wait as long as it takes; on shutdown hand the job back. While waiting, keep
+      //    the deadline ahead (a 429 pause can outlast any allowance), fenced by our attempt:
+      //    if the job was taken over meanwhile, stop waiting and leave it to its new owner.
+      const attempt = started.attempts;
+      const startedId = started.request_id;
       let release: Release;
+      const lost = new AbortController();
+      const keepAhead = setInterval(() => {
+        const t2 = now();
+        store.setDeadline(startedId, 'processing', at(t2 + callWindowMs(v) + deps.quotaWaitAllowanceMs), at(t2), attempt).then(
+          (ok) => {
+            if (!ok) lost.abort();
+          },
+          (err: unknown) => deps.logger.warn({ ...ctx, err }, 'could not extend the deadline of a job waiting for quota'),
+        );
+      }, Math.max(50, Math.floor(deps.quotaWaitAllowanceMs / 3)));
       try {
-        release = await quota.acquire(vendor, v.spec.quota, signals.stopping);
+        release = await quota.acquire(vendor, v.spec.quota, AbortSignal.any([signals.stopping, lost.signal]), {
+          // The slot must outlive the longest call this vendor allows (its timeout).
+          leaseMs: inFlightLeaseMs(v.spec.timeoutSeconds, deps.callMarginMs),
+        });
       } catch (e) {
         if (signals.stopping.aborted) return handBack(started, entry);
+        if (lost.signal.aborted) return droppedTakenOver(started, entry);
         throw e;
+      } finally {
+        clearInterval(keepAhead);
       }
       const waited = now() - t;
       metrics.quotaWait.observe({ vendor }, waited / 1000);
       try {
-        // A wait past the allowance: the sweeper may have given the job to another worker.
-        if (waited > deps.quotaWaitAllowanceMs && !(await store.setDeadline(started.request_id, 'processing', at(now() + callWindowMs(v)), at(now())))) {
-          await queue.addFreeCall(redis, vendor, started.request_id);
-          return ackEntry(vendor, entry.entryId);
+        // Taken over while the grant came, or a wait past the allowance (the extension may have
+        // lagged): make sure the job is still ours before calling (fenced), else drop it.
+        if (
+          lost.signal.aborted ||
+          (waited > deps.quotaWaitAllowanceMs &&
+            !(await store.setDeadline(started.request_id, 'processing', at(now() + callWindowMs(v)), at(now()), attempt)))
+        ) {
+          return droppedTakenOver(started, entry);
         }
         outcome = await call(v, started, signals.hardStop, release);
       } finally {
@@ -124,7 +151,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     const action = decide({ outcome, failures: started.attempts - free, spec: v.spec, nowMs: now(), ...(deps.random ? { random: deps.random } : {}) });
     switch (action.do) {
       case 'complete': {
-        const won = await store.complete(started.request_id, clean(action.result, v.spec.cleaning), at(now()));
+        const won = await store.complete(started.request_id, clean(action.result, v.spec.cleaning), at(now()), started.attempts);
         if (won) {
           finished(started, 'complete');
           // Written only by the call that won the store's compare-and-set: one line per job.
@@ -139,7 +166,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         return;
       }
       case 'await_callback':
-        await store.setDeadline(started.request_id, 'processing', at(action.deadlineMs), at(now()));
+        await store.setDeadline(started.request_id, 'processing', at(action.deadlineMs), at(now()), started.attempts);
         await ackEntry(vendor, entry.entryId);
         deps.logger.debug(ctx, 'vendor accepted; waiting for its webhook');
         return;
@@ -147,7 +174,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         if (!action.countsAsFailure) await queue.addFreeCall(redis, vendor, started.request_id);
         if (outcome.kind === 'rate_limited') await quota.pause(vendor, outcome.retryAfterMs);
         const due = now() + action.delayMs;
-        if (await store.releaseForRetry(started.request_id, action.error, at(due + deps.pendingTimeoutMs), at(now()))) {
+        if (await store.releaseForRetry(started.request_id, action.error, at(due + deps.pendingTimeoutMs), at(now()), started.attempts)) {
           await queue.scheduleRetry(redis, vendor, entry, due);
         } else await ackEntry(vendor, entry.entryId);
         metrics.retries.inc({ vendor, reason: action.countsAsFailure ? 'failure' : outcome.kind });
@@ -155,7 +182,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         return;
       }
       case 'fail':
-        if (await store.fail(started.request_id, action.error, at(now()))) {
+        if (await store.fail(started.request_id, action.error, at(now()), started.attempts)) {
           await queue.deadLetter(redis, vendor, { requestId: started.request_id, error: action.error, attempts: started.attempts }, entry.entryId);
           metrics.deadLettered.inc({ vendor });
           finished(started, 'failed');
@@ -177,9 +204,19 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
   /** Shutting down before the call: the job goes back to pending and its entry to the stream. */
   async function handBack(job: Job, entry: QueueEntry): Promise<void> {
     await queue.addFreeCall(redis, job.vendor, job.request_id);
-    if (await store.releaseForRetry(job.request_id, 'worker_shutdown', at(now() + deps.pendingTimeoutMs), at(now()))) {
+    if (await store.releaseForRetry(job.request_id, 'worker_shutdown', at(now() + deps.pendingTimeoutMs), at(now()), job.attempts)) {
       await queue.requeue(redis, job.vendor, entry);
     } else await ackEntry(job.vendor, entry.entryId);
+  }
+
+  /**
+   * Our job was taken over while we waited for quota (the sweeper re-queued it and another
+   * worker started it): we made no call, so our increment is a free one; the entry is dropped.
+   */
+  async function droppedTakenOver(job: Job, entry: QueueEntry): Promise<void> {
+    await queue.addFreeCall(redis, job.vendor, job.request_id);
+    await ackEntry(job.vendor, entry.entryId);
+    deps.logger.info({ request_id: job.request_id, vendor: job.vendor }, 'job taken over while waiting for quota; not calling');
   }
 
   /** Put a job back until `delayMs` from now without touching its attempts. */
@@ -189,8 +226,8 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     // A reclaimed processing job goes back to pending, else the duplicate check would drop it.
     const ok =
       job.status === 'processing'
-        ? await store.releaseForRetry(job.request_id, reason, deadline, at(now()))
-        : await store.setDeadline(job.request_id, 'pending', deadline, at(now()));
+        ? await store.releaseForRetry(job.request_id, reason, deadline, at(now()), job.attempts)
+        : await store.setDeadline(job.request_id, 'pending', deadline, at(now()), job.attempts);
     if (ok) await queue.scheduleRetry(redis, job.vendor, entry, due);
     else await ackEntry(job.vendor, entry.entryId);
   }
@@ -203,10 +240,20 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     try {
       const callbackUrl = deps.callbackUrl(vendor);
       outcome = await v.breaker.execute(
-        (signal) => callVendor({ spec: v.spec, job, signal, nowMs: now, grant, ...(callbackUrl ? { callbackUrl } : {}) }),
+        (signal) =>
+          callVendor({
+            spec: v.spec,
+            job,
+            signal,
+            nowMs: now,
+            grant,
+            ...(callbackUrl ? { callbackUrl } : {}),
+            ...(deps.maxAnswerBytes !== undefined ? { maxAnswerBytes: deps.maxAnswerBytes } : {}),
+          }),
         hardStop,
       );
-      code = String('status' in outcome ? outcome.status : outcome.kind);
+      // status 0: refused before anything was sent (see callVendor).
+      code = 'status' in outcome && outcome.status > 0 ? String(outcome.status) : outcome.kind;
     } catch (e) {
       if (hardStop.aborted) {
         outcome = { kind: 'aborted' };

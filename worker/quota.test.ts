@@ -5,7 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { keys } from '../core/keys.js';
 import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
-import { createQuotaGate, normalizeQuota, type QuotaGate, type QuotaGateOptions, type Release } from './quota.js';
+import { createQuotaGate, inFlightLeaseMs, normalizeQuota, type QuotaGate, type QuotaGateOptions, type Release } from './quota.js';
 
 let server: RedisServer;
 const connections: Redis[] = [];
@@ -443,5 +443,28 @@ describe('abort', () => {
     const waiting = gate!.acquire(vendor, quota);
     await gate!.close();
     await expect(waiting).rejects.toThrow('closed');
+  });
+});
+
+// Issue 10 item 11: the in-flight lease was a fixed 60 s while a vendor's timeoutSeconds may
+// be up to 300 s, so a long call's slot expired while it was still open and maxInFlight could
+// be exceeded. The lease is now asked for per call, derived from the vendor's timeout.
+describe('in-flight lease per call', () => {
+  test('a slot granted for a call with a 300 s timeout is held at least that long', async () => {
+    const [gate] = makeGates(1);
+    const vendor = vendorName();
+    const release = await gate!.acquire(vendor, { requestsPerSecond: 10, maxInFlight: 1 }, undefined, { leaseMs: 305_000 });
+    const redis = connections[0]!;
+    const expiryUs = Number((await redis.zrange(keys.quota(vendor, 'inflight'), '0', '0', 'WITHSCORES'))[1]);
+    const [sec, usec] = (await redis.time()) as [string | number, string | number];
+    const redisNowUs = Number(sec) * 1e6 + Number(usec);
+    expect((expiryUs - redisNowUs) / 1000).toBeGreaterThan(300_000);
+    await release();
+  });
+
+  test('inFlightLeaseMs covers the vendor timeout plus a margin', () => {
+    expect(inFlightLeaseMs(300)).toBeGreaterThanOrEqual(305_000);
+    expect(inFlightLeaseMs(10)).toBeGreaterThanOrEqual(15_000);
+    expect(inFlightLeaseMs(10)).toBeLessThan(60_000); // a crashed worker's slot comes back sooner than before
   });
 });

@@ -94,9 +94,24 @@ export type Release = (() => Promise<void>) & {
   settle(timing: CallTiming): Promise<void>;
 };
 
+/**
+ * How long a call's in-flight slot survives without a release: the vendor's timeout plus a
+ * margin for storing the answer and releasing, so a slot never lapses while its call can
+ * still be open (a fixed lease below `timeoutSeconds` let maxInFlight be exceeded), yet a
+ * crashed worker's slot comes back soon after its call would have timed out.
+ */
+export function inFlightLeaseMs(timeoutSeconds: number, marginMs = 5000): number {
+  return Math.ceil(timeoutSeconds * 1000) + Math.max(5000, marginMs);
+}
+
+export interface AcquireOptions {
+  /** This call's in-flight lease (see inFlightLeaseMs). Default: the gate's `inFlightLeaseMs`. */
+  leaseMs?: number;
+}
+
 export interface QuotaGate {
   /** Wait until one call to `vendor` fits its quota. Resolves with `release`, to call when the call ends (frees the in-flight slot). Waiting never fails a job; rejects only if `signal` aborts (or the gate is closed). */
-  acquire(vendor: string, quota: Quota, signal?: AbortSignal): Promise<Release>;
+  acquire(vendor: string, quota: Quota, signal?: AbortSignal, opts?: AcquireOptions): Promise<Release>;
   /** The vendor answered 429 + Retry-After: no worker anywhere calls it before `ms` from now. */
   pause(vendor: string, ms: number): Promise<void>;
   /** Rejects the waiters of this gate and closes its pub/sub connection (not `redis`). Idempotent. */
@@ -104,7 +119,7 @@ export interface QuotaGate {
 }
 
 export interface QuotaGateOptions {
-  /** How long an in-flight slot survives without release (a crashed worker). Keep it above the vendor timeout. Default 60 000 ms. */
+  /** How long an in-flight slot survives without release (a crashed worker), for calls that do not name their own lease (AcquireOptions). Keep it above the vendor timeout. Default 60 000 ms. */
   inFlightLeaseMs?: number;
   /** Added to the 1000 ms window against dispatch skew between grant and vendor (see top). Default 5 ms. */
   windowMarginMs?: number;
@@ -146,6 +161,8 @@ export function normalizeQuota(q: Quota): Required<Quota> {
 
 interface Waiter {
   quota: Required<Quota>;
+  /** The in-flight lease this call asked for (AcquireOptions); unset: the gate's default. */
+  leaseMs?: number;
   signal: AbortSignal | undefined;
   /** Part of a batch whose script call is under way: an abort is handled when it answers. */
   asking: boolean;
@@ -339,6 +356,8 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
       while (l.queue.length > 0 && !closed) {
         const batch = l.queue.slice(0, maxBatch);
         const { requestsPerSecond, burst, maxInFlight } = batch[0]!.quota;
+        // One lease per script call: the longest any waiter of the batch asked for.
+        const batchLeaseMs = Math.max(...batch.map((w) => w.leaseMs ?? leaseMs));
         const tokens = batch.map(() => randomUUID());
         for (const w of batch) w.asking = true;
         let reply: [number, number, number, string, ...number[]];
@@ -348,7 +367,7 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
             keys.quota(vendor, 'window'),
             keys.quota(vendor, 'inflight'),
             keys.quota(vendor, 'pause'),
-            requestsPerSecond, burst, maxInFlight, windowUs, leaseMs * 1000, TAT_MEMBER, reserveAheadUs, ...tokens,
+            requestsPerSecond, burst, maxInFlight, windowUs, batchLeaseMs * 1000, TAT_MEMBER, reserveAheadUs, ...tokens,
           );
           errorBackoffMs = 50;
         } catch (err) {
@@ -393,7 +412,7 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
   };
 
   return {
-    acquire(vendor, quota, signal) {
+    acquire(vendor, quota, signal, acquireOpts) {
       return new Promise<Release>((resolve, reject) => {
         if (closed) return reject(new Error('quota gate is closed'));
         if (signal?.aborted) return reject(abortReason(signal));
@@ -413,6 +432,7 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
         // Settling removes the listener: a long-lived signal (shutdown) must not collect one per call.
         const waiter: Waiter = {
           quota: normalized,
+          ...(acquireOpts?.leaseMs !== undefined ? { leaseMs: acquireOpts.leaseMs } : {}),
           signal,
           asking: false,
           resolve: (r) => {

@@ -1,10 +1,16 @@
 // The sweeper makes the store the source of truth: every few seconds ONE worker of the pool
-// (a Redis lock, SET NX PX, that simply expires) looks for unfinished jobs past their deadline
-// and queues them again, retries them, or fails them (decideOverdue). So a job survives a
-// Redis that lost everything, an api that died between store and queue, a dead worker, and a
-// webhook that never came.
+// (a Redis lock, SET NX PX, that simply expires) looks for unfinished jobs of the POOL'S OWN
+// vendors past their deadline and queues them again, retries them, or fails them
+// (decideOverdue). So a job survives a Redis that lost everything, an api that died between
+// store and queue, a dead worker, and a webhook that never came.
+//
+// Each vendor is queried on its own (ids and metadata only, no payloads): overdue jobs of
+// other pools — or of vendors no pool serves any more — can never crowd a pool's own out of
+// the batch. Those "unserved" jobs are counted in a gauge and, once overdue longer than
+// `unservedFailAfterMs`, failed with the reason `vendor_unserved` by whichever worker holds
+// the global unserved lock.
 import type { Redis } from 'ioredis';
-import type { JobStore } from '../core/job.js';
+import type { JobMeta, JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import type { Logger } from '../core/logger.js';
 import * as queue from '../core/queue.js';
@@ -12,18 +18,28 @@ import type { VendorSpec } from '../core/vendorpool.js';
 import { decideOverdue } from './decide.js';
 import type { WorkerMetrics } from './metrics.js';
 
+/** Default time an unserved vendor's job may stay overdue before it is failed: 24 h. */
+export const DEFAULT_UNSERVED_FAIL_AFTER_MS = 24 * 3600 * 1000;
+
 export interface SweeperDeps {
   store: JobStore;
   redis: Redis;
   pool: string;
   /** The vendors this pool serves right now. */
   vendors: () => ReadonlyMap<string, VendorSpec>;
+  /** Every vendor in the registry, of any pool (what "served" means). */
+  registeredVendors: () => ReadonlySet<string>;
   /** New deadline of a job queued again (how long it may stay pending). */
   pendingTimeoutMs: number;
   /** How long the lock is held: at most one sweep per interval across the pool. */
   intervalMs: number;
-  /** Most jobs looked at per sweep. */
+  /** Most jobs looked at per vendor per sweep. Default 1000. */
   batch?: number;
+  /**
+   * A job of a vendor that no pool serves is failed (`vendor_unserved`) once overdue this long;
+   * 0 turns failing off (the gauge still counts). Default 24 h.
+   */
+  unservedFailAfterMs?: number;
   metrics: WorkerMetrics;
   logger: Logger;
   now?: () => number;
@@ -34,42 +50,78 @@ export async function sweepOnce(d: SweeperDeps): Promise<number | null> {
   const now = d.now ?? Date.now;
   const got = await d.redis.set(keys.sweeperLock(d.pool), String(process.pid), 'PX', d.intervalMs, 'NX');
   if (got !== 'OK') return null;
-  const vendors = d.vendors();
-  const overdue = await d.store.findOverdue(new Date(now()), d.batch ?? 1000);
   let handled = 0;
-  for (const job of overdue) {
-    const spec = vendors.get(job.vendor);
-    if (!spec) continue; // another pool's job, or a vendor this pool no longer serves
-    const log = d.logger.child({ request_id: job.request_id, vendor: job.vendor });
-    const free = job.status === 'processing' ? await queue.freeCalls(d.redis, job.vendor, job.request_id) : 0;
-    const action = decideOverdue(job, spec, free);
-    const t = new Date(now());
-    const deadline = new Date(now() + d.pendingTimeoutMs);
-    // Store first (compare-and-set on the status), queue second: if the job moved meanwhile,
-    // the CAS fails and we leave it alone.
-    if (action.do === 'fail') {
-      if (await d.store.fail(job.request_id, action.error, t)) {
-        await queue.deadLetter(d.redis, job.vendor, { requestId: job.request_id, error: action.error, attempts: job.attempts });
-        await queue.forgetFreeCalls(d.redis, job.vendor, job.request_id);
-        d.metrics.deadLettered.inc({ vendor: job.vendor });
-        d.metrics.jobsFinished.inc({ vendor: job.vendor, status: 'failed' });
-        d.metrics.swept.inc({ vendor: job.vendor, action: 'fail' });
-        log.warn({ attempts: job.attempts, error: action.error }, 'overdue job failed; dead-lettered');
-        handled++;
-      }
-      continue;
-    }
-    const moved =
-      job.status === 'pending'
-        ? await d.store.setDeadline(job.request_id, 'pending', deadline, t)
-        : await d.store.releaseForRetry(job.request_id, action.error ?? 'overdue', deadline, t);
-    if (!moved) continue;
-    await queue.enqueue(d.redis, job.vendor, job.request_id);
-    d.metrics.swept.inc({ vendor: job.vendor, action: job.status === 'pending' ? 'requeue' : 'retry' });
-    log.info({ status: job.status, attempts: job.attempts, reason: action.error ?? 'pending_overdue' }, 'overdue job queued again');
-    handled++;
+  for (const [vendor, spec] of d.vendors()) {
+    const overdue = await d.store.findOverdue(new Date(now()), d.batch ?? 1000, vendor);
+    for (const job of overdue) if (await sweepJob(d, job, spec)) handled++;
   }
-  return handled;
+  return handled + (await sweepUnserved(d));
+}
+
+async function sweepJob(d: SweeperDeps, job: JobMeta, spec: VendorSpec): Promise<boolean> {
+  const now = d.now ?? Date.now;
+  const log = d.logger.child({ request_id: job.request_id, vendor: job.vendor });
+  const free = job.status === 'processing' ? await queue.freeCalls(d.redis, job.vendor, job.request_id) : 0;
+  const action = decideOverdue(job, spec, free);
+  const t = new Date(now());
+  const deadline = new Date(now() + d.pendingTimeoutMs);
+  // Store first (compare-and-set on the status and the attempt we read), queue second: if
+  // the job moved meanwhile (a worker started it), the CAS fails and we leave it alone.
+  if (action.do === 'fail') {
+    if (!(await failJob(d, job, action.error, t))) return false;
+    d.metrics.swept.inc({ vendor: job.vendor, action: 'fail' });
+    log.warn({ attempts: job.attempts, error: action.error }, 'overdue job failed; dead-lettered');
+    return true;
+  }
+  const moved =
+    job.status === 'pending'
+      ? await d.store.setDeadline(job.request_id, 'pending', deadline, t, job.attempts)
+      : await d.store.releaseForRetry(job.request_id, action.error ?? 'overdue', deadline, t, job.attempts);
+  if (!moved) return false;
+  await queue.enqueue(d.redis, job.vendor, job.request_id);
+  d.metrics.swept.inc({ vendor: job.vendor, action: job.status === 'pending' ? 'requeue' : 'retry' });
+  log.info({ status: job.status, attempts: job.attempts, reason: action.error ?? 'pending_overdue' }, 'overdue job queued again');
+  return true;
+}
+
+async function failJob(d: SweeperDeps, job: JobMeta, error: string, t: Date): Promise<boolean> {
+  if (!(await d.store.fail(job.request_id, error, t, job.attempts))) return false;
+  await queue.deadLetter(d.redis, job.vendor, { requestId: job.request_id, error, attempts: job.attempts });
+  await queue.forgetFreeCalls(d.redis, job.vendor, job.request_id);
+  d.metrics.deadLettered.inc({ vendor: job.vendor });
+  d.metrics.jobsFinished.inc({ vendor: job.vendor, status: 'failed' });
+  return true;
+}
+
+/**
+ * Jobs of vendors that no pool serves: counted (gauge), and failed once overdue longer than
+ * `unservedFailAfterMs` — by one worker at a time across all pools (a lock of its own). An
+ * empty registry means Redis just lost its data (owners re-publish within seconds), not that
+ * every vendor is gone: then nothing is judged.
+ */
+async function sweepUnserved(d: SweeperDeps): Promise<number> {
+  const now = d.now ?? Date.now;
+  const registered = d.registeredVendors();
+  if (registered.size === 0) return 0;
+  const overdue = await d.store.countOverdueByVendor(new Date(now()));
+  const unserved = [...overdue].filter(([vendor]) => !registered.has(vendor));
+  d.metrics.unservedJobs.reset();
+  for (const [vendor, n] of unserved) d.metrics.unservedJobs.set({ vendor }, n);
+  const failAfter = d.unservedFailAfterMs ?? DEFAULT_UNSERVED_FAIL_AFTER_MS;
+  if (unserved.length === 0 || failAfter <= 0) return 0;
+  if ((await d.redis.set(keys.sweeperLock('_unserved'), String(process.pid), 'PX', d.intervalMs, 'NX')) !== 'OK') return 0;
+  let failed = 0;
+  for (const [vendor] of unserved) {
+    const jobs = await d.store.findOverdue(new Date(now() - failAfter), d.batch ?? 1000, vendor);
+    const error = `vendor_unserved: no pool serves vendor "${vendor}"`;
+    for (const job of jobs) {
+      if (!(await failJob(d, job, error, new Date(now())))) continue;
+      d.metrics.swept.inc({ vendor, action: 'unserved' });
+      failed++;
+    }
+    if (jobs.length > 0) d.logger.warn({ vendor, failed: jobs.length }, 'jobs of a vendor that no pool serves failed (vendor_unserved)');
+  }
+  return failed;
 }
 
 /**
@@ -80,16 +132,17 @@ export async function sweepOnce(d: SweeperDeps): Promise<number | null> {
  */
 export async function recoverLostQueue(d: Pick<SweeperDeps, 'store' | 'redis' | 'vendors' | 'metrics' | 'logger' | 'now' | 'batch'>): Promise<number> {
   const now = d.now ?? Date.now;
-  const vendors = d.vendors();
   // Every unfinished job has a deadline before "far ahead"; processing ones are left to their deadline.
   const farAhead = new Date(now() + 10 * 365 * 24 * 3600 * 1000);
-  const jobs = await d.store.findOverdue(farAhead, d.batch ?? 10_000);
   let queued = 0;
-  for (const job of jobs) {
-    if (job.status !== 'pending' || !vendors.has(job.vendor)) continue;
-    await queue.enqueue(d.redis, job.vendor, job.request_id);
-    d.metrics.swept.inc({ vendor: job.vendor, action: 'recover' });
-    queued++;
+  for (const vendor of d.vendors().keys()) {
+    const jobs = await d.store.findOverdue(farAhead, d.batch ?? 10_000, vendor);
+    for (const job of jobs) {
+      if (job.status !== 'pending') continue;
+      await queue.enqueue(d.redis, vendor, job.request_id);
+      d.metrics.swept.inc({ vendor, action: 'recover' });
+      queued++;
+    }
   }
   d.logger.warn({ queued }, 'Redis lost its data: pending jobs queued again from the store');
   return queued;

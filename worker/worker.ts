@@ -22,7 +22,11 @@ import { CIRCUIT_VALUE, type WorkerMetrics } from './metrics.js';
 import { createJobProcessor, type VendorRuntime } from './process.js';
 import type { QuotaGate } from './quota.js';
 import { createSlots } from './slots.js';
+import { DEFAULT_RETENTION_INTERVAL_MS, retainOnce } from './retention.js';
 import { recoverLostQueue, sweepOnce } from './sweeper.js';
+
+/** How long one worker may take to re-queue a pool's jobs before another may start over. */
+const RECOVERY_LOCK_MS = 15_000;
 
 export interface WorkerOptions {
   /** Entries idle this long in a consumer's PEL are reclaimed (that worker is taken for dead). Default 30000. */
@@ -43,6 +47,16 @@ export interface WorkerOptions {
   backlogIntervalMs?: number;
   /** How long close() lets in-flight calls finish before aborting them. Default 10000. */
   drainTimeoutMs?: number;
+  /** Largest vendor answer read (bytes); a longer one fails the call. Default 4 MiB. */
+  maxAnswerBytes?: number;
+  /** Jobs of a vendor that no pool serves are failed once overdue this long; 0: never. Default 24 h. */
+  unservedFailAfterMs?: number;
+  /** Finished jobs are deleted this long after they finished. Default 7 days. */
+  finishedJobRetentionMs?: number;
+  /** Idempotency-Keys are freed this long after their job was created. Default 24 h. */
+  idempotencyKeyTtlMs?: number;
+  /** Retention period (one pass per period across all workers). Default 60000. */
+  retentionIntervalMs?: number;
 }
 
 export interface WorkerDeps {
@@ -117,6 +131,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     callMarginMs: o.callMarginMs,
     quotaWaitAllowanceMs: o.quotaWaitAllowanceMs ?? o.visibilityTimeoutMs,
     callbackUrl: (vendor) => callbackUrlFor(deps.webhookBaseUrl, vendor),
+    ...(o.maxAnswerBytes !== undefined ? { maxAnswerBytes: o.maxAnswerBytes } : {}),
     now,
     ...(deps.random ? { random: deps.random } : {}),
   });
@@ -157,7 +172,10 @@ export function createWorker(deps: WorkerDeps): Worker {
       retire(vendor);
       const breaker = createVendorBreaker(spec, (state) => {
         metrics.circuitState.set({ vendor }, CIRCUIT_VALUE[state]);
-        void redis.set(keys.circuit(vendor), state).catch(() => {});
+        void redis.set(keys.circuit(vendor), state).catch((err: unknown) => {
+          // Status reporting only (GET /vendors); the backlog timer writes it again every few seconds.
+          logger.debug({ err, vendor }, 'could not publish the circuit state');
+        });
         logger.warn({ vendor, circuit: state }, 'circuit breaker changed state');
       });
       metrics.circuitState.set({ vendor }, 0);
@@ -194,33 +212,34 @@ export function createWorker(deps: WorkerDeps): Worker {
     timers.push(t);
   };
 
-  // Redis data loss detection (see keys.epoch): the worker that re-creates the epoch recovers.
-  let epoch: string | null = null;
-  let recoveryDue = false;
-  const checkEpoch = async (): Promise<void> => {
-    const current = await redis.get(keys.epoch);
-    if (current !== null && current === epoch) return;
-    if ((await redis.set(keys.epoch, randomUUID(), 'NX')) === 'OK') {
-      if (epoch !== null) recoveryDue = true; // we knew an epoch: its loss is a data loss
-      epoch = await redis.get(keys.epoch);
-    } else epoch = await redis.get(keys.epoch); // another worker noticed first (or we just started)
+  // Redis data loss detection (see keys.epoch, keys.recoveredEpoch): every pool compares the
+  // current epoch with the one it last recovered for, both in Redis, and recovers when they
+  // differ — whichever worker set the new epoch, and even if that worker died since.
+  const recoverIfDue = async (): Promise<void> => {
+    await redis.set(keys.epoch, randomUUID(), 'NX');
+    const epoch = await redis.get(keys.epoch);
+    if (epoch === null || (await redis.get(keys.recoveredEpoch(deps.pool))) === epoch) return;
+    // Wait for the registry to come back too: recovery needs to know the pool's vendors.
+    if (running.size === 0) return;
+    if ((await redis.set(keys.recoveryLock(deps.pool), consumerName, 'PX', RECOVERY_LOCK_MS, 'NX')) !== 'OK') return;
+    await recoverLostQueue({ store: deps.store, redis, vendors: vendorSpecs, metrics, logger, now });
+    // Only after the jobs are queued: a worker dying before this line leaves the recovery due.
+    await redis.set(keys.recoveredEpoch(deps.pool), epoch);
+    await redis.del(keys.recoveryLock(deps.pool));
   };
   const vendorSpecs = () => new Map([...running].map(([v, r]) => [v, r.runtime.spec]));
 
   const sweep = async () => {
-    await checkEpoch();
-    // Wait for the registry to come back too: recovery needs to know the pool's vendors.
-    if (recoveryDue && running.size > 0) {
-      recoveryDue = false;
-      await recoverLostQueue({ store: deps.store, redis, vendors: vendorSpecs, metrics, logger, now });
-    }
+    await recoverIfDue();
     return sweepOnce({
       store: deps.store,
       redis,
       pool: deps.pool,
       vendors: vendorSpecs,
+      registeredVendors: () => new Set(deps.registry.vendors().keys()),
       pendingTimeoutMs: o.pendingTimeoutMs,
       intervalMs: o.sweepIntervalMs,
+      ...(o.unservedFailAfterMs !== undefined ? { unservedFailAfterMs: o.unservedFailAfterMs } : {}),
       metrics,
       logger,
       now,
@@ -233,19 +252,34 @@ export function createWorker(deps: WorkerDeps): Worker {
       started = true;
       deps.registry.onChange(reconcile);
       await deps.registry.start();
-      await checkEpoch();
       reconcile(deps.registry.vendors());
       every(o.promoteIntervalMs, 'promoting due retries', async () => {
         for (const vendor of running.keys()) await queue.promoteDue(redis, vendor, now());
       });
       every(o.sweepIntervalMs, 'sweeping overdue jobs', sweep);
+      const retentionIntervalMs = o.retentionIntervalMs ?? DEFAULT_RETENTION_INTERVAL_MS;
+      every(retentionIntervalMs, 'retention', () =>
+        retainOnce({
+          store: deps.store,
+          redis,
+          intervalMs: retentionIntervalMs,
+          ...(o.finishedJobRetentionMs !== undefined ? { finishedJobRetentionMs: o.finishedJobRetentionMs } : {}),
+          ...(o.idempotencyKeyTtlMs !== undefined ? { idempotencyKeyTtlMs: o.idempotencyKeyTtlMs } : {}),
+          metrics,
+          logger,
+          now,
+        }),
+      );
       every(o.backlogIntervalMs, 'measuring backlog', async () => {
         for (const [vendor, r] of running) {
           const b = await queue.streamBacklog(redis, vendor);
           metrics.streamLag.set({ vendor }, b.lag);
           metrics.streamPending.set({ vendor }, b.pending);
           await redis.set(keys.circuit(vendor), r.runtime.breaker.state());
-          await queue.trimAcknowledged(redis, vendor).catch(() => {});
+          await queue.trimAcknowledged(redis, vendor).catch((err: unknown) => {
+            // Not fatal (the next pass trims), but a stream that is never trimmed grows without end.
+            logger.warn({ err, vendor }, 'trimming acknowledged stream entries failed');
+          });
         }
       });
       logger.info({ concurrency: deps.concurrency, consumer: consumerName }, 'worker started');

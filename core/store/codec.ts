@@ -1,10 +1,21 @@
 // Helpers both adapters share: payloads and results travel as JSON text, and any failure of
 // the underlying database surfaces as one retryable `unavailable` error (→ 503 in the api).
 
-import { isVendorfetchError, unavailable, VendorfetchError } from '../errors.js';
+import { isVendorfetchError, unavailable, unserializable, VendorfetchError } from '../errors.js';
 
-/** JSON text of a payload or result; `undefined` is stored as `null` so it round-trips. */
-export const toJsonText = (value: unknown): string => JSON.stringify(value ?? null);
+/**
+ * JSON text of a payload or result; `undefined` is stored as `null` so it round-trips.
+ * A value JSON.stringify cannot write (too deep for the stack, BigInt, a cycle) throws
+ * `unserializable` (400, not retryable): reporting it as a store outage would make callers
+ * retry something that can never succeed.
+ */
+export function toJsonText(value: unknown): string {
+  try {
+    return JSON.stringify(value ?? null);
+  } catch (e) {
+    throw unserializable('the value', e);
+  }
+}
 
 export const fromJsonText = (text: string): unknown => JSON.parse(text) as unknown;
 

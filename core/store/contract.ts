@@ -101,6 +101,18 @@ export function describeJobStoreContract(
         }
       });
 
+      test('a payload or result JSON cannot encode is refused as invalid data, never as an outage', async () => {
+        // Issue 10 item 6: a stack overflow in JSON.stringify was reported as "job store is
+        // unavailable" (503, retryable). It is the caller's data, not the store.
+        let deep: unknown = 1;
+        for (let i = 0; i < 20_000; i++) deep = { a: deep };
+        const notAnOutage = { code: 'unserializable', retryable: false, httpStatus: 400 };
+        await expect(store.create(newJob({ payload: deep }), at(0))).rejects.toMatchObject(notAnOutage);
+        const job = await processingJob();
+        await expect(store.complete(job.request_id, { x: 10n }, at(2))).rejects.toMatchObject(notAnOutage);
+        expect((await store.get(job.request_id))?.status).toBe('processing');
+      });
+
       test('get of an unknown id is null', async () => {
         expect(await store.get(randomUUID())).toBeNull();
       });
@@ -204,6 +216,17 @@ export function describeJobStoreContract(
         expect(await store.get(failed.request_id)).toMatchObject({ status: 'failed', attempts: 0 });
       });
 
+      test('with the attempt count the caller read: a job started by someone else meanwhile is left alone (null)', async () => {
+        // A duplicate entry must not bump `attempts` under the worker that is calling the vendor:
+        // that would break the owner's fencing token and drop its answer.
+        const { job } = await store.create(newJob(), at(0));
+        const owner = await store.startAttempt(job.request_id, at(31), at(1), 0);
+        expect(owner).toMatchObject({ attempts: 1 });
+        expect(await store.startAttempt(job.request_id, at(40), at(2), 0)).toBeNull();
+        expect(await store.get(job.request_id)).toEqual(owner);
+        expect(await store.startAttempt(job.request_id, at(70), at(3), 1)).toMatchObject({ attempts: 2, deadline_at: at(70) });
+      });
+
       raceTest('20 concurrent attempts are all counted', async () => {
         const { job } = await store.create(newJob(), at(0));
         const started = await Promise.all(
@@ -272,6 +295,62 @@ export function describeJobStoreContract(
           result: { winner },
           completed_at: at(10 + winner),
         });
+      });
+    });
+
+    describe('completeByCallback (an async vendor\'s signed answer)', () => {
+      test('completes a processing job, and a pending one that was called before (its retry was scheduled)', async () => {
+        const processing = await processingJob();
+        expect(await store.completeByCallback(processing.request_id, { a: 1 }, at(5))).toBe(true);
+        expect(await store.get(processing.request_id)).toMatchObject({ status: 'complete', result: { a: 1 }, completed_at: at(5) });
+
+        const retrying = await processingJob();
+        await store.releaseForRetry(retrying.request_id, 'vendor_timeout', at(60), at(2));
+        expect(await store.completeByCallback(retrying.request_id, { b: 2 }, at(6))).toBe(true);
+        const done = await store.get(retrying.request_id);
+        expect(done).toMatchObject({ status: 'complete', result: { b: 2 }, attempts: 1 });
+        expect(done).not.toHaveProperty('error');
+        expect(await store.completeByCallback(retrying.request_id, { again: true }, at(7))).toBe(false);
+      });
+
+      test('never a job that was not sent to the vendor yet, nor a finished one', async () => {
+        const { job } = await store.create(newJob(), at(0));
+        expect(await store.completeByCallback(job.request_id, { x: 1 }, at(1))).toBe(false);
+        expect(await store.get(job.request_id)).toMatchObject({ status: 'pending' });
+        const failed = await processingJob();
+        await store.fail(failed.request_id, 'boom', at(2));
+        expect(await store.completeByCallback(failed.request_id, { x: 1 }, at(3))).toBe(false);
+        expect(await store.completeByCallback(randomUUID(), { x: 1 }, at(3))).toBe(false);
+      });
+    });
+
+    describe('attempt fencing (a stale worker can never write)', () => {
+      /** A job started twice: the first worker's attempt (1) is stale, the second (2) current. */
+      async function takenOver(): Promise<Job> {
+        const first = await processingJob();
+        const second = await store.startAttempt(first.request_id, at(90), at(50));
+        if (second?.attempts !== 2) throw new Error('second startAttempt did not count');
+        return second;
+      }
+
+      test('complete, releaseForRetry, fail and setDeadline with an old attempt change nothing', async () => {
+        const job = await takenOver();
+        const before = await store.get(job.request_id);
+        expect(await store.complete(job.request_id, { stale: true }, at(60), 1)).toBe(false);
+        expect(await store.releaseForRetry(job.request_id, 'stale', at(99), at(60), 1)).toBe(false);
+        expect(await store.fail(job.request_id, 'stale', at(60), 1)).toBe(false);
+        expect(await store.setDeadline(job.request_id, 'processing', at(999), at(60), 1)).toBe(false);
+        expect(await store.get(job.request_id)).toEqual(before);
+      });
+
+      test('the current attempt writes as before', async () => {
+        const job = await takenOver();
+        expect(await store.setDeadline(job.request_id, 'processing', at(120), at(60), 2)).toBe(true);
+        expect(await store.complete(job.request_id, { ok: true }, at(61), 2)).toBe(true);
+        const other = await takenOver();
+        expect(await store.releaseForRetry(other.request_id, 'e', at(99), at(60), 2)).toBe(true);
+        const third = await takenOver();
+        expect(await store.fail(third.request_id, 'e', at(60), 2)).toBe(true);
       });
     });
 
@@ -381,6 +460,29 @@ export function describeJobStoreContract(
       });
     });
 
+    describe('findOverdue by vendor, without payloads (the sweeper)', () => {
+      test('only the named vendor\'s jobs, oldest first, ids and metadata only', async () => {
+        const other = await store.create(newJob({ vendor: 'other', deadline_at: at(5) }), at(0));
+        const a = await store.create(newJob({ vendor: 'acme', deadline_at: at(20), payload: { big: 'x'.repeat(1000) } }), at(0));
+        const b = await store.create(newJob({ vendor: 'acme', deadline_at: at(10) }), at(0));
+        const found = await store.findOverdue(at(100), 10, 'acme');
+        expect(found.map((j) => j.request_id)).toEqual([b.job.request_id, a.job.request_id]);
+        expect(found[0]).not.toHaveProperty('payload');
+        expect(found[0]).toMatchObject({ vendor: 'acme', status: 'pending', attempts: 0, deadline_at: at(10) });
+        expect((await store.findOverdue(at(100), 10)).map((j) => j.request_id)).toContain(other.job.request_id);
+      });
+
+      test('countOverdueByVendor counts unfinished overdue jobs per vendor', async () => {
+        await store.create(newJob({ vendor: 'acme', deadline_at: at(5) }), at(0));
+        await store.create(newJob({ vendor: 'acme', deadline_at: at(6) }), at(0));
+        await store.create(newJob({ vendor: 'acme', deadline_at: at(500) }), at(0));
+        await store.create(newJob({ vendor: 'gone', deadline_at: at(7) }), at(0));
+        const done = await processingJob({ vendor: 'gone', deadline_at: at(1) });
+        await store.complete(done.request_id, {}, at(2));
+        expect(await store.countOverdueByVendor(at(100))).toEqual(new Map([['acme', 2], ['gone', 1]]));
+      });
+    });
+
     describe('deleteFinishedBefore', () => {
       test('deletes complete and failed jobs finished before the cutoff, nothing else', async () => {
         const early = await processingJob();
@@ -401,6 +503,26 @@ export function describeJobStoreContract(
         expect(await store.deleteFinishedBefore(at(30))).toBe(0);
         expect(await store.deleteFinishedBefore(at(40))).toBe(0); // strictly before
         expect(await store.deleteFinishedBefore(at(41))).toBe(1);
+      });
+    });
+
+    describe('expireIdempotencyKeys (retention of keys, default 24 h)', () => {
+      test('frees the keys of jobs created before the cutoff; the jobs stay, newer keys stay', async () => {
+        const old = await store.create(newJob({ idempotency_key: 'old-key' }), at(0));
+        const fresh = await store.create(newJob({ idempotency_key: 'fresh-key' }), at(100));
+        await store.create(newJob(), at(0)); // no key: nothing to expire
+        expect(await store.expireIdempotencyKeys(at(50))).toBe(1);
+        const kept = await store.get(old.job.request_id);
+        expect(kept).not.toBeNull();
+        expect(kept).not.toHaveProperty('idempotency_key');
+        expect((await store.get(fresh.job.request_id))?.idempotency_key).toBe('fresh-key');
+        // The expired key is free: a new submission with it makes a new job.
+        const again = await store.create(newJob({ idempotency_key: 'old-key' }), at(200));
+        expect(again.created).toBe(true);
+        expect(again.job.request_id).not.toBe(old.job.request_id);
+        const replay = await store.create(newJob({ idempotency_key: 'fresh-key' }), at(200));
+        expect(replay).toMatchObject({ created: false, job: { request_id: fresh.job.request_id } });
+        expect(await store.expireIdempotencyKeys(at(50))).toBe(0);
       });
     });
 

@@ -14,7 +14,7 @@
 
 import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
 
-import type { Job, JobStatus, JobStore, NewJob } from '../job.js';
+import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
 import { JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
@@ -35,6 +35,8 @@ export interface MongoJobStoreOptions {
 }
 
 const UNFINISHED: JobStatus[] = ['pending', 'processing'];
+/** The attempt fence of JobStore's writes: only while `attempts` still equals the caller's. */
+const fence = (attempt: number | undefined) => (attempt === undefined ? {} : { attempts: attempt });
 const FINISHED: JobStatus[] = ['complete', 'failed'];
 
 /**
@@ -125,6 +127,7 @@ export async function createMongoJobStore(opts: MongoJobStoreOptions): Promise<J
     }
     return store;
   } catch (e) {
+    // The connect/index error below is the one worth reporting; a failing close adds nothing.
     await client.close().catch(() => undefined);
     throw storeError(e);
   }
@@ -136,7 +139,9 @@ async function ensureIndexes(jobs: Collection<JobDoc>, opts: MongoJobStoreOption
   // Startup only, so the extra round trips cost nothing on the request path.
   await jobs.createIndex({ status: 1, deadline_at: 1 }, { name: 'status_deadline' }); // sweeper
   await jobs.createIndex({ idem: 1 }, { name: 'idem_unique', unique: true });
+  await jobs.createIndex({ created_at: 1 }, { name: 'created_at' }); // retention of Idempotency-Keys
   await jobs.createIndex({ vendor: 1, status: 1 }, { name: 'vendor_status' }); // countByStatus
+  await jobs.createIndex({ vendor: 1, status: 1, deadline_at: 1 }, { name: 'vendor_status_deadline' }); // sweeper, per vendor
   if (opts.retentionSeconds !== undefined) {
     try {
       await jobs.createIndex(
@@ -215,10 +220,10 @@ class MongoJobStore implements JobStore {
     return this.guard(async () => (await this.jobs.deleteOne({ _id: requestId })).deletedCount === 1);
   }
 
-  async startAttempt(requestId: string, deadline: Date, now: Date): Promise<Job | null> {
+  async startAttempt(requestId: string, deadline: Date, now: Date, expectedAttempts?: number): Promise<Job | null> {
     return this.guard(async () => {
       const doc = await this.jobs.findOneAndUpdate(
-        { _id: requestId, status: { $in: UNFINISHED } },
+        { _id: requestId, status: { $in: UNFINISHED }, ...fence(expectedAttempts) },
         { $set: { status: 'processing', deadline_at: deadline, updated_at: now }, $inc: { attempts: 1 } },
         { returnDocument: 'after' },
       );
@@ -226,40 +231,87 @@ class MongoJobStore implements JobStore {
     });
   }
 
-  async releaseForRetry(requestId: string, error: string, deadline: Date, now: Date): Promise<boolean> {
-    return this.cas({ _id: requestId, status: 'processing' }, { $set: { status: 'pending', error, deadline_at: deadline, updated_at: now } });
+  async releaseForRetry(requestId: string, error: string, deadline: Date, now: Date, attempt?: number): Promise<boolean> {
+    return this.cas(
+      { _id: requestId, status: 'processing', ...fence(attempt) },
+      { $set: { status: 'pending', error, deadline_at: deadline, updated_at: now } },
+    );
   }
 
-  async complete(requestId: string, result: unknown, now: Date): Promise<boolean> {
+  async complete(requestId: string, result: unknown, now: Date, attempt?: number): Promise<boolean> {
     // A completed job keeps no error from earlier attempts: status and error never disagree.
     return this.cas(
-      { _id: requestId, status: 'processing' },
+      { _id: requestId, status: 'processing', ...fence(attempt) },
       { $set: { status: 'complete', result_json: toJsonText(result), completed_at: now, updated_at: now }, $unset: { error: '' } },
     );
   }
 
-  async fail(requestId: string, error: string, now: Date): Promise<boolean> {
+  async completeByCallback(requestId: string, result: unknown, now: Date): Promise<boolean> {
     return this.cas(
-      { _id: requestId, status: { $in: UNFINISHED } },
+      { _id: requestId, status: { $in: UNFINISHED }, attempts: { $gte: 1 } },
+      { $set: { status: 'complete', result_json: toJsonText(result), completed_at: now, updated_at: now }, $unset: { error: '' } },
+    );
+  }
+
+  async fail(requestId: string, error: string, now: Date, attempt?: number): Promise<boolean> {
+    return this.cas(
+      { _id: requestId, status: { $in: UNFINISHED }, ...fence(attempt) },
       { $set: { status: 'failed', error, completed_at: now, updated_at: now } },
     );
   }
 
-  async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date): Promise<boolean> {
+  async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date, attempt?: number): Promise<boolean> {
     if (!UNFINISHED.includes(status)) return false; // finished jobs have no deadline to move
-    return this.cas({ _id: requestId, status }, { $set: { deadline_at: deadline, updated_at: now } });
+    return this.cas({ _id: requestId, status, ...fence(attempt) }, { $set: { deadline_at: deadline, updated_at: now } });
   }
 
-  async findOverdue(now: Date, limit: number): Promise<Job[]> {
+  async findOverdue(now: Date, limit: number, vendor?: string): Promise<JobMeta[]> {
     const n = Math.max(0, Math.floor(limit));
     if (n === 0) return [];
     return this.guard(async () => {
       const docs = await this.jobs
-        .find({ status: { $in: UNFINISHED }, deadline_at: { $lt: now } })
+        .find(
+          { status: { $in: UNFINISHED }, deadline_at: { $lt: now }, ...(vendor === undefined ? {} : { vendor }) },
+          { projection: { payload_json: 0, result_json: 0 } },
+        )
         .sort({ deadline_at: 1 })
         .limit(n)
         .toArray();
-      return docs.map(docToJob);
+      return docs.map(docToJobMeta);
+    });
+  }
+
+  async countOverdueByVendor(now: Date): Promise<Map<string, number>> {
+    return this.guard(async () => {
+      const rows = await this.jobs
+        .aggregate<{ _id: string; n: number }>([
+          { $match: { status: { $in: UNFINISHED }, deadline_at: { $lt: now } } },
+          { $group: { _id: '$vendor', n: { $sum: 1 } } },
+        ])
+        .toArray();
+      return new Map(rows.map((r) => [r._id, Number(r.n)]));
+    });
+  }
+
+  async expireIdempotencyKeys(cutoff: Date): Promise<number> {
+    // `idem` must stay unique and present (no partial indexes): an expired key becomes the
+    // key-less form `r:<request_id>`. Per document, because a value computed from another
+    // field needs a pipeline update, which FerretDB v1 lacks. Batches of 500 until none is left.
+    return this.guard(async () => {
+      let freed = 0;
+      for (;;) {
+        const ids = await this.jobs
+          .find({ idem: { $regex: '^k:' }, created_at: { $lt: cutoff } }, { projection: { _id: 1 } })
+          .limit(500)
+          .toArray();
+        if (ids.length === 0) return freed;
+        const r = await this.jobs.bulkWrite(
+          ids.map(({ _id }) => ({ updateOne: { filter: { _id, idem: { $regex: '^k:' } }, update: { $set: { idem: `r:${_id}` } } } })),
+          { ordered: false },
+        );
+        freed += r.modifiedCount;
+        if (ids.length < 500) return freed;
+      }
     });
   }
 

@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 
-import type { Job, JobStatus, JobStore, NewJob } from '../job.js';
+import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
 import { JOB_STATUSES } from '../job.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 
@@ -57,6 +57,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key
 -- query below, but lets ORDER BY … LIMIT read the index in order without a sort.
 CREATE INDEX IF NOT EXISTS jobs_unfinished_deadline
   ON jobs (deadline_at) WHERE status IN ('pending', 'processing');
+-- The sweeper, per vendor: one pool's overdue jobs without wading through other vendors'.
+CREATE INDEX IF NOT EXISTS jobs_unfinished_vendor_deadline
+  ON jobs (vendor, deadline_at) WHERE status IN ('pending', 'processing');
+-- Retention of Idempotency-Keys (by age).
+CREATE INDEX IF NOT EXISTS jobs_keyed_created_at ON jobs (created_at) WHERE idempotency_key IS NOT NULL;
 -- Retention of finished jobs.
 CREATE INDEX IF NOT EXISTS jobs_completed_at ON jobs (completed_at) WHERE completed_at IS NOT NULL;
 -- countByStatus, answered from the index alone.
@@ -65,6 +70,10 @@ CREATE INDEX IF NOT EXISTS jobs_vendor_status ON jobs (vendor, status);
 
 const COLUMNS =
   'request_id, vendor, payload, status, attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+
+/** Everything but payload and result (the sweeper's reads). */
+const META_COLUMNS =
+  'request_id, vendor, status, attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
 
 type Row = Record<string, SQLOutputValue>;
 
@@ -80,17 +89,21 @@ interface PendingCreate {
 }
 
 function rowToJob(row: Row): Job {
-  const job: Job = {
+  const job: Job = { ...rowToMeta(row), payload: fromJsonText(row['payload'] as string) };
+  if (row['result'] != null) job.result = fromJsonText(row['result'] as string);
+  return job;
+}
+
+function rowToMeta(row: Row): JobMeta {
+  const job: JobMeta = {
     request_id: row['request_id'] as string,
     vendor: row['vendor'] as string,
-    payload: fromJsonText(row['payload'] as string),
     status: row['status'] as JobStatus,
     attempts: row['attempts'] as number,
     created_at: new Date(row['created_at'] as number),
     updated_at: new Date(row['updated_at'] as number),
     deadline_at: new Date(row['deadline_at'] as number),
   };
-  if (row['result'] != null) job.result = fromJsonText(row['result'] as string);
   if (row['error'] != null) job.error = row['error'] as string;
   if (row['idempotency_key'] != null) job.idempotency_key = row['idempotency_key'] as string;
   if (row['completed_at'] != null) job.completed_at = new Date(row['completed_at'] as number);
@@ -150,29 +163,44 @@ class SqliteJobStore implements JobStore {
       delete: db.prepare('DELETE FROM jobs WHERE request_id = ?'),
       startAttempt: db.prepare(
         `UPDATE jobs SET status = 'processing', attempts = attempts + 1, deadline_at = ?, updated_at = ?
-         WHERE request_id = ? AND status IN ('pending', 'processing') RETURNING ${COLUMNS}`,
+         WHERE request_id = ? AND status IN ('pending', 'processing') AND (? IS NULL OR attempts = ?) RETURNING ${COLUMNS}`,
       ),
+      // `(? IS NULL OR attempts = ?)`: the attempt fence (see JobStore), bound twice.
       releaseForRetry: db.prepare(
         `UPDATE jobs SET status = 'pending', error = ?, deadline_at = ?, updated_at = ?
-         WHERE request_id = ? AND status = 'processing'`,
+         WHERE request_id = ? AND status = 'processing' AND (? IS NULL OR attempts = ?)`,
       ),
       // A completed job keeps no error from earlier attempts: status and error never disagree.
       complete: db.prepare(
         `UPDATE jobs SET status = 'complete', result = ?, error = NULL, completed_at = ?, updated_at = ?
-         WHERE request_id = ? AND status = 'processing'`,
+         WHERE request_id = ? AND status = 'processing' AND (? IS NULL OR attempts = ?)`,
+      ),
+      completeByCallback: db.prepare(
+        `UPDATE jobs SET status = 'complete', result = ?, error = NULL, completed_at = ?, updated_at = ?
+         WHERE request_id = ? AND status IN ('pending', 'processing') AND attempts >= 1`,
       ),
       fail: db.prepare(
         `UPDATE jobs SET status = 'failed', error = ?, completed_at = ?, updated_at = ?
-         WHERE request_id = ? AND status IN ('pending', 'processing')`,
+         WHERE request_id = ? AND status IN ('pending', 'processing') AND (? IS NULL OR attempts = ?)`,
       ),
       setDeadline: db.prepare(
         `UPDATE jobs SET deadline_at = ?, updated_at = ?
-         WHERE request_id = ? AND status = ? AND status IN ('pending', 'processing')`,
+         WHERE request_id = ? AND status = ? AND status IN ('pending', 'processing') AND (? IS NULL OR attempts = ?)`,
       ),
       // The WHERE repeats the partial index's condition word for word, so SQLite uses it.
       findOverdue: db.prepare(
-        `SELECT ${COLUMNS} FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ?
+        `SELECT ${META_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ?
          ORDER BY deadline_at LIMIT ?`,
+      ),
+      findOverdueOfVendor: db.prepare(
+        `SELECT ${META_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing') AND vendor = ? AND deadline_at < ?
+         ORDER BY deadline_at LIMIT ?`,
+      ),
+      countOverdueByVendor: db.prepare(
+        `SELECT vendor, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ? GROUP BY vendor`,
+      ),
+      expireIdempotencyKeys: db.prepare(
+        'UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL AND created_at < ?',
       ),
       deleteFinishedBefore: db.prepare(
         `DELETE FROM jobs WHERE completed_at < ? AND status IN ('complete', 'failed')`,
@@ -280,44 +308,67 @@ class SqliteJobStore implements JobStore {
     return this.guard(() => this.stmts.delete.run(requestId).changes === 1);
   }
 
-  async startAttempt(requestId: string, deadline: Date, now: Date): Promise<Job | null> {
+  async startAttempt(requestId: string, deadline: Date, now: Date, expectedAttempts?: number): Promise<Job | null> {
+    const a = expectedAttempts ?? null;
     return this.guard(() => {
-      const row = this.stmts.startAttempt.get(deadline.getTime(), now.getTime(), requestId) as Row | undefined;
+      const row = this.stmts.startAttempt.get(deadline.getTime(), now.getTime(), requestId, a, a) as Row | undefined;
       return row ? rowToJob(row) : null;
     });
   }
 
-  async releaseForRetry(requestId: string, error: string, deadline: Date, now: Date): Promise<boolean> {
+  async releaseForRetry(requestId: string, error: string, deadline: Date, now: Date, attempt?: number): Promise<boolean> {
+    const a = attempt ?? null;
     return this.guard(
-      () => this.stmts.releaseForRetry.run(error, deadline.getTime(), now.getTime(), requestId).changes === 1,
+      () => this.stmts.releaseForRetry.run(error, deadline.getTime(), now.getTime(), requestId, a, a).changes === 1,
     );
   }
 
-  async complete(requestId: string, result: unknown, now: Date): Promise<boolean> {
+  async complete(requestId: string, result: unknown, now: Date, attempt?: number): Promise<boolean> {
+    const a = attempt ?? null;
     return this.guard(() => {
       const t = now.getTime();
-      return this.stmts.complete.run(toJsonText(result), t, t, requestId).changes === 1;
+      return this.stmts.complete.run(toJsonText(result), t, t, requestId, a, a).changes === 1;
     });
   }
 
-  async fail(requestId: string, error: string, now: Date): Promise<boolean> {
+  async completeByCallback(requestId: string, result: unknown, now: Date): Promise<boolean> {
     return this.guard(() => {
       const t = now.getTime();
-      return this.stmts.fail.run(error, t, t, requestId).changes === 1;
+      return this.stmts.completeByCallback.run(toJsonText(result), t, t, requestId).changes === 1;
     });
   }
 
-  async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date): Promise<boolean> {
+  async fail(requestId: string, error: string, now: Date, attempt?: number): Promise<boolean> {
+    const a = attempt ?? null;
+    return this.guard(() => {
+      const t = now.getTime();
+      return this.stmts.fail.run(error, t, t, requestId, a, a).changes === 1;
+    });
+  }
+
+  async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date, attempt?: number): Promise<boolean> {
+    const a = attempt ?? null;
     return this.guard(
-      () => this.stmts.setDeadline.run(deadline.getTime(), now.getTime(), requestId, status).changes === 1,
+      () => this.stmts.setDeadline.run(deadline.getTime(), now.getTime(), requestId, status, a, a).changes === 1,
     );
   }
 
-  async findOverdue(now: Date, limit: number): Promise<Job[]> {
+  async findOverdue(now: Date, limit: number, vendor?: string): Promise<JobMeta[]> {
     return this.guard(() => {
       const n = Math.max(0, Math.floor(limit));
-      return (this.stmts.findOverdue.all(now.getTime(), n) as Row[]).map(rowToJob);
+      const rows = vendor === undefined ? this.stmts.findOverdue.all(now.getTime(), n) : this.stmts.findOverdueOfVendor.all(vendor, now.getTime(), n);
+      return (rows as Row[]).map(rowToMeta);
     });
+  }
+
+  async countOverdueByVendor(now: Date): Promise<Map<string, number>> {
+    return this.guard(
+      () => new Map((this.stmts.countOverdueByVendor.all(now.getTime()) as Row[]).map((r) => [r['vendor'] as string, Number(r['n'])])),
+    );
+  }
+
+  async expireIdempotencyKeys(cutoff: Date): Promise<number> {
+    return this.guard(() => Number(this.stmts.expireIdempotencyKeys.run(cutoff.getTime()).changes));
   }
 
   async deleteFinishedBefore(cutoff: Date): Promise<number> {

@@ -4,6 +4,7 @@
 # Everything else is the same jest suites against the KUBECONFIG the provider hands over.
 #
 #   npm run e2e:cluster [-- jest args]            provider "local": the one-node cluster built here
+#   npm run bench:cluster                         the same cluster, bench/cluster.ts instead of jest
 #   VF_CLUSTER_PROVIDER=kind e2e/cluster/run.sh   provider "kind": a kind cluster (needs Docker)
 #   e2e/cluster/run.sh --if-possible              as `npm test` calls it: where the provider cannot
 #                                                 run (no root, no containerd), say why and exit 0
@@ -23,6 +24,9 @@ started=""
 say() { printf '\ne2e:cluster [%s] %s\n' "$provider" "$*" >&2; }
 if_possible=""
 [[ ${1:-} == --if-possible ]] && { if_possible=1; shift; }
+# --bench: run bench/cluster.ts (npm run bench:cluster) instead of the suites.
+bench=""
+[[ ${1:-} == --bench ]] && { bench=1; shift; }
 cannot() {
   if [[ -n $if_possible ]]; then
     printf '\ne2e:cluster [%s]: SKIPPED, cannot run here: %s\n' "$provider" "$*" >&2
@@ -50,6 +54,10 @@ local_up() {
   fi
   eval "$exports"
   export VF_CLUSTER_IMAGE=localhost/vendorfetch:dev
+  # No registry: the chart's dev stores use the images images.sh built.
+  VF_CLUSTER_REDIS_IMAGE=$(bash e2e/testenv/images.sh list | awk -F'\t' '$1 == "redis" { print $2 }')
+  VF_CLUSTER_MONGO_IMAGE=$(bash e2e/testenv/images.sh list | awk -F'\t' '$1 == "mongo" { print $2 }')
+  export VF_CLUSTER_REDIS_IMAGE VF_CLUSTER_MONGO_IMAGE
 }
 local_load_image() {
   bash e2e/testenv/images.sh build vendorfetch
@@ -105,6 +113,12 @@ say "bringing the cluster up"
 "${provider}_up"
 say "cluster ready after $(( $(date +%s) - t0 )) s; loading the product image"
 "${provider}_load_image"
-say "running the suites"
-"$node" --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.cluster.config.js --runInBand "$@"
+if [[ -n $bench ]]; then
+  say "running the benchmark"
+  [[ -f dist/bench/cluster.js ]] || npm run build
+  "$node" dist/bench/cluster.js
+else
+  say "running the suites"
+  "$node" --experimental-vm-modules node_modules/jest/bin/jest.js -c jest.cluster.config.js --runInBand "$@"
+fi
 say "passed in $(( $(date +%s) - t0 )) s"

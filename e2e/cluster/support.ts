@@ -26,6 +26,31 @@ export function clusterEnv(): ClusterEnv {
   return { kubeconfig, bin, image: { repository: ref.slice(0, at), tag: ref.slice(at + 1) } };
 }
 
+/**
+ * `--set` values for installing the chart on the test cluster: this build's image, the dev stores
+ * and the mocks. On the local node (no registry) the dev stores are the images images.sh built:
+ * Debian's redis-server, and FerretDB as the MongoDB-wire store (run.sh exports their names).
+ */
+export function chartValues(extra: string[] = []): string[] {
+  const env = clusterEnv();
+  const set = [
+    `image.repository=${env.image.repository}`,
+    `image.tag=${env.image.tag}`,
+    'image.pullPolicy=Never',
+    'dev.redis.enabled=true',
+    'dev.mongodb.enabled=true',
+    'mocks.enabled=true',
+    'controller.lagPollMs=2000',
+  ];
+  const { VF_CLUSTER_REDIS_IMAGE: redis, VF_CLUSTER_MONGO_IMAGE: mongo } = process.env;
+  if (redis) set.push(`dev.redis.image=${redis}`, 'dev.redis.pullPolicy=Never');
+  if (mongo) {
+    set.push(`dev.mongodb.image=${mongo}`, 'dev.mongodb.pullPolicy=Never');
+    set.push('dev.mongodb.command={/usr/local/bin/ferretdb,--listen-addr,0.0.0.0:27017,--sqlite-dir,/data/db}');
+  }
+  return [...set, ...extra].flatMap((s) => ['--set', s]);
+}
+
 export interface Result {
   code: number;
   stdout: string;
@@ -89,6 +114,8 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => P
       const v = await probe();
       if (v !== undefined && v !== false) return v;
     } catch (err) {
+      // A probe that found the outcome already decided (a failed job) ends the wait at once.
+      if ((err as { fatal?: boolean }).fatal) throw err;
       last = (err as Error).message;
     }
     if (Date.now() > deadline) {

@@ -40,7 +40,13 @@ export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataP
   // undefined value leaves the variable out of a child's environment).
   const shared: NodeJS.ProcessEnv = { REDIS_URL: redisServer.url, VF_SQLITE_PATH: sqlitePath, MONGODB_URL: undefined, ...env };
   const apiPort = await freePort();
-  const api = await startProgram('api', (process.env.VF_E2E_DIST ?? 'dist') + '/api/main.js', { ...shared, PORT: String(apiPort) }, { waitPort: apiPort });
+  const apiMetricsPort = await freePort();
+  const api = await startProgram(
+    'api',
+    (process.env.VF_E2E_DIST ?? 'dist') + '/api/main.js',
+    { ...shared, PORT: String(apiPort), API_METRICS_PORT: String(apiMetricsPort) },
+    { waitPort: apiPort },
+  );
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const workers: RunningProgram[] = [];
   let workersStarted = 0; // names stay unique when workers start in parallel

@@ -278,7 +278,7 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
   it('renders everything on: ingress, mocks with their webhook secret mounted into the api, dev stores, monitors', async () => {
     const objs = await template('vendorfetch', 'vendorfetch', ['-f', ALL_ON]);
     const names = new Set(objs.map((o) => `${o.kind}/${o.metadata?.name}`));
-    for (const n of ['Ingress/vendorfetch-api', 'Deployment/vendorfetch-mocks', 'Service/vendorfetch-mock-sync', 'Service/vendorfetch-mock-async', 'Secret/async-webhook', 'Deployment/vendorfetch-redis', 'Deployment/vendorfetch-mongodb', 'ServiceMonitor/vendorfetch-api', 'ServiceMonitor/vendorfetch-controller', 'PodMonitor/vendorfetch-workers']) {
+    for (const n of ['Ingress/vendorfetch-api', 'Deployment/vendorfetch-mocks', 'Service/vendorfetch-mock-sync', 'Service/vendorfetch-mock-async', 'Secret/async-webhook', 'Deployment/vendorfetch-redis', 'Deployment/vendorfetch-mongodb', 'PodMonitor/vendorfetch-api', 'ServiceMonitor/vendorfetch-controller', 'PodMonitor/vendorfetch-workers']) {
       expect(names).toContain(n);
     }
     const api = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-api') as k8s.V1Deployment;

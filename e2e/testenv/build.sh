@@ -34,7 +34,12 @@ version_of() {
   # pause has no upstream module: its version is a digest of its own source.
   [[ $1 == pause ]] && { echo "src-$(sha256sum "$here/go/pause/main.go" | cut -c1-12)"; return; }
   mod=$(main_module "$1")
-  awk -v m="$mod" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$here/go/$1/go.mod"
+  local v
+  v=$(awk -v m="$mod" '($1 == m || ($1 == "require" && $2 == m)) { print ($1 == m ? $2 : $3); exit }' "$here/go/$1/go.mod")
+  # FerretDB's wrapper sets server options (the SQLite URL) in its own main.go: a change there
+  # must rebuild the cached binary too.
+  [[ $1 == ferretdb ]] && v="$v-$(sha256sum "$here/go/ferretdb/main.go" | cut -c1-8)"
+  echo "$v"
 }
 
 binary_of() { echo "$cache/$1-$(version_of "$1")/$1"; }

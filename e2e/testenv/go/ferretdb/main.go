@@ -54,8 +54,11 @@ func main() {
 		Listener: ferretdb.ListenerConfig{TCP: *addr},
 		Logger:   logger,
 		Handler:  "sqlite",
-		// The URL must name a directory and end with a slash.
-		SQLiteURL: "file:" + abs + "/",
+		// The URL must name a directory and end with a slash. _txlock=immediate: writers take
+		// the lock when their transaction begins, so concurrent writers from several clients
+		// wait (busy_timeout, 10 s by FerretDB's default) instead of failing with SQLITE_BUSY
+		// when a deferred read transaction cannot be upgraded to a write.
+		SQLiteURL: "file:" + abs + "/?_txlock=immediate",
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ferretdb:", err)

@@ -1,0 +1,95 @@
+// The sweeper against a real redis-server and the SQLite store (issue 10 item 1): each pool
+// looks only at its own vendors' overdue jobs, reading no payloads; jobs of vendors that no
+// pool serves show in a gauge and are failed, with a reason, after a configurable time.
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { JobStore } from '../core/job.js';
+import { keys } from '../core/keys.js';
+import { createSqliteJobStore } from '../core/store/sqlite.js';
+import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
+import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { createWorkerMetrics } from './metrics.js';
+import { sweepOnce, type SweeperDeps } from './sweeper.js';
+
+let redisServer: RedisServer;
+let redis: Redis;
+let dir: string;
+let store: JobStore;
+
+beforeAll(async () => {
+  redisServer = await startRedis();
+  redis = new Redis(redisServer.url);
+  dir = await mkdtemp(path.join(os.tmpdir(), 'vf-sweeper-'));
+});
+beforeEach(async () => {
+  store = await createSqliteJobStore({ path: path.join(dir, `${randomUUID()}.db`) });
+  await redis.flushall();
+});
+afterEach(async () => {
+  await store.close();
+});
+afterAll(async () => {
+  redis.disconnect();
+  await redisServer.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const logger = pino({ level: 'silent' });
+const spec = (name: string): VendorSpec => vendorSpecSchema.parse({ name, url: 'http://127.0.0.1:9/fetch', quota: { requestsPerSecond: 10 } });
+const T = Date.parse('2026-06-01T12:00:00Z');
+
+function deps(over: Partial<SweeperDeps> = {}): SweeperDeps {
+  return {
+    store,
+    redis,
+    pool: `test/${randomUUID().slice(0, 8)}`,
+    vendors: () => new Map([['mine', spec('mine')]]),
+    registeredVendors: () => new Set(['mine', 'elsewhere']),
+    pendingTimeoutMs: 60_000,
+    intervalMs: 1000,
+    metrics: createWorkerMetrics({ defaultMetrics: false }),
+    logger,
+    now: () => T,
+    ...over,
+  };
+}
+
+async function overdueJob(vendor: string, overdueMs: number): Promise<string> {
+  const id = randomUUID();
+  await store.create({ request_id: id, vendor, payload: { big: 'x'.repeat(100) }, deadline_at: new Date(T - overdueMs) }, new Date(T - overdueMs - 1000));
+  return id;
+}
+
+test('1,000+ older overdue jobs of a vendor no pool serves do not hide this pool\'s own overdue job', async () => {
+  await Promise.all(Array.from({ length: 1100 }, (_, i) => overdueJob('gone', 3_600_000 + i)));
+  const mine = await overdueJob('mine', 5000);
+  expect(await sweepOnce(deps({ unservedFailAfterMs: 0 }))).toBeGreaterThanOrEqual(1);
+  const stream = await redis.xrange(keys.stream('mine'), '-', '+');
+  expect(stream.map(([, f]) => f[1])).toEqual([mine]);
+  expect((await store.get(mine))?.deadline_at.getTime()).toBe(T + 60_000);
+});
+
+test('jobs of a vendor no pool serves: counted in a gauge; failed with a reason once unserved longer than configured', async () => {
+  const old = await overdueJob('gone', 2 * 3_600_000);
+  const recent = await overdueJob('gone', 60_000);
+  const elsewhere = await overdueJob('elsewhere', 2 * 3_600_000); // served by another pool: not ours to touch
+  const d = deps({ unservedFailAfterMs: 3_600_000 });
+  await sweepOnce(d);
+  const gauge = (await d.metrics.unservedJobs.get()).values;
+  expect(gauge).toContainEqual(expect.objectContaining({ labels: { vendor: 'gone' }, value: 2 }));
+  expect(gauge.find((v) => v.labels.vendor === 'elsewhere')).toBeUndefined();
+  expect(await store.get(old)).toMatchObject({ status: 'failed', error: expect.stringMatching(/^vendor_unserved: no pool serves vendor "gone"/) });
+  expect((await store.get(recent))?.status).toBe('pending');
+  expect((await store.get(elsewhere))?.status).toBe('pending');
+  expect(await redis.xlen(keys.deadLetter('gone'))).toBe(1);
+});
+
+test('nothing is failed as unserved while the registry is empty (Redis lost its data, not yet re-published)', async () => {
+  const old = await overdueJob('gone', 2 * 3_600_000);
+  await sweepOnce(deps({ unservedFailAfterMs: 1000, registeredVendors: () => new Set() }));
+  expect((await store.get(old))?.status).toBe('pending');
+});
