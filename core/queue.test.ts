@@ -11,6 +11,7 @@ import {
   DEFAULT_DEAD_LETTER_MAX_LEN,
   enqueue,
   ensureGroup,
+  forgetDeadConsumer,
   isNoGroupError,
   promoteDue,
   readNew,
@@ -147,4 +148,20 @@ test('free-call counts expire when left behind (issue 10 item 5): the hash carri
   expect(await freeCalls(redis, v, 'r-1')).toBe(1);
   const ttl = await redis.ttl(keys.freeCalls(v));
   expect(ttl).toBeGreaterThan(3600);
+});
+
+test('a dead consumer is forgotten only once nothing of it is pending (DELCONSUMER would drop its entries)', async () => {
+  const v = vendor();
+  await ensureGroup(redis, v);
+  await enqueue(redis, v, 'held');
+  const [held] = (await readNew(redis, v, 'dead-1', 10, 10)).entries;
+  // Still pending (e.g. touched too recently to be claimed): the consumer and its entry stay.
+  expect(await forgetDeadConsumer(redis, v, 'dead-1')).toBe(false);
+  const pending = (await redis.call('XPENDING', keys.stream(v), keys.group, '-', '+', 10, 'dead-1')) as unknown[][];
+  expect(pending.map((p) => p[0])).toEqual([held!.entryId]);
+  // Once its entry is acknowledged (taken over and finished elsewhere), it goes.
+  await ack(redis, v, held!.entryId);
+  expect(await forgetDeadConsumer(redis, v, 'dead-1')).toBe(true);
+  const consumers = (await redis.call('XINFO', 'CONSUMERS', keys.stream(v), keys.group)) as unknown[];
+  expect(consumers).toHaveLength(0);
 });

@@ -159,6 +159,20 @@ export async function claimFromDead(
 }
 
 /**
+ * Remove a dead consumer from the group, but only once it has no pending entries: XGROUP
+ * DELCONSUMER drops a consumer's pending entries with it, and an entry dropped so has no
+ * owner left (only the sweeper would find its job, after the pending timeout). Entries too
+ * recently touched to be claimed yet keep the consumer until a later check takes them.
+ * Returns whether it was removed. A dead consumer gains no entries, so the check holds.
+ */
+export async function forgetDeadConsumer(redis: Redis, vendor: string, dead: string): Promise<boolean> {
+  const pending = (await redis.call('XPENDING', keys.stream(vendor), keys.group, '-', '+', 1, dead)) as unknown[];
+  if (pending.length > 0) return false;
+  await redis.call('XGROUP', 'DELCONSUMER', keys.stream(vendor), keys.group, dead);
+  return true;
+}
+
+/**
  * Reset the idle time of entries this consumer is still working on (a heartbeat), so a slow
  * call is not mistaken for a dead worker. JUSTID leaves the delivery counter alone.
  */

@@ -151,8 +151,9 @@ export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
         log.info({ count: r.entries.length, from: d }, 'took over the entries of a dead consumer');
         return r.entries;
       }
-      // Nothing left pending: forget the dead consumer, so the check stays cheap.
-      await o.redis.call('XGROUP', 'DELCONSUMER', keys.stream(vendor), keys.group, d).catch((err: unknown) => {
+      // Nothing claimable now: forget the dead consumer once nothing of it is pending (entries
+      // touched too recently to claim stay with it until a later check takes them over).
+      await queue.forgetDeadConsumer(o.redis, vendor, d).catch((err: unknown) => {
         log.debug({ err, consumer: d }, 'could not remove a dead consumer (another worker may have)');
       });
     }
