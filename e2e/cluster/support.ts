@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// Two levels up from e2e/cluster/, also when compiled to dist/e2e/cluster/ (bench:cluster).
+const twoUp = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO_ROOT = path.basename(twoUp) === 'dist' ? path.dirname(twoUp) : twoUp;
 
 export interface ClusterEnv {
   kubeconfig: string;
