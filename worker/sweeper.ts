@@ -139,6 +139,9 @@ export async function recoverLostQueue(d: Pick<SweeperDeps, 'store' | 'redis' | 
     const jobs = await d.store.findOverdue(farAhead, d.batch ?? 10_000, vendor);
     for (const job of jobs) {
       if (job.status !== 'pending') continue;
+      // Still parked for its backoff (the delayed set survived: this was a pool's first start,
+      // not a real loss): queuing it now would call the vendor before its backoff is over.
+      if ((await d.redis.zscore(keys.delayed(vendor), job.request_id)) !== null) continue;
       await queue.enqueue(d.redis, vendor, job.request_id);
       d.metrics.swept.inc({ vendor, action: 'recover' });
       queued++;
