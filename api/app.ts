@@ -11,7 +11,8 @@ import type { ApiDeps } from './deps.js';
 import { jobsRouter } from './jobs.js';
 import { createApiMetrics, httpMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
-import { errorHandler, notFoundHandler, problem, sendProblem } from './problem.js';
+import { errorHandler, notFoundHandler, problem, PROBLEM_BASE_URL, sendProblem } from './problem.js';
+import { problemTypesRouter } from './problem-types.js';
 import { webhookRouter } from './webhook.js';
 
 export type { ApiDeps } from './deps.js';
@@ -67,7 +68,10 @@ export function createApp(deps: ApiDeps): Express {
   const log = accessLog(deps.logger);
   if (log) app.use(log);
 
-  app.get('/healthz', (_req, res) => {
+  if (opts.problemBaseUrl !== undefined) app.locals[PROBLEM_BASE_URL] = opts.problemBaseUrl;
+
+  // /health: the original brief's name for the liveness probe; clients written against it call it.
+  app.get(['/healthz', '/health'], (_req, res) => {
     res.json({ status: 'ok' });
   });
 
@@ -89,6 +93,8 @@ export function createApp(deps: ApiDeps): Express {
   });
 
   app.use(webhookRouter(deps, metrics));
+  // Public: whoever reads a problem must be able to follow its `type` link without a key.
+  app.use(problemTypesRouter());
 
   // Client routes.
   const guards: RequestHandler[] = [];

@@ -1,7 +1,7 @@
 // The api's configuration: every environment variable it reads, parsed once by zod.
 // Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
 import { z } from 'zod';
-import { blankToUndefined, intWithDefault, logLevel, optionalString, parseEnv, type EnvResult } from '../core/env.js';
+import { blankToUndefined, intWithDefault, logLevel, optionalString, optionalUrl, parseEnv, type EnvResult } from '../core/env.js';
 
 export const apiEnvSchema = z.object({
   /** Port to listen on. Default 8080. */
@@ -44,6 +44,8 @@ export const apiEnvSchema = z.object({
   VF_SECRETS_DIR: optionalString,
   /** Express "trust proxy" hop count (for client IPs behind an ingress). Default 0. */
   VF_TRUST_PROXY: intWithDefault(0, 0, 10),
+  /** Base URL of problem `type` URIs (<base>/problems/<code>); unset → the scheme and host the client called. */
+  VF_PROBLEM_BASE_URL: optionalUrl(/^https?$/),
   LOG_LEVEL: logLevel,
 });
 

@@ -27,6 +27,11 @@ export interface ApiOptions {
   pendingTimeoutSeconds?: number;
   /** Webhook timestamp tolerance, both directions. Default 300 s. */
   webhookToleranceSeconds?: number;
+  /**
+   * Base URL of the problem-type pages: problems get `type` = `<base>/problems/<code>`.
+   * Default: the scheme and host the client called (behind an ingress, set trustProxy too).
+   */
+  problemBaseUrl?: string | undefined;
   /** Express "trust proxy" (for req.ip behind an ingress). Default false. */
   trustProxy?: boolean | number | string;
 }

@@ -40,7 +40,7 @@ test('the same key with another payload → 422, and no second job', async () =>
   expect(other.status).toBe(422);
   expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   const body = (await other.json()) as { type: string; detail: string };
-  expect(body.type).toBe('/problems/idempotency-key-reused');
+  expect(body.type).toBe(`${api.base}/problems/idempotency-key-reused`);
   expect(body.detail).not.toContain(await idOf(first)); // the other body learns no request_id
   expect(await s.redis.xlen(keys.stream('acme'))).toBe(queued);
 });
@@ -98,7 +98,7 @@ test('a repeat while the first request is still in flight → 409 with Retry-Aft
     for (const r of [sameProcess, otherProcess]) {
       expect(r.status).toBe(409);
       expect(r.headers.get('retry-after')).toBe('1');
-      expect(((await r.json()) as { type: string }).type).toBe('/problems/idempotency-key-in-flight');
+      expect(new URL(((await r.json()) as { type: string }).type).pathname).toBe('/problems/idempotency-key-in-flight');
     }
     open();
     const done = await first;

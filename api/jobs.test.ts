@@ -24,7 +24,8 @@ async function expectProblem(res: Response, status: number, type?: string) {
   const body = (await res.json()) as { type: string; title: string; status: number; errors?: { field: string }[] };
   expect(body.status).toBe(status);
   expect(typeof body.title).toBe('string');
-  if (type) expect(body.type).toBe(type);
+  // Absolute: the page that explains the problem, on the api that answered (no base configured).
+  if (type) expect(body.type).toBe(`${api.base}${type}`);
   return body;
 }
 

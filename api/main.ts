@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       webhookRateLimit: config.VF_WEBHOOK_RATE_LIMIT,
       pendingTimeoutSeconds: config.VF_PENDING_TIMEOUT_SECONDS,
       trustProxy: config.VF_TRUST_PROXY,
+      problemBaseUrl: config.VF_PROBLEM_BASE_URL,
     },
   });
 

@@ -1,75 +1,70 @@
-// The OpenAPI 3.1 description served at /openapi.json. Hand-written: the routes are few, and
-// the lenient forms of POST /jobs are easier to state in prose than to derive from a schema.
-const problemRef = { $ref: '#/components/schemas/Problem' };
-const problemResponse = (description: string) => ({
+// The OpenAPI 3.1 description served at /openapi.json. Component schemas are generated from the
+// zod schemas in api/schemas.ts (z.toJSONSchema, JSON Schema 2020-12, which OpenAPI 3.1 uses);
+// paths, status codes and prose are written here, next to each other, because the lenient
+// forms of POST /jobs read better as prose than as schema. Every response the api tests see is
+// checked against this document (api/test-support.ts), and the Postman collection in
+// docs/postman/ is generated from it (scripts/postman.ts).
+import { z } from 'zod';
+import { requestSchemas, responseSchemas } from './schemas.js';
+
+const ref = (name: keyof typeof requestSchemas | keyof typeof responseSchemas) => ({ $ref: `#/components/schemas/${name}` });
+
+/** JSON Schema for each named zod schema, cross-referenced as #/components/schemas/<name>. */
+function toComponents(schemas: Record<string, z.ZodType>, io: 'input' | 'output'): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of Object.entries(schemas)) registry.add(schema, { id });
+  const out = z.toJSONSchema(registry, { io, uri: (id) => `#/components/schemas/${id}`, target: 'draft-2020-12' });
+  // Each schema carries its own $schema/$id; inside an OpenAPI document they are noise.
+  return Object.fromEntries(
+    Object.entries(out.schemas).map(([id, s]) => {
+      const { $schema: _schema, $id: _id, ...rest } = s as Record<string, unknown>;
+      return [id, rest];
+    }),
+  );
+}
+
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const json = (description: string, schema: object, headers?: Record<string, object>) => ({
   description,
-  content: { 'application/problem+json': { schema: problemRef } },
+  ...(headers ? { headers } : {}),
+  content: { 'application/json': { schema } },
 });
-const requestId = { type: 'string', format: 'uuid' };
+const retryAfter = { 'Retry-After': { schema: { type: 'integer' }, description: 'Seconds to wait before trying again.' } };
+const requestIdParam = { name: 'request_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+/** Client routes: open, or a bearer API key when VF_API_KEYS is set. */
+const clientSecurity = [{}, { bearer: [] }];
+const unauthorized = problem('Missing or wrong API key (only when API keys are configured).');
+const rateLimited = problem('Client rate limit exceeded; see Retry-After.');
 
 export const openApiDocument = {
   openapi: '3.1.0',
   info: {
     title: 'vendorfetch',
     version: '0.1.0',
-    description: 'One HTTP API in front of many external data vendors. Errors are RFC 9457 problem details.',
+    description:
+      'One HTTP API in front of many external data vendors. Errors are RFC 9457 problem details whose `type` is an absolute URI of a page served by the api (`GET /problems/{code}`).',
   },
+  servers: [
+    { url: '/', description: 'The api that serves this document.' },
+    { url: 'http://localhost:8080', description: 'Local mode (`npm start`).' },
+  ],
+  tags: [
+    { name: 'jobs', description: 'Submit jobs and read their results.' },
+    { name: 'webhooks', description: 'Async vendors deliver their answers (Standard Webhooks signatures).' },
+    { name: 'operations', description: 'Probes and documentation.' },
+  ],
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when API keys are configured.' } },
-    schemas: {
-      Problem: {
-        type: 'object',
-        required: ['type', 'title', 'status'],
-        properties: {
-          type: { type: 'string', description: 'A relative URI naming the problem, e.g. /problems/validation.' },
-          title: { type: 'string' },
-          status: { type: 'integer' },
-          detail: { type: 'string' },
-          errors: {
-            type: 'array',
-            description: 'One entry per bad field (validation problems).',
-            items: {
-              type: 'object',
-              required: ['field', 'detail'],
-              properties: { field: { type: 'string' }, detail: { type: 'string' } },
-            },
-          },
-        },
-      },
-      JobRequest: {
-        type: 'object',
-        description:
-          'Lenient forms: without `payload`, the rest of the body is the payload; without `vendor`, the configured default vendor is used (else 422).',
-        properties: { vendor: { type: 'string' }, payload: { type: 'object' } },
-      },
-      Accepted: { type: 'object', required: ['request_id'], properties: { request_id: requestId } },
-      Job: {
-        type: 'object',
-        required: ['request_id', 'vendor', 'status', 'attempts', 'created_at', 'updated_at'],
-        properties: {
-          request_id: requestId,
-          vendor: { type: 'string' },
-          status: { enum: ['pending', 'processing', 'complete', 'failed'] },
-          attempts: { type: 'integer' },
-          result: { description: 'The cleaned vendor answer (complete jobs).' },
-          error: { type: 'string', description: 'The last error, e.g. callback_timeout.' },
-          created_at: { type: 'string', format: 'date-time' },
-          updated_at: { type: 'string', format: 'date-time' },
-          completed_at: { type: 'string', format: 'date-time' },
-        },
-      },
-      WebhookBody: {
-        type: 'object',
-        required: ['data'],
-        properties: { request_id: requestId, job_id: { ...requestId, description: 'Alias of request_id.' }, data: {} },
-      },
-    },
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when API keys are configured (VF_API_KEYS).' } },
+    schemas: { ...toComponents(requestSchemas, 'input'), ...toComponents(responseSchemas, 'output') },
   },
   paths: {
     '/jobs': {
       post: {
+        operationId: 'submitJob',
+        tags: ['jobs'],
         summary: 'Submit a job',
-        security: [{}, { bearer: [] }],
+        description: 'Answers 202 only once the job is durably stored and queued.',
+        security: clientSecurity,
         parameters: [
           {
             name: 'Idempotency-Key',
@@ -77,75 +72,129 @@ export const openApiDocument = {
             required: false,
             schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
             description:
-              'Scoped by client (API key) and route. A repeat with the same vendor and payload (compared canonically) returns the same request_id and creates nothing new; another body → 422; a repeat while the first is still being handled → 409 + Retry-After. Keys expire (default 24 h).',
+              'Scoped by client (API key) and route. A repeat with the same vendor and payload (compared canonically) returns the same request_id (with `Idempotent-Replayed: true`) and creates nothing new; another body → 422; a repeat while the first is still being handled → 409 + Retry-After. Keys expire (default 24 h).',
           },
         ],
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/JobRequest' } } } },
-        responses: {
-          '202': {
-            description: 'Stored and queued.',
-            headers: { Location: { schema: { type: 'string' }, description: '/jobs/{request_id}' } },
-            content: { 'application/json': { schema: { $ref: '#/components/schemas/Accepted' } } },
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('JobRequest'),
+              examples: {
+                syncJob: { summary: 'A sync vendor: the answer is stored at once', value: { vendor: 'sync', payload: { company: 'acme' } } },
+                asyncJob: { summary: 'An async vendor: the answer arrives later by webhook', value: { vendor: 'async', payload: { company: 'acme' } } },
+                lenient: { summary: 'Lenient form: without `payload` the rest of the body is the payload', value: { vendor: 'sync', company: 'acme' } },
+                unknownVendor: { summary: 'A vendor no VendorPool declares → 422', value: { vendor: 'no-such-vendor', payload: { company: 'acme' } } },
+                wrongTypes: { summary: 'Wrong types → 400, each bad field listed', value: { vendor: 42, payload: [1, 2] } },
+              },
+            },
           },
-          '400': problemResponse(
-            'Malformed JSON, wrong types (each bad field listed in `errors`), JSON nested deeper than the limit (default 64 levels, `/problems/too-deep`), or a number that is not finite (e.g. 1e400).',
+        },
+        responses: {
+          '202': json('Stored and queued.', ref('Accepted'), {
+            Location: { schema: { type: 'string' }, description: '/jobs/{request_id}' },
+            'Idempotent-Replayed': { schema: { const: 'true' }, description: 'Present when an Idempotency-Key repeat returned the first job.' },
+          }),
+          '400': problem(
+            'Malformed JSON, wrong types (each bad field listed in `errors`), JSON nested deeper than the limit (default 64 levels), or a number that is not finite (e.g. 1e400).',
           ),
-          '401': problemResponse('Missing or wrong API key.'),
-          '413': problemResponse('Body over the limit (default 256 KiB).'),
-          '415': problemResponse('A charset other than UTF-8.'),
-          '409': problemResponse('A request with this Idempotency-Key is still being handled; see Retry-After.'),
-          '422': problemResponse('Unknown vendor, no vendor and no default vendor, or an Idempotency-Key reused with another body.'),
-          '429': problemResponse('Client rate limit exceeded; see Retry-After.'),
-          '503': problemResponse('Store or Redis unavailable; nothing was written.'),
+          '401': unauthorized,
+          '409': { ...problem('A request with this Idempotency-Key is still being handled; see Retry-After.'), headers: retryAfter },
+          '413': problem('Body over the limit (default 256 KiB).'),
+          '415': problem('A charset other than UTF-8.'),
+          '422': problem('Unknown vendor, no vendor and no default vendor, or an Idempotency-Key reused with another body.'),
+          '429': { ...rateLimited, headers: retryAfter },
+          '503': problem('Store or Redis unavailable; nothing was written.'),
         },
       },
     },
     '/jobs/{request_id}': {
       get: {
+        operationId: 'getJob',
+        tags: ['jobs'],
         summary: 'Read a job',
-        security: [{}, { bearer: [] }],
-        parameters: [{ name: 'request_id', in: 'path', required: true, schema: requestId }],
+        security: clientSecurity,
+        parameters: [requestIdParam],
         responses: {
-          '200': { description: 'The job.', content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } } },
-          '400': problemResponse('Malformed request_id.'),
-          '401': problemResponse('Missing or wrong API key.'),
-          '404': problemResponse('Unknown job.'),
-          '429': problemResponse('Client rate limit exceeded; see Retry-After.'),
-          '503': problemResponse('Store unavailable.'),
+          '200': json('The job (never its payload).', ref('Job')),
+          '400': problem('Malformed request_id.'),
+          '401': unauthorized,
+          '404': problem('Unknown job.'),
+          '429': { ...rateLimited, headers: retryAfter },
+          '503': problem('Store unavailable.'),
         },
       },
     },
     '/vendor-webhook/{vendor}': {
       post: {
+        operationId: 'deliverWebhook',
+        tags: ['webhooks'],
         summary: 'Deliver an async vendor answer (Standard Webhooks signature)',
+        description:
+          'Signed with the vendor\'s `whsec_<base64>` secret: `webhook-signature` is `v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{raw body}`, keyed by the base64-decoded secret. Several space-separated signatures are accepted (secret rotation).',
         parameters: [
           { name: 'vendor', in: 'path', required: true, schema: { type: 'string' } },
-          { name: 'webhook-id', in: 'header', required: true, schema: { type: 'string' } },
-          { name: 'webhook-timestamp', in: 'header', required: true, schema: { type: 'string' } },
+          { name: 'webhook-id', in: 'header', required: true, schema: { type: 'string' }, description: 'Unique per delivery; a repeat is answered 200 and changes nothing.' },
+          { name: 'webhook-timestamp', in: 'header', required: true, schema: { type: 'string', pattern: '^\\d{1,12}$' }, description: 'Unix seconds; tolerance 5 minutes both ways.' },
           { name: 'webhook-signature', in: 'header', required: true, schema: { type: 'string' }, description: 'v1,<base64 HMAC-SHA256>' },
         ],
-        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/WebhookBody' } } } },
-        responses: {
-          '200': {
-            description: 'Completed, or a repeated/late delivery that changed nothing.',
-            content: { 'application/json': { schema: { type: 'object', properties: { status: { enum: ['completed', 'duplicate', 'ignored'] } } } } },
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('WebhookBody'),
+              examples: {
+                answer: { summary: 'The answer for an async job', value: { request_id: '0198c2a0-7b1e-7cc0-8f00-4a6f2b5d3e10', data: { company: 'Acme', email: 'ada@example.com' } } },
+              },
+            },
           },
-          '400': problemResponse('Malformed JSON, a bad body, nesting deeper than the limit, or a non-finite number.'),
-          '401': problemResponse('Bad or stale signature (tolerance 5 minutes).'),
-          '404': problemResponse('Unknown (or not async) vendor, or unknown job.'),
-          '409': problemResponse('The job belongs to another vendor.'),
-          '413': problemResponse('Body over the limit.'),
-          '503': problemResponse('Store or Redis unavailable; deliver again later.'),
+        },
+        responses: {
+          '200': json('Completed, or a repeated/late delivery that changed nothing.', ref('WebhookAnswer')),
+          '400': problem('Malformed JSON, a bad body, nesting deeper than the limit, or a non-finite number.'),
+          '401': problem('Bad or stale signature (tolerance 5 minutes).'),
+          '404': problem('Unknown (or not async) vendor, or unknown job.'),
+          '409': { ...problem('The job belongs to another vendor, or this delivery is being handled right now (see Retry-After).'), headers: retryAfter },
+          '413': problem('Body over the limit.'),
+          '429': { ...problem('Webhook rate limit per source IP exceeded; see Retry-After.'), headers: retryAfter },
+          '503': problem('Store, Redis or the vendor\'s secret unavailable; deliver again later.'),
         },
       },
     },
-    '/healthz': { get: { summary: 'Process alive', responses: { '200': { description: 'Alive.' } } } },
+    '/healthz': {
+      get: { operationId: 'healthz', tags: ['operations'], summary: 'Process alive', responses: { '200': json('Alive.', ref('Health')) } },
+    },
+    '/health': {
+      get: { operationId: 'health', tags: ['operations'], summary: 'Process alive (alias of /healthz)', responses: { '200': json('Alive.', ref('Health')) } },
+    },
     '/readyz': {
       get: {
+        operationId: 'readyz',
+        tags: ['operations'],
         summary: 'Store and Redis reachable',
-        responses: { '200': { description: 'Ready.' }, '503': problemResponse('Not ready (or shutting down).') },
+        responses: { '200': json('Ready.', ref('Ready')), '503': problem('Not ready (or shutting down).') },
       },
     },
-    '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1.' } } } },
+    '/openapi.json': {
+      get: {
+        operationId: 'getOpenApi',
+        tags: ['operations'],
+        summary: 'This document',
+        security: clientSecurity,
+        responses: { '200': json('OpenAPI 3.1.', { type: 'object' }), '401': unauthorized, '429': { ...rateLimited, headers: retryAfter } },
+      },
+    },
+    '/problems/{code}': {
+      get: {
+        operationId: 'getProblemType',
+        tags: ['operations'],
+        summary: 'What a problem type means (the page a problem\'s `type` URI names)',
+        parameters: [{ name: 'code', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z-]+$' }, example: 'unknown-vendor' }],
+        responses: {
+          '200': { description: 'A short HTML page.', content: { 'text/html': { schema: { type: 'string' } } } },
+          '404': problem('No such problem type.'),
+        },
+      },
+    },
   },
 } as const;

@@ -20,8 +20,9 @@ export interface Problem {
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-// `type` URIs are relative references: documented in /openapi.json, stable across deployments.
-const titles: Record<string, string> = {
+// `problem()` gives `type` as a path (`/problems/<code>`); sendProblem makes it absolute against
+// the documentation base (api/problem-types.ts serves a page for each code).
+export const problemTitles: Record<string, string> = {
   validation: 'Invalid request',
   malformed_json: 'Malformed JSON',
   too_deep: 'JSON nested too deeply',
@@ -42,15 +43,35 @@ const titles: Record<string, string> = {
 export function problem(code: string, status: number, detail?: string, errors?: FieldError[]): Problem {
   return {
     type: `/problems/${code.replaceAll('_', '-')}`,
-    title: titles[code] ?? 'Error',
+    title: problemTitles[code] ?? 'Error',
     status,
     ...(detail === undefined ? {} : { detail }),
     ...(errors === undefined ? {} : { errors }),
   };
 }
 
+/** The app.locals key under which createApp keeps the configured base of `type` URIs. */
+export const PROBLEM_BASE_URL = 'problemBaseUrl';
+const HOST = /^[A-Za-z0-9.:[\]-]+$/;
+
+/**
+ * A problem's `type` as an absolute URI (RFC 9457 asks for one that can be dereferenced):
+ * the configured base (VF_PROBLEM_BASE_URL), else the origin the client called. An odd Host
+ * header leaves the path relative rather than echoing it.
+ */
+export function problemTypeUri(res: Response, type: string): string {
+  const configured = res.app?.locals[PROBLEM_BASE_URL] as string | undefined;
+  let base = configured;
+  if (base === undefined && res.req) {
+    const host = res.req.host;
+    if (host && HOST.test(host)) base = `${res.req.protocol}://${host}`;
+  }
+  return base === undefined ? type : `${base.replace(/\/+$/, '')}${type}`;
+}
+
 export function sendProblem(res: Response, p: Problem): void {
-  res.status(p.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(p));
+  const body: Problem = { ...p, type: problemTypeUri(res, p.type) };
+  res.status(p.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
 }
 
 /** A client error with its problem code, status and optional field list. */

@@ -1,8 +1,10 @@
 // Test harness for the api's own tests: a real private redis-server, an SQLite store in a temp
-// folder, a real registry, the app listening on an ephemeral 127.0.0.1 port.
+// folder, a real registry, the app listening on an ephemeral 127.0.0.1 port. Every response the
+// app sends is checked against the OpenAPI document (status, content type, body schema); a
+// response that the document does not describe fails the test that caused it.
 import { createHmac } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,10 +16,13 @@ import { envSecrets } from '../core/secrets.js';
 import { createJobStore } from '../core/store/index.js';
 import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
 import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
 import { createApp } from './app.js';
 import type { ApiOptions } from './deps.js';
 import { createApiMetrics, type ApiMetrics } from './metrics.js';
 import { startApiMetricsServer } from './metrics-server.js';
+import { openApiDocument } from './openapi.js';
 import { createApiRedis, createSubscriberRedis } from './redis.js';
 import { vendorLookup } from './vendors.js';
 
@@ -124,8 +129,13 @@ export async function startApi(
     options,
     ...(extra.lifecycle ? { lifecycle: extra.lifecycle } : {}),
   });
+  // The app behind a recorder: what it sends is checked against the OpenAPI document.
   const server: Server = await new Promise((resolve) => {
-    const srv = app.listen(0, '127.0.0.1', () => resolve(srv));
+    const srv = http.createServer(recordResponses(app, (r) => {
+      checked += 1;
+      liveViolations.push(...checkResponse(r));
+    }));
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
   });
   const { port } = server.address() as AddressInfo;
   const metricsServer = await startApiMetricsServer(metrics.registry, 0, '127.0.0.1');
@@ -160,5 +170,132 @@ export async function postJson(url: string, body: unknown, headers: Record<strin
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
+}
+
+// ---- The OpenAPI contract, checked on every response of the app under test ----------------
+
+/** What the app answered, as the checker needs it. */
+export interface SeenResponse {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  status: number;
+  contentType: string | undefined;
+  body: string;
+}
+
+interface ResponseSpec {
+  content?: Record<string, { schema?: unknown }>;
+}
+interface Operation {
+  operationId: string;
+  responses: Record<string, ResponseSpec>;
+}
+
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv2020) => Ajv2020;
+
+/**
+ * A checker for responses against an OpenAPI 3.1 document (JSON Schema 2020-12 via ajv).
+ * Returns one message per mismatch: an undocumented route, operation or status, a content type
+ * the document does not name, or a body its schema rejects. Unknown routes must be our 404
+ * problem. Pure apart from compiling schemas once; unit-tested in api/openapi.test.ts.
+ */
+export function responseChecker(doc: { paths: object; components: object }) {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  ajv.addSchema(doc, 'doc');
+  // Literal paths before templated ones, so /jobs/batch would win over /jobs/{request_id}.
+  const routes = Object.entries(doc.paths as Record<string, Record<string, Operation>>)
+    .map(([template, item]) => ({
+      template,
+      item,
+      regex: new RegExp(`^${template.replace(/\{[^/}]+\}/g, '[^/]+')}/?$`),
+      params: (template.match(/\{/g) ?? []).length,
+    }))
+    .sort((a, b) => a.params - b.params);
+  const pointer = (...parts: string[]) => `doc#/${parts.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
+
+  return (r: SeenResponse): string[] => {
+    const where = `${r.method} ${r.path} → ${r.status}`;
+    const mediaType = r.contentType?.split(';')[0]?.trim().toLowerCase();
+    const route = routes.find((x) => x.regex.test(r.path));
+    const method = r.method === 'HEAD' ? 'get' : r.method.toLowerCase();
+    const operation = route?.item[method];
+    if (!route || !operation) {
+      // express' fallback: our 404 problem for any route the app does not serve.
+      const isNotFound = r.status === 404 && mediaType === 'application/problem+json';
+      return isNotFound ? [] : [`${where}: no operation for this method and path in the OpenAPI document`];
+    }
+    const status = String(r.status);
+    const spec = operation.responses[status] ?? operation.responses['default'];
+    if (!spec) return [`${where}: status not documented for ${operation.operationId}`];
+    const key = operation.responses[status] ? status : 'default';
+    if (!spec.content) return r.body === '' ? [] : [`${where}: documented without a body, but has one`];
+    if (mediaType === undefined || !(mediaType in spec.content)) {
+      return [`${where}: content type ${String(r.contentType)} not among ${Object.keys(spec.content).join(', ')}`];
+    }
+    if (r.method === 'HEAD' || spec.content[mediaType]?.schema === undefined) return [];
+    const validate = ajv.getSchema(pointer('paths', route.template, method, 'responses', key, 'content', mediaType, 'schema'));
+    if (!validate) return [`${where}: schema of the documented response cannot be compiled`];
+    let value: unknown = r.body;
+    if (/[/+]json$/.test(mediaType)) {
+      try {
+        value = JSON.parse(r.body);
+      } catch {
+        return [`${where}: body is not JSON`];
+      }
+    }
+    if (validate(value)) return [];
+    return [`${where}: body does not match the document: ${ajv.errorsText(validate.errors)}; body ${r.body.slice(0, 300)}`];
+  };
+}
+
+const checkResponse = responseChecker(openApiDocument);
+const liveViolations: string[] = [];
+let checked = 0;
+/** How many responses of apps started by startApi were checked so far (proves the recorder runs). */
+export const responsesChecked = (): number => checked;
+
+/** The app as a request handler that hands every finished response to `onResponse`. */
+function recordResponses(
+  app: (req: IncomingMessage, res: ServerResponse) => void,
+  onResponse: (r: SeenResponse) => void,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    const keep = (chunk: unknown, encoding?: unknown) => {
+      if (typeof chunk === 'string') chunks.push(Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8'));
+      else if (chunk instanceof Uint8Array) chunks.push(Buffer.from(chunk));
+    };
+    const write = res.write.bind(res) as (...args: unknown[]) => boolean;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    // Own properties: they stay in front of express' prototype swap.
+    res.write = ((...args: unknown[]) => {
+      keep(args[0], args[1]);
+      return write(...args);
+    }) as typeof res.write;
+    res.end = ((...args: unknown[]) => {
+      if (typeof args[0] !== 'function') keep(args[0], args[1]);
+      // Checked before the answer leaves, so the test that caused it is still running.
+      const contentType = res.getHeader('content-type');
+      onResponse({
+        method: req.method ?? 'GET',
+        path: (req.url ?? '/').split('?')[0] ?? '/',
+        status: res.statusCode,
+        contentType: contentType === undefined ? undefined : String(contentType),
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      return end(...args);
+    }) as typeof res.end;
+    app(req, res);
+  };
+}
+
+// Any test file that uses this harness fails the test whose requests the document does not describe.
+if (typeof afterEach === 'function') {
+  afterEach(() => {
+    const found = liveViolations.splice(0);
+    if (found.length > 0) throw new Error(`responses that do not match the OpenAPI document:\n  ${found.join('\n  ')}`);
   });
 }

@@ -214,7 +214,7 @@ test('job of another vendor → 409, unchanged', async () => {
   const id = await processingJob('otherco');
   const res = await deliver('slowco', { request_id: id, data: {} });
   expect(res.status).toBe(409);
-  expect((await problemOf(res)).type).toBe('/problems/conflict');
+  expect((await problemOf(res)).type).toBe(`${api.base}/problems/conflict`);
   expect((await s.store.get(id))?.status).toBe('processing');
 });
 
@@ -232,7 +232,7 @@ describe('400: signed but bad bodies', () => {
   test('malformed JSON', async () => {
     const res = await deliver('slowco', '{"request_id": ');
     expect(res.status).toBe(400);
-    expect((await problemOf(res)).type).toBe('/problems/malformed-json');
+    expect((await problemOf(res)).type).toBe(`${api.base}/problems/malformed-json`);
   });
 
   test('no request_id, no data, a malformed id', async () => {

@@ -8,10 +8,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from '../e2e/support/ports.js';
+import { chooseLogFormat, colorSupported, lineFormatter } from './pretty-logs.js';
 
 const node = process.execPath;
 const children: { name: string; child: ChildProcess }[] = [];
 let stopping = false;
+// The programs log JSON; a person at a terminal sees one readable line per event (VF_LOG_FORMAT).
+const formatLine = lineFormatter(chooseLogFormat(process.env, process.stdout.isTTY === true), { colorize: colorSupported });
 
 function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
   const child = spawn(args[0]!, args.slice(1), { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -22,7 +25,7 @@ function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess
       buffered += chunk.toString();
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
-      for (const line of lines) process.stdout.write(prefix + line + '\n');
+      for (const line of lines) process.stdout.write(formatLine(name, line) + '\n');
     });
   }
   child.on('exit', (code, signal) => {
@@ -94,6 +97,8 @@ vendorfetch is up (local mode). Ctrl-C stops everything.
   redis        ${redisUrl}
   store        .data/vendorfetch.db (SQLite)
   workers      from ${process.env.VF_POOLS_DIR ?? 'examples/vendorpools'}/ (see [controller] lines)
+  webhooks     the async vendor signs with ${webhookSecret}
+               (this run only; the Postman collection in docs/postman/ needs it as webhookSecret)
 Try:
   curl -s -X POST localhost:${apiPort}/jobs -H 'content-type: application/json' -d '{"vendor":"sync","payload":{"q":"hello"}}'
 `);

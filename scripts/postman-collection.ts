@@ -1,0 +1,173 @@
+// OpenAPI document → Postman collection (v2.1) and environment. Pure and deterministic (no
+// random ids, stable order), so the committed files in docs/postman/ can be compared with a
+// fresh generation in a test: the collection cannot drift from the document.
+import { signingScript, vendorVariables, type Scenario } from './postman-scenarios.js';
+
+interface Parameter {
+  name: string;
+  in: string;
+  required?: boolean;
+  description?: string;
+}
+interface Operation {
+  operationId: string;
+  summary?: string;
+  description?: string;
+  security?: readonly object[];
+  parameters?: readonly Parameter[];
+  requestBody?: { content: Record<string, { examples?: Record<string, { summary?: string; value: unknown }> }> };
+  responses: Record<string, { description?: string }>;
+}
+export interface OpenApiLike {
+  info: { title: string; description?: string };
+  servers: readonly { url: string }[];
+  paths: Record<string, Record<string, Operation>>;
+}
+
+const SCHEMA = 'https://schema.getpostman.com/json/collection/v2.1.0/collection.json';
+const FOLDERS: Record<Scenario['folder'], string> = {
+  Jobs: 'Submit jobs and read them: sync, async, the lenient form, an idempotent retry.',
+  Webhooks: 'What an async vendor sends, signed in the Standard Webhooks form by a pre-request script.',
+  Errors: 'The error cases: each answers an RFC 9457 problem (application/problem+json).',
+  Operations: 'Probes and documentation.',
+};
+
+/** The variables a user sets (environment), with their defaults for local mode (`npm start`). */
+export function environmentValues(doc: OpenApiLike): { key: string; value: string; description: string; secret?: boolean }[] {
+  const baseUrl = doc.servers.find((s) => /^https?:\/\//.test(s.url))?.url ?? 'http://localhost:8080';
+  return [
+    { key: 'baseUrl', value: baseUrl, description: 'The api (local mode: http://localhost:8080).' },
+    { key: 'apiKey', value: '', description: 'A bearer API key (VF_API_KEYS); empty when the api runs without keys.', secret: true },
+    {
+      key: 'webhookSecret',
+      value: '',
+      description: "The async vendor's whsec_ signing secret (npm start prints it), for the signed webhook requests.",
+      secret: true,
+    },
+    { key: 'syncVendor', value: 'sync', description: 'A sync vendor (examples/vendorpools/sync.yaml).' },
+    { key: 'asyncVendor', value: 'async', description: 'An async vendor (examples/vendorpools/async.yaml).' },
+  ];
+}
+
+function findOperation(doc: OpenApiLike, operationId: string): { template: string; method: string; op: Operation } {
+  for (const [template, item] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(item)) if (op.operationId === operationId) return { template, method, op };
+  }
+  throw new Error(`scenario names operation ${operationId}, which the OpenAPI document does not have`);
+}
+
+/** The example's body with vendor names turned into variables and `set` fields replaced. */
+function bodyOf(s: Scenario, op: Operation): string | undefined {
+  if (s.rawBody !== undefined) return s.rawBody;
+  if (s.example === undefined) return undefined;
+  const example = op.requestBody?.content['application/json']?.examples?.[s.example];
+  if (!example) throw new Error(`${s.name}: ${op.operationId} has no request example "${s.example}"`);
+  const value = { ...(example.value as Record<string, unknown>), ...s.set };
+  if (typeof value['vendor'] === 'string') value['vendor'] = vendorVariables[value['vendor']] ?? value['vendor'];
+  return JSON.stringify(value, null, 2);
+}
+
+function testScript(s: Scenario): string[] {
+  const status = [
+    `pm.test('status ${s.expect}', () => pm.response.to.have.status(${s.expect}));`,
+    ...(s.expect >= 400 ? ["pm.test('a problem+json answer', () => pm.expect(pm.response.headers.get('Content-Type')).to.match(/^application\\/problem\\+json/));"] : []),
+    ...(s.saveRequestIdAs ? [`pm.collectionVariables.set('${s.saveRequestIdAs}', pm.response.json().request_id);`] : []),
+    ...(s.tests ?? []),
+  ];
+  if (!s.needsApiKey) return status;
+  return [
+    "if (!pm.variables.get('apiKey')) {",
+    "  pm.test('skipped: no apiKey set, so the api may run without keys', () => {});",
+    '} else {',
+    ...status.map((l) => `  ${l}`),
+    '}',
+  ];
+}
+
+function requestItem(doc: OpenApiLike, s: Scenario) {
+  const { template, method, op } = findOperation(doc, s.operationId);
+  if (!op.responses[String(s.expect)]) throw new Error(`${s.name}: status ${s.expect} is not documented for ${s.operationId}`);
+  const body = bodyOf(s, op);
+  const pathParams = (op.parameters ?? []).filter((p) => p.in === 'path');
+  for (const p of pathParams) if (s.path?.[p.name] === undefined) throw new Error(`${s.name}: no value for path parameter ${p.name}`);
+  const segments = template.split('/').filter(Boolean).map((seg) => seg.replace(/^\{(.+)\}$/, ':$1'));
+  const headers = [
+    ...(body !== undefined ? [{ key: 'Content-Type', value: 'application/json' }] : []),
+    ...Object.entries(s.headers ?? {}).map(([key, value]) => ({ key, value })),
+  ];
+  const usesKey = (op.security ?? []).some((r) => 'bearer' in r) && !s.noAuth;
+  const events = [
+    ...(s.sign || s.prerequest ? [{ listen: 'prerequest', script: { type: 'text/javascript', exec: [...(s.prerequest ?? []), ...(s.sign ? signingScript : [])] } }] : []),
+    { listen: 'test', script: { type: 'text/javascript', exec: testScript(s) } },
+  ];
+  const exampleSummary = s.example ? op.requestBody?.content['application/json']?.examples?.[s.example]?.summary : undefined;
+  return {
+    name: s.name,
+    event: events,
+    request: {
+      // Inherit the collection's bearer auth where the document lists it; else send none.
+      ...(usesKey ? {} : { auth: { type: 'noauth' } }),
+      method: method.toUpperCase(),
+      header: headers,
+      ...(body !== undefined ? { body: { mode: 'raw', raw: body, options: { raw: { language: 'json' } } } } : {}),
+      url: {
+        raw: `{{baseUrl}}/${segments.join('/')}`,
+        host: ['{{baseUrl}}'],
+        path: segments,
+        ...(pathParams.length > 0
+          ? { variable: pathParams.map((p) => ({ key: p.name, value: s.path![p.name]!, ...(p.description ? { description: p.description } : {}) })) }
+          : {}),
+      },
+      description: [
+        `\`${op.operationId}\` — ${op.summary ?? ''}`,
+        ...(op.description ? [op.description] : []),
+        ...(exampleSummary ? [`Example: ${exampleSummary}.`] : []),
+        `Expected: ${s.expect} — ${op.responses[String(s.expect)]?.description ?? ''}`,
+      ].join('\n\n'),
+    },
+  };
+}
+
+export function postmanCollection(doc: OpenApiLike, scenarios: readonly Scenario[]) {
+  const covered = new Set(scenarios.map((s) => s.operationId));
+  const missing = Object.values(doc.paths)
+    .flatMap((item) => Object.values(item).map((op) => op.operationId))
+    .filter((id) => !covered.has(id));
+  if (missing.length > 0) throw new Error(`no Postman request for operation(s) ${missing.join(', ')}: add a scenario in scripts/postman-scenarios.ts`);
+
+  const folders = Object.keys(FOLDERS) as Scenario['folder'][];
+  return {
+    info: {
+      name: doc.info.title,
+      description: `${doc.info.description ?? ''}\n\nGenerated from the OpenAPI document by \`npm run postman\` (scripts/postman.ts); do not edit by hand. Import it with docs/postman/vendorfetch.postman_environment.json and set apiKey and webhookSecret.`,
+      schema: SCHEMA,
+    },
+    auth: { type: 'bearer', bearer: [{ key: 'token', value: '{{apiKey}}', type: 'string' }] },
+    variable: [
+      ...environmentValues(doc).map(({ key, value }) => ({ key, value })),
+      // Filled in while the collection runs (test scripts), in this order.
+      ...['syncRequestId', 'asyncRequestId', 'idempotencyKey', 'idempotentRequestId'].map((key) => ({ key, value: '' })),
+    ],
+    item: folders.map((folder) => ({
+      name: folder,
+      description: FOLDERS[folder],
+      item: scenarios.filter((s) => s.folder === folder).map((s) => requestItem(doc, s)),
+    })),
+  };
+}
+
+export function postmanEnvironment(doc: OpenApiLike) {
+  return {
+    name: `${doc.info.title} (local)`,
+    values: environmentValues(doc).map(({ key, value, secret }) => ({ key, value, type: secret ? 'secret' : 'default', enabled: true })),
+  };
+}
+
+/** Files under docs/postman/ and their exact contents. */
+export function postmanFiles(doc: OpenApiLike, scenarios: readonly Scenario[]): Record<string, string> {
+  const text = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
+  return {
+    'vendorfetch.postman_collection.json': text(postmanCollection(doc, scenarios)),
+    'vendorfetch.postman_environment.json': text(postmanEnvironment(doc)),
+  };
+}
