@@ -194,6 +194,30 @@ describe('the chart on a real cluster', () => {
     expect(out).toMatch(/Phase:\s+Succeeded/);
   });
 
+  step('shows a worker pod that no node can take as Pending in the VendorPool status', async () => {
+    // A pool whose workers ask for a node label this cluster has on no node.
+    await kubectl(['-n', NS, 'apply', '-f', '-'], {
+      stdin: JSON.stringify({
+        apiVersion: 'vendorfetch.io/v1alpha1',
+        kind: 'VendorPool',
+        metadata: { name: 'unplaceable' },
+        spec: {
+          vendors: [{ name: 'unplaceable', mode: 'sync', url: `http://${RELEASE}-mock-sync:9101/fetch`, quota: { requestsPerSecond: 1 } }],
+          workers: { minReplicas: 1, maxReplicas: 1, nodeSelector: { 'vendorfetch.io/e2e-node': 'none' } },
+        },
+      }),
+    });
+    const ready = await waitFor('the pool to report its unschedulable worker', 120_000, async () => {
+      const vp = await getJson(['-n', NS, 'get', 'vendorpool', 'unplaceable']);
+      return vp.status?.unschedulablePods >= 1 ? vp.status.conditions.find((c: any) => c.type === 'Ready') : undefined;
+    }, NS);
+    expect(ready).toMatchObject({ status: 'False', reason: 'WorkersUnschedulable' });
+    expect(ready.message).toMatch(/node affinity\/selector|didn't match/);
+    const pods = await getJson(['-n', NS, 'get', 'pods', '-l', 'vendorfetch.io/pool=unplaceable']);
+    expect((pods.items as any[]).map((p) => p.status.phase)).toEqual(['Pending']);
+    await kubectl(['-n', NS, 'delete', 'vendorpool', 'unplaceable', '--wait=true', '--timeout=120s']);
+  });
+
   step('completes a sync and an async job through the api Service, with cleaned results', async () => {
     const syncId = await submit('sync', { company: 'acme' });
     const asyncId = await submit('async', { company: 'acme' });

@@ -56,9 +56,12 @@ func main() {
 		Handler:  "sqlite",
 		// The URL must name a directory and end with a slash. _txlock=immediate: writers take
 		// the lock when their transaction begins, so concurrent writers from several clients
-		// wait (busy_timeout, 10 s by FerretDB's default) instead of failing with SQLITE_BUSY
-		// when a deferred read transaction cannot be upgraded to a write.
-		SQLiteURL: "file:" + abs + "/?_txlock=immediate",
+		// wait (busy_timeout) instead of failing with SQLITE_BUSY when a deferred read
+		// transaction cannot be upgraded to a write. SQLite's busy handler is not a fair queue:
+		// with ~100 concurrent writers (a chart's api and worker pods) one of them can starve
+		// past FerretDB's default 10 s and fail; 60 s turns that tail into a slow write, which
+		// the clients' own deadlines bound.
+		SQLiteURL: "file:" + abs + "/?_txlock=immediate&_pragma=busy_timeout(60000)",
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ferretdb:", err)
