@@ -23,10 +23,14 @@ export interface ApiMetrics {
   webhooks: Counter<'vendor' | 'result'>;
 }
 
-/** `processMetrics`: also the process' CPU, memory and event-loop metrics (main.ts turns it on). */
+/**
+ * `processMetrics`: also the process' CPU, memory and event-loop metrics (main.ts turns it on),
+ * under their standard unprefixed names (process_*, nodejs_*) so stock dashboards work; the
+ * scrape's job/pod labels tell the programs apart.
+ */
 export function createApiMetrics(opts: { processMetrics?: boolean } = {}): ApiMetrics {
   const registry = new Registry();
-  if (opts.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'vendorfetch_api_' });
+  if (opts.processMetrics) collectDefaultMetrics({ register: registry });
   return {
     registry,
     jobsSubmitted: new Counter({

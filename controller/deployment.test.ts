@@ -21,6 +21,12 @@ test('names, labels, selector and owner reference', () => {
   expect(d.spec!.replicas).toBe(3);
 });
 
+test('no replicas (external scaling): the field is left out, so server-side apply does not own it', () => {
+  const d = desiredDeployment(pool, spec, undefined, opts);
+  expect(d.spec).not.toHaveProperty('replicas');
+  expect(d.spec!.template.spec!.containers).toHaveLength(1);
+});
+
 test('env from values, secrets, pool identity; image default vs spec', () => {
   const d = desiredDeployment(pool, spec, 1, { ...opts, mongodbUrl: { secretKeyRef: { name: 'mongo', key: 'url' } }, webhookBaseUrl: 'https://vf.example' });
   const c = d.spec!.template.spec!.containers[0]!;

@@ -58,13 +58,15 @@ const envVar = (name: string, src: EnvSource): V1EnvVar =>
   'value' in src ? { name, value: src.value } : { name, valueFrom: { secretKeyRef: { ...src.secretKeyRef } } };
 
 /**
+ * `replicas` undefined leaves the field out, so server-side apply does not own it and an HPA or
+ * KEDA may (spec.workers.scaling: external).
  * `pod`: the pool's effective pod settings (worker-pod.ts); default: the pool's resources over
  * opts.podDefaults, nothing else set.
  */
 export function desiredDeployment(
   pool: PoolRef,
   spec: VendorPoolSpec,
-  replicas: number,
+  replicas: number | undefined,
   opts: DeploymentOptions,
   pod: WorkerPodSettings = workerPodSettings({}, spec.workers.resources, opts.podDefaults),
 ): V1Deployment {
@@ -106,7 +108,7 @@ export function desiredDeployment(
       ],
     },
     spec: {
-      replicas,
+      ...(replicas === undefined ? {} : { replicas }),
       selector: { matchLabels: selectorLabels(pool.name) },
       template: {
         metadata: { labels },

@@ -12,6 +12,7 @@ import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createController, type Controller } from './controller.js';
+import { announceLeader } from './events.js';
 import { loadRotatingKubeConfig } from './credentials.js';
 import type { EnvSource } from './deployment.js';
 import { startHealthServer } from './health.js';
@@ -189,7 +190,17 @@ const elector =
         leaseDurationMs: env.VF_LEASE_DURATION_MS,
         renewDeadlineMs: env.VF_RENEW_DEADLINE_MS,
         retryPeriodMs: env.VF_RETRY_PERIOD_MS,
-        onStartedLeading: startLeading,
+        onStartedLeading: () => {
+          startLeading();
+          // Events on the Lease and on every pool (best effort: they only inform people).
+          void announceLeader(kube, {
+            identity,
+            lease: { namespace: leaseNamespace(), name: env.VF_LEASE_NAME },
+            ...(env.VF_WATCH_NAMESPACE ? { namespace: env.VF_WATCH_NAMESPACE } : {}),
+          }).then((errors) => {
+            for (const err of errors) logger.warn({ err: err.message }, 'could not record a LeaderElected Event');
+          });
+        },
         onNewLeader: (holder) => logger.info({ leader: holder }, 'another replica leads'),
         onStoppedLeading: (reason) => {
           metrics.leader.set(0);

@@ -14,7 +14,8 @@ export interface ControllerMetrics {
 
 export function createControllerMetrics(opts: { defaultMetrics?: boolean } = {}): ControllerMetrics {
   const registry = new Registry();
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'vendorfetch_controller_' });
+  // Standard unprefixed names (process_*, nodejs_*), so stock Node.js dashboards work.
+  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,

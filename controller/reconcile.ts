@@ -1,8 +1,9 @@
 // One reconcile story for one VendorPool (level-triggered, idempotent; safe to run any number
 // of times): get → finalizer → initialise conditions → validate / Conflict → publish the
 // registry → server-side apply the worker Deployment and its PodDisruptionBudget → replicas from
-// lag → why workers are not ready (unschedulable pods) → status, written once (plus an Event
-// when the pool turns Degraded).
+// lag (or, with spec.workers.scaling external, left to an HPA/KEDA) → why workers are not ready
+// (unschedulable pods) → status, written once. Events (events.ts) for scaling and for a pool
+// turning Degraded or Conflict.
 import os from 'node:os';
 import type { V1Deployment, V1PodDisruptionBudget, V1PodList } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
@@ -12,7 +13,7 @@ import type { VendorPoolSpec } from '../core/vendorpool.js';
 import { FIELD_MANAGER, FINALIZER, paths, poolKey, splitKey, type VendorPoolObject, type VendorPoolStatus } from './api-types.js';
 import { initConditions, sameConditions, setCondition, type Condition, type ConditionUpdate } from './conditions.js';
 import { deploymentName, desiredDeployment, missingWorkerConfig, selectorLabels, type DeploymentOptions } from './deployment.js';
-import { degradedTransition, recordPoolEvent } from './events.js';
+import { conditionEvents, poolRef, recordEvent, scaledEvent, type PoolEvent } from './events.js';
 import { CONTENT, isKubeError, type KubeClient } from './kube.js';
 import { poolLag, type PoolLag } from './lag.js';
 import type { ControllerMetrics } from './metrics.js';
@@ -42,6 +43,9 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
+/** Field manager that keeps owning a Deployment's replicas while they pass to an autoscaler. */
+export const HANDOVER_MANAGER = `${FIELD_MANAGER}-handover`;
+
 export interface Reconciler {
   reconcile(key: string): Promise<ReconcileResult>;
   /** Forget per-pool memory (scale history) — for a pool that is gone. */
@@ -58,6 +62,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const { kube } = deps;
   const now = deps.now ?? Date.now;
   const history = new Map<string, Recommendation[]>();
+  /** The replicas each pool's Deployment had after our last apply (for Scaled events). */
+  const lastReplicas = new Map<string, number>();
+
+  function event(pool: VendorPoolObject, e: PoolEvent): Promise<void> {
+    return recordEvent(kube, poolRef(pool), e, new Date(now()), deps.identity ?? os.hostname()).catch((err: Error) =>
+      deps.logger.warn({ pool: poolKey(pool.metadata), reason: e.reason, err: err.message }, 'could not record an Event'),
+    );
+  }
 
   async function get<T>(path: string): Promise<T | undefined> {
     try {
@@ -89,6 +101,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       deps.logger.info({ pool: key }, 'pool deleted: vendors removed from the registry, finalizer removed');
     }
     history.delete(key);
+    lastReplicas.delete(key);
     return {};
   }
 
@@ -97,6 +110,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     let pool = await get<VendorPoolObject>(paths.pool(namespace, name));
     if (!pool) {
       history.delete(key);
+      lastReplicas.delete(key);
       return {};
     }
     if (pool.metadata.deletionTimestamp) return finalize(pool, key);
@@ -162,10 +176,16 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
 
     // Replicas from lag, with scale-down stabilisation. A fresh controller (new leader) starts
     // its memory from the replicas already running, so a failover never scales down at once.
-    if (!history.has(key)) {
+    // With external scaling the Deployment is applied without replicas: whatever an HPA or
+    // KEDA set stays.
+    const external = spec.workers.scaling === 'external';
+    let handOver: number | undefined;
+    if (!history.has(key) || external) {
       const existing = await get<V1Deployment>(paths.deployment(namespace, deploymentName(name)));
       const running = existing?.spec?.replicas;
-      history.set(key, running === undefined ? [] : [{ at: now(), replicas: running }]);
+      if (!history.has(key)) history.set(key, running === undefined ? [] : [{ at: now(), replicas: running }]);
+      if (running !== undefined && !lastReplicas.has(key)) lastReplicas.set(key, running);
+      if (external && existing && running !== undefined && ownsReplicas(existing)) handOver = running;
     }
     const decision = desiredReplicas(lag.total, spec.workers, history.get(key) ?? [], now());
     history.set(key, decision.history);
@@ -173,7 +193,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     let applied: V1Deployment | undefined;
     const pod = workerPodSettings(podValidation.pod, spec.workers.resources, deps.deployment.podDefaults);
     try {
-      applied = await apply(pool, spec, decision.replicas, pod);
+      if (handOver !== undefined) await handOverReplicas(namespace, name, handOver);
+      applied = await apply(pool, spec, external ? undefined : decision.replicas, pod);
       await applyPdb(pool, pod);
     } catch (err) {
       const message = `applying the worker Deployment failed: ${(err as Error).message}`;
@@ -183,29 +204,36 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       throw err;
     }
 
+    // What the Deployment runs now: ours (builtin) or the autoscaler's (external).
+    const replicas = applied.spec?.replicas ?? decision.replicas;
+    const before = lastReplicas.get(key);
+    lastReplicas.set(key, replicas);
+    if (!external && before !== undefined && before !== replicas) {
+      await event(pool, scaledEvent(before, replicas, lag.total, spec.workers.targetLagPerReplica));
+    }
     const ready = applied.status?.readyReplicas ?? 0;
     const updated = applied.status?.updatedReplicas ?? 0;
-    const rolledOut = (applied.status?.observedGeneration ?? 0) >= (applied.metadata?.generation ?? 0) && updated >= decision.replicas;
+    const rolledOut = (applied.status?.observedGeneration ?? 0) >= (applied.metadata?.generation ?? 0) && updated >= replicas;
     set(
       rolledOut
-        ? { type: 'Progressing', status: 'False', reason: 'Stable', message: `${decision.replicas} worker(s) rolled out` }
-        : { type: 'Progressing', status: 'True', reason: 'RollingOut', message: `${updated}/${decision.replicas} workers updated` },
+        ? { type: 'Progressing', status: 'False', reason: 'Stable', message: `${replicas} worker(s) rolled out` }
+        : { type: 'Progressing', status: 'True', reason: 'RollingOut', message: `${updated}/${replicas} workers updated` },
     );
     set({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'registry published and Deployment applied' });
     // Pods are read only while some workers are not ready: that is when "why" matters.
-    const allReady = ready >= decision.replicas && rolledOut;
+    const allReady = ready >= replicas && rolledOut;
     const scheduling = allReady ? { pending: 0, unschedulable: 0 } : workerPodScheduling(await listWorkerPods(namespace, name));
     if (conflicts.length > 0) set({ type: 'Ready', status: 'False', reason: 'VendorConflict', message: 'some vendors belong to another pool (see Conflict)' });
-    else if (allReady) set({ type: 'Ready', status: 'True', reason: 'WorkersReady', message: `${ready}/${decision.replicas} workers ready` });
+    else if (allReady) set({ type: 'Ready', status: 'True', reason: 'WorkersReady', message: `${ready}/${replicas} workers ready` });
     else if (scheduling.unschedulable > 0) {
-      set({ type: 'Ready', status: 'False', reason: 'WorkersUnschedulable', message: `${ready}/${decision.replicas} workers ready; ${scheduling.unschedulable} pod(s) cannot be scheduled: ${scheduling.message ?? ''}` });
-    } else set({ type: 'Ready', status: 'False', reason: 'WorkersNotReady', message: `${ready}/${decision.replicas} workers ready` });
+      set({ type: 'Ready', status: 'False', reason: 'WorkersUnschedulable', message: `${ready}/${replicas} workers ready; ${scheduling.unschedulable} pod(s) cannot be scheduled: ${scheduling.message ?? ''}` });
+    } else set({ type: 'Ready', status: 'False', reason: 'WorkersNotReady', message: `${ready}/${replicas} workers ready` });
 
     deps.metrics.poolLag.set({ pool: key }, lag.total);
-    deps.metrics.poolReplicas.set({ pool: key }, decision.replicas);
+    deps.metrics.poolReplicas.set({ pool: key }, replicas);
     await writeStatus(pool, {
       ...status,
-      replicas: decision.replicas,
+      replicas,
       readyReplicas: ready,
       lag: lag.total,
       pendingPods: scheduling.pending,
@@ -217,7 +245,30 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return { requeueAfterMs: deps.lagPollMs };
   }
 
-  async function apply(pool: VendorPoolObject, spec: VendorPoolSpec, replicas: number, pod: WorkerPodSettings): Promise<V1Deployment> {
+  /** True while our apply owns spec.replicas (builtin scaling before, or never handed over). */
+  function ownsReplicas(d: V1Deployment): boolean {
+    return (d.metadata?.managedFields ?? []).some(
+      (m) => m.manager === FIELD_MANAGER && m.operation === 'Apply' && JSON.stringify(m.fieldsV1 ?? {}).includes('"f:replicas"'),
+    );
+  }
+
+  /**
+   * builtin → external: were our apply simply to drop replicas, server-side apply would remove
+   * a field nobody else owns, and the Deployment would fall back to 1 replica until the
+   * autoscaler reacts. So another manager of ours first applies the current value (shared
+   * ownership); the autoscaler's first update then takes the field from it.
+   */
+  async function handOverReplicas(namespace: string, name: string, replicas: number): Promise<void> {
+    await kube.request({
+      method: 'PATCH',
+      path: paths.deployment(namespace, deploymentName(name)),
+      query: { fieldManager: HANDOVER_MANAGER },
+      body: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: deploymentName(name), namespace }, spec: { replicas } },
+      contentType: CONTENT.apply,
+    });
+  }
+
+  async function apply(pool: VendorPoolObject, spec: VendorPoolSpec, replicas: number | undefined, pod: WorkerPodSettings): Promise<V1Deployment> {
     const { namespace, name, uid } = pool.metadata;
     const desired = desiredDeployment({ name, namespace, uid }, spec, replicas, deps.deployment, pod);
     return kube.request<V1Deployment>({
@@ -264,12 +315,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       body: { status: next },
       contentType: CONTENT.merge,
     });
-    const event = degradedTransition(pc, nc);
-    if (event) {
-      await recordPoolEvent(kube, pool, event, new Date(now()), deps.identity ?? os.hostname()).catch((err: Error) =>
-        deps.logger.warn({ pool: poolKey(pool.metadata), err: err.message }, 'could not record an Event'),
-      );
-    }
+    for (const e of conditionEvents(pc, nc)) await event(pool, e);
   }
 
   return {

@@ -85,6 +85,12 @@ export const workersSpecSchema = z
     /** desired replicas = clamp(ceil(lag / targetLagPerReplica), min, max) */
     targetLagPerReplica: z.number().int().min(1).max(1_000_000).default(100),
     scaleDownStabilizationSeconds: z.number().int().min(0).max(3600).default(60),
+    /**
+     * Who sets the worker Deployment's replicas. builtin: the controller, from the lag (the
+     * fields above). external: an HPA or a KEDA ScaledObject; the controller never writes
+     * replicas (local mode has no autoscaler and scales builtin either way).
+     */
+    scaling: z.enum(['builtin', 'external']).default('builtin'),
     /** Jobs one worker process handles at once. */
     concurrency: z.number().int().min(1).max(1000).default(20),
     image: z.string().min(1).optional(),
@@ -104,6 +110,7 @@ export const vendorPoolSpecSchema = z
       maxReplicas: 10,
       targetLagPerReplica: 100,
       scaleDownStabilizationSeconds: 60,
+      scaling: 'builtin',
       concurrency: 20,
     }),
   })

@@ -7,11 +7,22 @@ import type { CircuitName } from './breaker.js';
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
-export const CIRCUIT_VALUE: Record<CircuitName, number> = { closed: 0, open: 1, 'half-open': 2 };
+export const CIRCUIT_STATES: readonly CircuitName[] = ['closed', 'open', 'half-open'];
+
+/**
+ * The breaker as a state-set (OpenMetrics' StateSet, kube-state-metrics style): one series per
+ * state, 1 for the current one, 0 for the others — so `== 1` selects it and `sum by (state)`
+ * counts breakers per state, which a 0/1/2 enum cannot do.
+ */
+export function setCircuitState(gauge: Gauge<'vendor' | 'state'>, vendor: string, current: CircuitName): void {
+  for (const state of CIRCUIT_STATES) gauge.set({ vendor, state }, state === current ? 1 : 0);
+}
 
 export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'vendorfetch_worker_' });
+  // Standard names (process_*, nodejs_*), unprefixed, so stock Node.js dashboards work; the
+  // scrape's job/pod labels tell the programs apart.
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
@@ -50,7 +61,13 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
     }),
     circuitState: new Gauge({
       name: 'vendorfetch_circuit_state',
-      help: 'Circuit breaker state in this worker: 0 closed, 1 open, 2 half-open.',
+      help: 'Circuit breaker state in this worker, as a state-set: 1 for the current state (closed, open, half-open), 0 for the others.',
+      labelNames: ['vendor', 'state'] as const,
+      registers,
+    }),
+    quotaLimit: new Gauge({
+      name: 'vendorfetch_quota_requests_per_second',
+      help: "The vendor's quota this worker enforces (requestsPerSecond, across every worker): the line to draw calls per second against.",
       labelNames: ['vendor'] as const,
       registers,
     }),

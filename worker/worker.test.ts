@@ -493,7 +493,11 @@ describe('worker', () => {
     expect(text).toContain(`vendorfetch_vendor_calls_total{vendor="${name}",code="200"} 1`);
     expect(text).toMatch(/vendorfetch_job_duration_seconds_count\{vendor="[^"]+",status="complete"\} 1/);
     expect(text).toContain('vendorfetch_quota_wait_seconds');
-    expect(text).toContain('vendorfetch_circuit_state');
+    // The breaker as a state-set: one series per state, the current one 1.
+    expect(text).toContain(`vendorfetch_circuit_state{vendor="${name}",state="closed"} 1`);
+    expect(text).toContain(`vendorfetch_circuit_state{vendor="${name}",state="open"} 0`);
+    expect(text).toContain(`vendorfetch_circuit_state{vendor="${name}",state="half-open"} 0`);
+    expect(text).toMatch(new RegExp(`^vendorfetch_quota_requests_per_second\\{vendor="${name}"\\} \\d+$`, 'm'));
     await waitFor('lag gauge', async () => (await metrics.streamLag.get()).values.some((v) => v.labels.vendor === name));
     expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
   });

@@ -18,7 +18,7 @@ import type { RegistryEntry, RegistryView } from '../core/registry.js';
 import type { VendorSpec } from '../core/vendorpool.js';
 import { createVendorBreaker } from './breaker.js';
 import { startVendorConsumer, type VendorConsumer } from './consumer.js';
-import { CIRCUIT_VALUE, type WorkerMetrics } from './metrics.js';
+import { setCircuitState, type WorkerMetrics } from './metrics.js';
 import { createJobProcessor, type VendorRuntime } from './process.js';
 import type { QuotaGate } from './quota.js';
 import { createSlots } from './slots.js';
@@ -171,14 +171,15 @@ export function createWorker(deps: WorkerDeps): Worker {
       if (running.get(vendor)?.specJson === specJson) continue;
       retire(vendor);
       const breaker = createVendorBreaker(spec, (state) => {
-        metrics.circuitState.set({ vendor }, CIRCUIT_VALUE[state]);
+        setCircuitState(metrics.circuitState, vendor, state);
         void redis.set(keys.circuit(vendor), state).catch((err: unknown) => {
           // Status reporting only (GET /vendors); the backlog timer writes it again every few seconds.
           logger.debug({ err, vendor }, 'could not publish the circuit state');
         });
         logger.warn({ vendor, circuit: state }, 'circuit breaker changed state');
       });
-      metrics.circuitState.set({ vendor }, 0);
+      setCircuitState(metrics.circuitState, vendor, 'closed');
+      metrics.quotaLimit.set({ vendor }, spec.quota.requestsPerSecond);
       const runtime: VendorRuntime = { spec, breaker };
       const consumer = startVendorConsumer({
         runtime,

@@ -61,10 +61,17 @@ async function job(id: string): Promise<Job> {
 async function allComplete(ids: string[], timeoutMs: number): Promise<Map<string, Job>> {
   const done = new Map<string, Job>();
   await waitFor(`${ids.length} jobs to complete`, timeoutMs, async () => {
-    for (const id of ids.filter((i) => !done.has(i))) {
-      const j = await job(id);
-      if (j.status === 'failed') throw Object.assign(new Error(`job ${id} failed: ${JSON.stringify(j.error)}`), { fatal: true });
-      if (j.status === 'complete') done.set(id, j);
+    // 16 GETs at a time: one at a time, a pass over 600 jobs through the port-forward takes
+    // longer than the jobs do.
+    const open = ids.filter((i) => !done.has(i));
+    for (let i = 0; i < open.length; i += 16) {
+      await Promise.all(
+        open.slice(i, i + 16).map(async (id) => {
+          const j = await job(id);
+          if (j.status === 'failed') throw Object.assign(new Error(`job ${id} failed: ${JSON.stringify(j.error)}`), { fatal: true });
+          if (j.status === 'complete') done.set(id, j);
+        }),
+      );
     }
     return done.size === ids.length;
   }, NS);
@@ -134,18 +141,25 @@ async function podsReady(selector: string): Promise<number> {
 }
 
 // Each step builds on the one before: after a failure, the rest fail at once instead of each
-// waiting out its own timeouts on a broken release.
+// waiting out its own timeouts on a broken release. A step's own waits are bounded well inside
+// STEP_TIMEOUT_MS, so a slow step fails with the namespace's state (jest's own timeout would
+// carry none, and would not mark the release broken).
+const STEP_TIMEOUT_MS = 15 * 60_000;
 let broken = '';
 const step = (name: string, body: () => Promise<void>) =>
-  it(name, async () => {
-    if (broken) throw new Error(`not run: the earlier step "${broken}" failed`);
-    try {
-      await withDump(NS, body);
-    } catch (err) {
-      broken = name;
-      throw err;
-    }
-  });
+  it(
+    name,
+    async () => {
+      if (broken) throw new Error(`not run: the earlier step "${broken}" failed`);
+      try {
+        await withDump(NS, body);
+      } catch (err) {
+        broken = name;
+        throw err;
+      }
+    },
+    STEP_TIMEOUT_MS,
+  );
 
 beforeAll(async () => {
   helmHome = await mkdtemp(path.join(os.tmpdir(), 'vf-helm-'));
@@ -187,7 +201,8 @@ describe('the chart on a real cluster', () => {
       await waitFor(`${pool} worker pods Ready`, 180_000, async () => (await getJson(['-n', NS, 'get', 'deployment', `${pool}-workers`])).status?.readyReplicas >= 1, NS);
     }
     const table = await kubectl(['-n', NS, 'get', 'vp']);
-    expect(table.split('\n')[0]).toMatch(/NAME\s+VENDORS\s+REPLICAS\s+READY\s+LAG\s+AGE/);
+    expect(table.split('\n')[0]).toMatch(/NAME\s+VENDORS\s+READY\s+REPLICAS\s+READY-REPLICAS\s+LAG\s+AGE/);
+    expect(table).toMatch(/sync-vendors\s+sync\s+True\s/);
     expect(table).toMatch(/sync-vendors\s+\S*sync/);
     // The chart's test hook submits a job to the api Service and waits for it (vendor "sync").
     const out = await helm(['test', RELEASE, '--timeout', '4m']);

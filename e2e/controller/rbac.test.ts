@@ -12,6 +12,7 @@ import { paths } from '../../controller/api-types.js';
 import { findCondition } from '../../controller/conditions.js';
 import { createController } from '../../controller/controller.js';
 import { deploymentName } from '../../controller/deployment.js';
+import { announceLeader } from '../../controller/events.js';
 import { createKubeClient, isKubeError, type KubeClient } from '../../controller/kube.js';
 import { createLeaderElector } from '../../controller/leader.js';
 import { createControllerMetrics } from '../../controller/metrics.js';
@@ -107,6 +108,8 @@ d('controller with only the RBAC of manifests/controller-rbac.yaml', () => {
     });
     void elector.run();
     await until('leader with the service-account token', () => leading, 5000);
+    // ... and may say so in events.k8s.io/v1 Events (on the Lease; no pools yet).
+    expect(await announceLeader(kube, { identity: 'rbac-test', lease: { namespace: ns, name: 'vendorfetch-controller' }, namespace: ns })).toEqual([]);
 
     const redisServer = await startRedis();
     const redis = new Redis(redisServer.url);

@@ -108,9 +108,11 @@ d('controller reconcile (real kube-apiserver)', () => {
       path: paths.pools(ns),
       accept: CONTENT.table,
     });
-    expect(table.columnDefinitions.map((col) => col.name)).toEqual(['Name', 'Vendors', 'Replicas', 'Ready', 'Lag', 'Age']);
+    // READY is the Ready condition; the ready-replica count has a column of its own; Scaling
+    // shows with -o wide (priority 1).
+    expect(table.columnDefinitions.map((col) => col.name)).toEqual(['Name', 'Vendors', 'Ready', 'Replicas', 'Ready-Replicas', 'Lag', 'Scaling', 'Age']);
     const row = table.rows.find((r) => r.cells[0] === 'partners');
-    expect(row?.cells.slice(0, 5)).toEqual(['partners', 'acme,globex', 2, 0, 0]);
+    expect(row?.cells.slice(0, 7)).toEqual(['partners', 'acme,globex', 'False', 2, 0, 0, 'builtin']);
     // The short name is registered.
     const resources = await env!.kube.request<{ resources: Array<{ name: string; shortNames?: string[] }> }>({ method: 'GET', path: '/apis/vendorfetch.io/v1alpha1' });
     expect(resources.resources.find((r) => r.name === 'vendorpools')?.shortNames).toEqual(['vp']);

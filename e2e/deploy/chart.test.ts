@@ -278,7 +278,7 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
   it('renders everything on: ingress, mocks with their webhook secret mounted into the api, dev stores, monitors', async () => {
     const objs = await template('vendorfetch', 'vendorfetch', ['-f', ALL_ON]);
     const names = new Set(objs.map((o) => `${o.kind}/${o.metadata?.name}`));
-    for (const n of ['Ingress/vendorfetch-api', 'Deployment/vendorfetch-mocks', 'Service/vendorfetch-mock-sync', 'Service/vendorfetch-mock-async', 'Secret/async-webhook', 'Deployment/vendorfetch-redis', 'Deployment/vendorfetch-mongodb', 'PodMonitor/vendorfetch-api', 'ServiceMonitor/vendorfetch-controller', 'PodMonitor/vendorfetch-workers']) {
+    for (const n of ['Ingress/vendorfetch-api', 'Deployment/vendorfetch-mocks', 'Service/vendorfetch-mock-sync', 'Service/vendorfetch-mock-async', 'Secret/async-webhook', 'Deployment/vendorfetch-redis', 'Deployment/vendorfetch-mongodb', 'PodMonitor/vendorfetch-api', 'ServiceMonitor/vendorfetch-controller', 'PodMonitor/vendorfetch-workers', 'PrometheusRule/vendorfetch', 'ConfigMap/vendorfetch-dashboard']) {
       expect(names).toContain(n);
     }
     const api = objs.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'vendorfetch-api') as k8s.V1Deployment;
@@ -290,9 +290,9 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     expect(Buffer.from(whsec.data?.secret ?? '', 'base64').toString()).toMatch(/^whsec_[A-Za-z0-9+/=]{40,}$/);
   });
 
-  // Minimal stand-ins for the Prometheus Operator CRDs, so the monitors can be applied here.
+  // Minimal stand-ins for the Prometheus Operator CRDs, so the monitors and rules can be applied here.
   const monitorCrds = (): KObject[] =>
-    ['ServiceMonitor', 'PodMonitor'].map((kind) => ({
+    ['ServiceMonitor', 'PodMonitor', 'PrometheusRule'].map((kind) => ({
       apiVersion: 'apiextensions.k8s.io/v1',
       kind: 'CustomResourceDefinition',
       metadata: { name: `${kind.toLowerCase()}s.monitoring.coreos.com` },

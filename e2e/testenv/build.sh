@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real test servers (etcd, the Kubernetes programs, FerretDB, helm, CoreDNS, pause)
-# from the Go wrapper modules
-# under go/, and caches each binary by version so a warm run costs nothing:
+# and the checkers the suites run (actionlint for the CI workflow, promtool for the chart's
+# alerting rules) from the Go wrapper modules under go/, and caches each binary by version so a warm run costs nothing:
 #   <cache>/<name>-<version>/<name>     cache = $VF_TESTENV_CACHE or ~/.cache/vendorfetch/bin
 #
-#   build.sh [build] [name...]   build what is missing (all four by default), printing progress
+#   build.sh [build] [name...]   build what is missing (all of them by default), printing progress
 #   build.sh paths               print "name<TAB>version<TAB>binary<TAB>present|missing"
 #
 # The version is read from the wrapper's go.mod, so bumping a version there (and go.sum) is what
@@ -14,7 +14,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${VF_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vendorfetch/bin}
-all=(etcd kubernetes ferretdb helm coredns pause)
+all=(etcd kubernetes ferretdb helm coredns pause actionlint promtool)
 
 # The module whose version names each binary.
 main_module() {
@@ -25,6 +25,8 @@ main_module() {
     pause) echo pause ;;
     ferretdb) echo github.com/FerretDB/FerretDB ;;
     helm) echo helm.sh/helm/v3 ;;
+    actionlint) echo github.com/rhysd/actionlint ;;
+    promtool) echo github.com/prometheus/prometheus ;;
     *) echo "unknown component: $1 (known: ${all[*]})" >&2; return 1 ;;
   esac
 }
@@ -69,6 +71,16 @@ ldflags_of() {
     coredns)
       echo "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$(version_of coredns)"
       ;;
+    actionlint)
+      echo "-s -w -X github.com/rhysd/actionlint.version=$v"
+      ;;
+    promtool)
+      # The module's v0.3MM.P is Prometheus 3.MM.P: `promtool --version` reports the latter.
+      local n=${v#v0.} mm
+      mm=${n%%.*}
+      local pkg=github.com/prometheus/common/version
+      echo "-s -w -X $pkg.Version=${mm:0:1}.$((10#${mm:1})).${n#*.} -X $pkg.Branch=release -X $pkg.Revision=module-$v"
+      ;;
     *) echo "-s -w" ;;
   esac
 }
@@ -77,6 +89,8 @@ ldflags_of() {
 package_of() {
   case "$1" in
     helm) echo helm.sh/helm/v3/cmd/helm ;;
+    actionlint) echo github.com/rhysd/actionlint/cmd/actionlint ;;
+    promtool) echo github.com/prometheus/prometheus/cmd/promtool ;;
     *) echo . ;;
   esac
 }
@@ -113,7 +127,7 @@ build_one() {
     exec 9>&-
     return 1
   }
-  echo "testenv: building $name $version (cold builds take minutes; kubernetes 10-30) ..."
+  echo "testenv: building $name $version (cold builds take minutes; kubernetes 10-30, promtool 5-15) ..."
   tmp="$dir/.$name.tmp.$$"
   stats="$dir/build-stats.txt"
   start=$(date +%s)

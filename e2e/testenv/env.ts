@@ -6,7 +6,7 @@ import { mkdtemp, mkdir, writeFile, readFile, rm, symlink, access } from 'node:f
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, waitForPort } from '../support/ports.js';
-import { COMPONENTS, KUBERNETES_PROGRAMS, type Binaries } from './binaries.js';
+import { COMPONENTS, KUBERNETES_PROGRAMS, programPath, type Binaries } from './binaries.js';
 import { contextName, renderKubeconfig, renderTokenFile, type TokenUser } from './kubeconfig.js';
 import { isRunning, spawnServer, stopProcesses, type ServerProcess, type StartedServer } from './processes.js';
 import { httpGet, waitUntil } from './http.js';
@@ -227,10 +227,17 @@ export function exportLines(state: TestEnvState): string {
 /**
  * Symlink every cached binary into `binDir` under its component name, and the multi-call
  * `kubernetes` binary under each program name it answers to (it dispatches on its argv[0]).
+ * With prebuilt programs (KUBEBUILDER_ASSETS) only those are linked, each under its own name.
  */
 export async function linkBinaries(bins: Binaries, binDir: string): Promise<void> {
-  await Promise.all(COMPONENTS.map((c) => symlink(bins[c].path, path.join(binDir, c))));
-  await Promise.all(KUBERNETES_PROGRAMS.map((p) => symlink(bins.kubernetes.path, path.join(binDir, p))));
+  const components = COMPONENTS.filter((c) => !(c === 'kubernetes' && bins.programs));
+  await Promise.all(components.map((c) => symlink(bins[c].path, path.join(binDir, c))));
+  await Promise.all(
+    KUBERNETES_PROGRAMS.map((p) => {
+      const target = programPath(bins, p);
+      return target ? symlink(target, path.join(binDir, p)) : undefined;
+    }),
+  );
 }
 
 export async function distinctFreePorts(n: number): Promise<number[]> {

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { waitForPort } from '../support/ports.js';
 import { ensureBinaries } from './binaries.js';
+import { kubebuilderAssets } from './kubebuilder-assets.js';
 import { findExecutable, startTestEnv, stopTestEnv, type TestEnvState } from './env.js';
 import { httpGet } from './http.js';
 import { isRunning } from './processes.js';
@@ -39,7 +40,7 @@ export async function globalSetup(): Promise<void> {
   }
   await stopLeftovers();
   log('\ntestenv: starting etcd, kube-apiserver, FerretDB and redis-server for this test run');
-  const binaries = await ensureBinaries(log);
+  const binaries = await ensureBinaries(log, kubebuilderAssets());
   owned = await startTestEnv({
     binaries,
     detached: false,

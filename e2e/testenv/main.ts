@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildAll, ensureBinaries } from './binaries.js';
+import { kubebuilderAssets } from './kubebuilder-assets.js';
 import { exportLines, findExecutable, isEnvRunning, processStatus, startTestEnv, stopTestEnv } from './env.js';
 import { readState, removeState, writeState } from './state.js';
 
@@ -46,7 +47,7 @@ async function up(): Promise<number> {
     await stopTestEnv(existing);
     await removeState(STATE_FILE);
   }
-  const binaries = await ensureBinaries(log);
+  const binaries = await ensureBinaries(log, kubebuilderAssets());
   const state = await startTestEnv({
     binaries,
     detached: true,
