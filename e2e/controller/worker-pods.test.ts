@@ -179,7 +179,8 @@ d('worker pods: settings, PodDisruptionBudget, unschedulable pods, no store (rea
         return list.items.length > 0 ? list.items : undefined;
       });
       expect(events).toHaveLength(1);
-      expect(events[0]).toMatchObject({ type: 'Warning', reason: 'NoWorkerStore', source: { component: 'vendorfetch-controller' } });
+      // Written through events.k8s.io/v1: its reportingController reads back as reportingComponent.
+      expect(events[0]).toMatchObject({ type: 'Warning', reason: 'NoWorkerStore', reportingComponent: 'vendorfetch.io/controller' });
       // Several passes later: still no Deployment, no PodDisruptionBudget and no second Event.
       await new Promise((r) => setTimeout(r, 1500));
       expect(await gone(getDeployment(other, 'demo'))).toBe(true);
