@@ -17,8 +17,10 @@ export interface KubeRequest {
   body?: unknown;
   contentType?: string;
   accept?: string;
-  /** Abort after this long. Default 10 000 ms. */
+  /** Abort after this long without socket activity. Default 10 000 ms. */
   timeoutMs?: number;
+  /** Abort when this fires, however busy the socket (a deadline for the whole call). */
+  signal?: AbortSignal;
 }
 
 export class KubeError extends Error {
@@ -97,6 +99,7 @@ export function createKubeClient(source: KubeConfig | { kc: KubeConfig; invalida
             ...(payload !== undefined ? { 'content-type': req.contentType ?? CONTENT.json, 'content-length': Buffer.byteLength(payload) } : {}),
           },
           timeout: req.timeoutMs ?? 10_000,
+          ...(req.signal ? { signal: req.signal } : {}),
         },
         (res) => {
           const chunks: Buffer[] = [];

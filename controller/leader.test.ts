@@ -1,6 +1,7 @@
 // Pure parts of the elector. The elector itself runs against the real API server in
-// e2e/controller/leader.test.ts (two processes, SIGKILL, SIGTERM).
-import { DEFAULT_TIMINGS, leaseExpiresAt, mayAcquire, microTime, validateTimings } from './leader.js';
+// e2e/controller/leader.test.ts (two processes, SIGKILL, SIGTERM) and
+// e2e/controller/leader-split-brain.test.ts (a slow or partitioned API server).
+import { DEFAULT_TIMINGS, leadingUntil, leaseExpiresAt, mayAcquire, microTime, validateTimings } from './leader.js';
 
 test("client-go's defaults are valid; every rule is checked", () => {
   expect(validateTimings(DEFAULT_TIMINGS)).toEqual([]);
@@ -27,15 +28,22 @@ test('MicroTime has microseconds', () => {
   expect(microTime(Date.UTC(2026, 0, 1, 0, 0, 0, 123))).toBe('2026-01-01T00:00:00.123000Z');
 });
 
-test("expiry counts from the holder's renewTime when it is earlier than our observation, never later", () => {
+test("expiry counts from our own observation of the record, never from the holder's renewTime (another clock)", () => {
   const renewed = Date.UTC(2026, 0, 1, 0, 0, 10);
   const spec = { holderIdentity: 'other', leaseDurationSeconds: 15, renewTime: microTime(renewed) };
-  // We saw the change 2 s after the holder wrote it: expiry from the renewal.
-  expect(leaseExpiresAt(spec, renewed + 2000, renewed + 3000)).toBe(renewed + 15_000);
-  expect(mayAcquire(spec, 'me', renewed + 2000, renewed + 15_000)).toBe(true);
-  expect(mayAcquire(spec, 'me', renewed + 2000, renewed + 14_999)).toBe(false);
-  // A holder clock ahead of ours (renewTime in our future) is not trusted.
-  expect(leaseExpiresAt(spec, renewed - 5000, renewed - 4000)).toBe(renewed - 5000 + 15_000);
-  // No or bad renewTime: client-go's observed time.
-  expect(leaseExpiresAt({ ...spec, renewTime: 'garbage' }, 1000, 2000)).toBe(16_000);
+  // We saw the change 2 s after the holder stamped it: expiry 15 s after we saw it.
+  expect(leaseExpiresAt(spec, renewed + 2000)).toBe(renewed + 17_000);
+  expect(mayAcquire(spec, 'me', renewed + 2000, renewed + 16_999)).toBe(false);
+  expect(mayAcquire(spec, 'me', renewed + 2000, renewed + 17_000)).toBe(true);
+  // A holder clock behind ours (renewTime long past) does not make its lease look expired.
+  const stale = { ...spec, renewTime: microTime(renewed - 60_000) };
+  expect(mayAcquire(stale, 'me', renewed, renewed + 1000)).toBe(false);
+  expect(leaseExpiresAt({ ...spec, renewTime: 'garbage' }, 1000)).toBe(16_000);
+});
+
+test('a leader leads until renewDeadline after the start of its last successful attempt', () => {
+  expect(leadingUntil(1000, DEFAULT_TIMINGS)).toBe(11_000);
+  // The margin that keeps two leaders apart: a candidate waits leaseDuration from when it saw
+  // that write, which landed after the attempt started.
+  expect(DEFAULT_TIMINGS.leaseDurationMs - DEFAULT_TIMINGS.renewDeadlineMs).toBe(5000);
 });

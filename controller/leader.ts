@@ -1,16 +1,18 @@
 // Leader election on a coordination.k8s.io/v1 Lease with client-go's semantics:
 // - a candidate takes the lease when it is free (no holder: released) or expired; every write
 //   carries the resourceVersion it read, so two candidates cannot both win (409);
-// - the leader renews every retryPeriod; if no renewal succeeds within renewDeadline it stops
-//   leading at once (onStoppedLeading) — it must not act on a lease it may no longer hold;
+// - expiry is counted on the candidate's own clock, from when it last SAW the record change
+//   (client-go's observedTime, taken after the read returns): the holder's renewTime is another
+//   pod's clock and is not trusted;
+// - the leader renews every retryPeriod. Its leadership ends renewDeadline after the START of its
+//   last successful write attempt, on a timer: it stops leading then even if a call hangs, and
+//   every attempt is aborted when that deadline comes (an AbortSignal on the HTTP call);
 // - stop() releases the lease (empty holder), so a standby takes over on its next retry.
-// One refinement over client-go: client-go counts expiry from when the candidate last SAW the
-// record change (its own clock), which lets a failover take up to leaseDuration + 2 retry
-// periods. Here expiry counts from the earlier of that moment and the holder's renewTime, and
-// the candidate retries right at expiry, so a dead leader is replaced within leaseDuration.
-// Safe while clock skew between replicas stays below leaseDuration − renewDeadline (5 s by
-// default): a partitioned leader gives up renewDeadline after its last renewal, before any
-// candidate can consider the lease expired.
+// Why no two leaders: a write that succeeded landed after its attempt started (S), and a
+// candidate sees it no earlier (O ≥ S), so it takes over no earlier than O + leaseDuration >
+// S + renewDeadline, when the old leader has already stopped — as long as the two clocks run at
+// about the same rate (leaseDuration − renewDeadline is the slack; 5 s by default). A failover
+// after a crash takes leaseDuration plus up to one retry period (the candidate's read lag).
 import type { Logger } from '../core/logger.js';
 import { isKubeError, type KubeClient } from './kube.js';
 
@@ -56,22 +58,26 @@ interface Lease {
 export const microTime = (ms: number): string => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
 /**
- * When a lease held by someone else expires, in this candidate's clock: `observedAt` is when it
- * last saw the record change; the holder's renewTime counts when it is earlier (never later:
- * a holder whose clock runs ahead must not extend its lease).
+ * When a lease held by someone else expires, on this candidate's clock: leaseDuration after it
+ * last saw the record change (`observedAt`). Not from the holder's renewTime: that is another
+ * pod's clock, and a holder whose clock runs behind would make its lease look expired early.
  */
-export function leaseExpiresAt(spec: LeaseSpec | undefined, observedAt: number, now: number): number {
-  const renewed = spec?.renewTime ? Date.parse(spec.renewTime) : Number.NaN;
-  const base = Number.isFinite(renewed) && renewed <= now ? Math.min(observedAt, renewed) : observedAt;
-  return base + (spec?.leaseDurationSeconds ?? 0) * 1000;
+export function leaseExpiresAt(spec: LeaseSpec | undefined, observedAt: number): number {
+  return observedAt + (spec?.leaseDurationSeconds ?? 0) * 1000;
 }
 
 /** Pure decision: may `identity` write the lease now? */
 export function mayAcquire(spec: LeaseSpec | undefined, identity: string, observedAt: number, now: number): boolean {
   const holder = spec?.holderIdentity ?? '';
   if (holder === '' || holder === identity) return true;
-  return leaseExpiresAt(spec, observedAt, now) <= now;
+  return leaseExpiresAt(spec, observedAt) <= now;
 }
+
+/**
+ * Until when a leader may act on its lease: renewDeadline after the start of its last
+ * successful write attempt (the write may have landed right then; see the top).
+ */
+export const leadingUntil = (attemptStartedAt: number, t: Pick<LeaderTimings, 'renewDeadlineMs'>): number => attemptStartedAt + t.renewDeadlineMs;
 
 export interface LeaderElectorOptions extends LeaderTimings {
   kube: KubeClient;
@@ -108,10 +114,15 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
   let expiresAt = 0;
   let lastHolder = '';
   let leader = false;
+  /** While leading: the moment leadership ends unless a renewal succeeds first (our clock). */
+  let until = 0;
+  let lostTimer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  /** Aborts the lease call under way (deadline passed, or stop()). */
+  let inFlight: AbortController | undefined;
   let wakeUp: (() => void) | undefined;
   let running: Promise<void> | undefined;
-  // Writes must finish well inside the renew deadline.
+  // Socket idle limit of each request; the attempt as a whole is bounded by its deadline.
   const requestTimeoutMs = Math.max(500, Math.min(o.renewDeadlineMs / 2, 5000));
 
   const sleep = (ms: number) =>
@@ -126,25 +137,34 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
     });
   const jittered = () => o.retryPeriodMs * (1 + Math.random() * (JITTER - 1));
 
-  async function tryAcquireOrRenew(): Promise<boolean> {
-    const t = now();
+  // Remember when we first saw this version of the record: expiry counts from there.
+  const observe = (spec: LeaseSpec, at: number) => {
+    const json = JSON.stringify(spec);
+    if (json !== observedJson) {
+      observedJson = json;
+      observedAt = at;
+    }
+  };
+
+  async function tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
+    const call = <T>(req: Parameters<KubeClient['request']>[0]) => o.kube.request<T>({ ...req, timeoutMs: requestTimeoutMs, signal });
     let lease: Lease | undefined;
     try {
-      lease = await o.kube.request<Lease>({ method: 'GET', path: `${path}/${o.name}`, timeoutMs: requestTimeoutMs });
+      lease = await call<Lease>({ method: 'GET', path: `${path}/${o.name}` });
     } catch (err) {
       if (!isKubeError(err, 404)) throw err;
     }
+    // Taken after the read: the record was there at the latest by now (client-go's observedTime).
+    const t = now();
     const fresh: LeaseSpec = { holderIdentity: o.identity, leaseDurationSeconds: o.leaseDurationMs / 1000, acquireTime: microTime(t), renewTime: microTime(t), leaseTransitions: 0 };
     if (!lease) {
       try {
-        await o.kube.request({
+        await call({
           method: 'POST',
           path,
           body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: o.name, namespace: o.namespace }, spec: fresh },
-          timeoutMs: requestTimeoutMs,
         });
-        observedJson = JSON.stringify(fresh);
-        observedAt = t;
+        observe(fresh, now());
         return true;
       } catch (err) {
         if (isKubeError(err, 409)) return false; // someone else created it first
@@ -152,17 +172,13 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
       }
     }
     const spec = lease.spec ?? {};
-    const json = JSON.stringify(spec);
-    if (json !== observedJson) {
-      observedJson = json;
-      observedAt = t;
-    }
+    observe(spec, t);
     const holder = spec.holderIdentity ?? '';
     if (holder !== lastHolder) {
       lastHolder = holder;
       if (holder !== '' && holder !== o.identity) o.onNewLeader?.(holder);
     }
-    expiresAt = holder !== '' && holder !== o.identity ? leaseExpiresAt(spec, observedAt, t) : 0;
+    expiresAt = holder !== '' && holder !== o.identity ? leaseExpiresAt(spec, observedAt) : 0;
     if (!mayAcquire(spec, o.identity, observedAt, t)) return false;
     const mine = holder === o.identity;
     const next: LeaseSpec = {
@@ -171,33 +187,52 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
       leaseTransitions: (spec.leaseTransitions ?? 0) + (mine ? 0 : 1),
     };
     try {
-      await o.kube.request({
-        method: 'PUT',
-        path: `${path}/${o.name}`,
-        body: { ...lease, spec: next },
-        timeoutMs: requestTimeoutMs,
-      });
+      await call({ method: 'PUT', path: `${path}/${o.name}`, body: { ...lease, spec: next } });
     } catch (err) {
       if (isKubeError(err, 409)) return false; // the record changed since we read it
       throw err;
     }
-    observedJson = JSON.stringify(next);
-    observedAt = t;
+    observe(next, now());
     return true;
   }
 
-  async function attempt(): Promise<boolean> {
+  /** One attempt, aborted at `deadline` (our clock) or by stop(); false on any failure. */
+  async function attempt(deadline: number): Promise<boolean> {
+    const ac = new AbortController();
+    inFlight = ac;
+    const timer = setTimeout(() => ac.abort(new Error('lease call passed its deadline')), Math.max(0, deadline - now()));
     try {
-      return await tryAcquireOrRenew();
+      return await tryAcquireOrRenew(ac.signal);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'lease request failed');
       return false;
+    } finally {
+      clearTimeout(timer);
+      if (inFlight === ac) inFlight = undefined;
     }
   }
 
+  // Leadership lasts until `until`; a timer ends it then, whatever the calls under way are doing.
+  function extendLeadership(attemptStartedAt: number): void {
+    until = leadingUntil(attemptStartedAt, o);
+    clearTimeout(lostTimer);
+    lostTimer = setTimeout(() => lose('failed to renew the lease within the renew deadline'), Math.max(0, until - now()));
+  }
+
+  function lose(why: string): void {
+    if (!leader) return;
+    leader = false;
+    clearTimeout(lostTimer);
+    inFlight?.abort(new Error('leadership lost'));
+    wakeUp?.();
+    log.error({ holder: lastHolder }, `${why}; stopping at once`);
+    o.onStoppedLeading('lost');
+  }
+
   async function release(): Promise<void> {
+    const signal = AbortSignal.timeout(o.renewDeadlineMs);
     try {
-      const lease = await o.kube.request<Lease>({ method: 'GET', path: `${path}/${o.name}`, timeoutMs: requestTimeoutMs });
+      const lease = await o.kube.request<Lease>({ method: 'GET', path: `${path}/${o.name}`, timeoutMs: requestTimeoutMs, signal });
       if (lease.spec?.holderIdentity !== o.identity) return;
       const t = microTime(now());
       await o.kube.request({
@@ -205,6 +240,7 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
         path: `${path}/${o.name}`,
         body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: t, acquireTime: t } },
         timeoutMs: requestTimeoutMs,
+        signal,
       });
       log.info('lease released');
     } catch (err) {
@@ -215,39 +251,35 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
   async function campaign(): Promise<void> {
     // Acquire.
     while (!stopped) {
-      if (await attempt()) break;
+      const startedAt = now();
+      if (await attempt(leadingUntil(startedAt, o))) {
+        // Won even if stop() came meanwhile: then the end of campaign() releases it again.
+        leader = true;
+        extendLeadership(startedAt);
+        log.info('became leader');
+        o.onStartedLeading();
+        break;
+      }
       // Retry at the next period, or right at expiry if that comes first.
       const untilExpiry = expiresAt > 0 ? expiresAt - now() + 10 : Number.POSITIVE_INFINITY;
       await sleep(Math.max(10, Math.min(jittered(), untilExpiry)));
     }
-    if (stopped) return;
-    leader = true;
-    log.info('became leader');
-    o.onStartedLeading();
-    // Renew: each round must succeed within renewDeadline, retrying every retryPeriod.
-    let lastRenew = now();
-    while (!stopped) {
+    // Renew every retryPeriod; each attempt may run until the leadership would end anyway.
+    while (leader && !stopped) {
       await sleep(o.retryPeriodMs);
-      if (stopped) break;
-      if (await attempt()) {
-        lastRenew = now();
-        continue;
-      }
-      if (lastHolder !== o.identity && lastHolder !== '') {
-        log.error({ holder: lastHolder }, 'another candidate holds the lease; stopping at once');
-        break;
-      }
-      if (now() - lastRenew >= o.renewDeadlineMs) {
-        log.error({ sinceLastRenewMs: now() - lastRenew }, 'failed to renew the lease within the renew deadline; stopping at once');
-        break;
-      }
+      if (!leader || stopped) break;
+      const startedAt = now();
+      const renewed = await attempt(until);
+      if (!leader || stopped) break;
+      if (renewed) extendLeadership(startedAt);
+      else if (lastHolder !== o.identity && lastHolder !== '') lose('another candidate holds the lease');
+      // Otherwise retry after retryPeriod; the timer ends leadership when the deadline passes.
     }
-    leader = false;
-    if (stopped) {
+    if (stopped && leader) {
+      leader = false;
+      clearTimeout(lostTimer);
       await release();
       o.onStoppedLeading('released');
-    } else {
-      o.onStoppedLeading('lost');
     }
   }
 
@@ -256,9 +288,11 @@ export function createLeaderElector(o: LeaderElectorOptions): LeaderElector {
       running ??= campaign();
       return running;
     },
-    isLeader: () => leader,
+    // Checked against the clock too: a timer can only fire late, the answer here never is.
+    isLeader: () => leader && now() < until,
     async stop() {
       stopped = true;
+      inFlight?.abort(new Error('stopping'));
       wakeUp?.();
       await running;
     },

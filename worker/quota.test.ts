@@ -415,8 +415,9 @@ describe('abort', () => {
     const vendor = vendorName();
     const [gate, other] = makeGates(2);
     const quota = { requestsPerSecond: 2, burst: 2, maxInFlight: 0 };
-    await gate!.acquire(vendor, quota);
-    await gate!.acquire(vendor, quota); // the quota is used up for about a second
+    // Two calls that were never made (released unsettled): the quota is used up for about a second.
+    await (await gate!.acquire(vendor, quota))();
+    await (await gate!.acquire(vendor, quota))();
     const head = new AbortController();
     const behind = new AbortController();
     const p1 = gate!.acquire(vendor, quota, head.signal);
@@ -467,4 +468,57 @@ describe('in-flight lease per call', () => {
     expect(inFlightLeaseMs(10)).toBeGreaterThanOrEqual(15_000);
     expect(inFlightLeaseMs(10)).toBeLessThan(60_000); // a crashed worker's slot comes back sooner than before
   });
+});
+
+// Issue 10 item 13: a worker SIGKILLed mid-call never settles its grant, and its call may have
+// reached the vendor well after the grant's stamp. Counted at its stamp, the grant left the log
+// a window later and let later calls land in the same rolling second at the vendor. Until it is
+// settled (or released uncalled), a grant now counts until its call can no longer arrive.
+describe('unsettled grants (a worker that died mid-call)', () => {
+  const quota = { requestsPerSecond: 1, burst: 1, maxInFlight: 0 };
+  const leaseMs = 1500;
+
+  test('a grant never settled holds its rate slot until its lease is over, then a window more', async () => {
+    const vendor = vendorName();
+    const [dead, alive] = makeGates(2);
+    const lost = await dead!.acquire(vendor, quota, undefined, { leaseMs }); // never settled nor released
+    const next = await alive!.acquire(vendor, quota, undefined, { leaseMs });
+    // Its call may have reached the vendor as late as stamp + lease: the next one waits a window after that.
+    expect(next.grantedAtUs - lost.grantedAtUs).toBeGreaterThanOrEqual((leaseMs + 1005) * 1000);
+  }, 10_000);
+
+  test('a grant settled in time frees its slot a window after its stamp, as before', async () => {
+    const vendor = vendorName();
+    const [gate, other] = makeGates(2);
+    const first = await gate!.acquire(vendor, quota, undefined, { leaseMs });
+    const t = performance.now();
+    await first.settle({ sentAt: t - 1, endedAt: t, answered: true });
+    const next = await other!.acquire(vendor, quota, undefined, { leaseMs });
+    expect(next.grantedAtUs - first.grantedAtUs).toBeGreaterThanOrEqual(1_005_000);
+    expect(next.grantedAtUs - first.grantedAtUs).toBeLessThan(1_005_000 + 200_000);
+  });
+
+  test('a grant released without a call (never settled) frees its slot a window after its stamp', async () => {
+    const vendor = vendorName();
+    const [gate, other] = makeGates(2);
+    const unused = await gate!.acquire(vendor, quota, undefined, { leaseMs });
+    await unused();
+    const next = await other!.acquire(vendor, quota, undefined, { leaseMs });
+    expect(next.grantedAtUs - unused.grantedAtUs).toBeLessThan(1_005_000 + 200_000);
+  });
+
+  test('a call still open after the window is settled late: counted until then, at its real arrival after', async () => {
+    const vendor = vendorName();
+    const [gate, other] = makeGates(2);
+    const slow = await gate!.acquire(vendor, quota, undefined, { leaseMs: 5000 });
+    const sentAt = performance.now();
+    const waiting = other!.acquire(vendor, quota, undefined, { leaseMs: 5000 });
+    await delay(1300); // the call is still open: the next grant must not come yet
+    const answeredAt = performance.now();
+    // Answered now, after 1.3 s; 8 earlier round trips are unknown, so it may have arrived just now.
+    await slow.settle({ sentAt, endedAt: answeredAt, answered: true });
+    const next = await waiting;
+    expect(next.grantedAtUs - slow.grantedAtUs).toBeGreaterThanOrEqual((1300 - 5 + 1005) * 1000);
+    expect(next.grantedAtUs - slow.grantedAtUs).toBeLessThan(4000 * 1000);
+  }, 10_000);
 });

@@ -36,6 +36,15 @@
 //     a window old), and every grant from then on counts it at its new, later time; it works when
 //     the answer comes within the window (~1 s), which covers every case measured. The corrections
 //     of one event-loop turn go to Redis together (vfQuotaSettle): one round trip, not one per call;
+//   - until it is settled, a grant is "unsettled" (a ZSET beside the log: token → stamp + lease,
+//     the latest time its call can reach the vendor). Its worker may have died mid-call (SIGKILL)
+//     and will never settle it, while the call may have reached the vendor well after its stamp:
+//     so the script never lets an unsettled entry drop out of the windows a new grant may fall
+//     in, moving it to Redis' now (or to its bound, once passed). A call answered within the
+//     window is settled long before that and costs nothing; a dead worker's grant holds its rate
+//     slot until its lease is over, and so does a call slower than the window until it ends
+//     (safety over liveness). Settling is therefore always sent, batched per turn as above;
+//     release() without a settle (a call never made) only forgets the grant;
 //   - a grant is handed out only if it is known to be fresh: if the script's round trip took more
 //     than `freshGrantMs` (default 10 ms), the gate moves its grants' log entries to Redis' "now"
 //     (vfQuotaRestamp) and measures again; a grant older than the window is given up and asked for
@@ -45,7 +54,8 @@
 //     does not push every following grant of that slot later (window after window it would add
 //     up), and the margin absorbs the small handover delay instead.
 // Cost: the window's 5 ms plus the settle corrections, about 1000 / 1010 of requestsPerSecond in
-// a steady stream. Callers must call the vendor right after `acquire` and call settle() right after.
+// a steady stream. Callers must call the vendor right after `acquire`, call settle() right after,
+// and release() when done.
 //
 // Waiting: the script never sleeps; it answers "granted" or "not before X µs from now" (why:
 // pause | inflight | rate). The client sleeps exactly that (less the reservation horizon for a
@@ -83,13 +93,17 @@ export interface CallTiming {
   answered: boolean;
 }
 
-/** Frees the in-flight slot of one granted call; idempotent. Carries the grant's Redis time. */
+/**
+ * Frees the in-flight slot of one granted call, and forgets the grant if it was never settled
+ * (the call was not made); idempotent. Carries the grant's Redis time.
+ */
 export type Release = (() => Promise<void>) & {
   /** The grant's stamp in the log (Redis time, µs): the moment its slot was free. */
   readonly grantedAtUs: number;
   /**
    * Tell the gate how the call went, right after it ended. If the vendor may have received it
-   * later than stamp + margin (see top), the gate moves the log entry later. Never throws.
+   * later than stamp + margin (see top), the gate moves the log entry later; until settled, the
+   * grant counts as if its call could still be arriving (see top). Never throws.
    */
   settle(timing: CallTiming): Promise<void>;
 };
@@ -141,6 +155,8 @@ export interface QuotaGateOptions {
   onError?: (err: unknown) => void;
 }
 
+// A settle back-date far enough that the entry stays at its stamp (a day, in µs).
+const NOT_MOVED_US = 86_400_000_000;
 // When a vendor's answer floor is trusted (see answerFloorMs).
 const MIN_RTT_SAMPLES = 8;
 const STABLE_FLOOR_SAMPLES = 3;
@@ -148,6 +164,8 @@ const STABLE_FLOOR_MS = 2;
 
 /** Channel announcing a freed in-flight slot of `vendor`. */
 export const releasedChannel = (vendor: string): string => `${keys.quota(vendor, 'inflight')}:released`;
+/** Grants whose call has not been settled yet, with the latest time it can reach the vendor (quota-scripts.ts). */
+export const unsettledKey = (vendor: string): string => `${keys.quota(vendor, 'window')}:unsettled`;
 
 /** Checks a quota and fills in defaults; throws RangeError on a value the schema would reject. */
 export function normalizeQuota(q: Quota): Required<Quota> {
@@ -270,16 +288,26 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
     let released = false;
     let settled = false;
     const release = async () => {
-      if (released || !holdsSlot) return;
+      if (released) return;
       released = true;
-      lanes.get(vendor)?.wake?.();
-      // A lost release is not fatal: the lease frees the slot. Never throw into the caller's finally.
-      await cmd.vfQuotaRelease(keys.quota(vendor, 'inflight'), token, releasedChannel(vendor)).catch(onError);
+      // Released without a settle: the call was never made (breaker, abort, no payload). The
+      // grant only leaves the unsettled set, so it stops holding its rate slot past the window.
+      let forget: Promise<void> | undefined;
+      if (!settled) {
+        settled = true;
+        forget = correct(vendor, { token, stampUs: grantedAtUs }).catch(onError);
+      }
+      if (holdsSlot) {
+        lanes.get(vendor)?.wake?.();
+        // A lost release is not fatal: the lease frees the slot. Never throw into the caller's finally.
+        await cmd.vfQuotaRelease(keys.quota(vendor, 'inflight'), token, releasedChannel(vendor)).catch(onError);
+      }
+      await forget;
     };
     // The stamp on this process' clock, at the earliest (the script read Redis' time after sentAt).
     const stampLocalMin = at ? at.sentAt + (grantedAtUs - at.nowUs) / 1000 : Number.NEGATIVE_INFINITY;
     const settle = async (timing: CallTiming): Promise<void> => {
-      if (settled || !at) return;
+      if (settled) return;
       settled = true;
       const l = lane(vendor);
       // The vendor received the call before its answer arrived, and at least its answer floor earlier.
@@ -288,26 +316,35 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
         l.rtts[l.rttNext] = timing.endedAt - (timing.wireAt ?? timing.sentAt);
         l.rttNext = (l.rttNext + 1) % rttSamples;
       }
-      if (receivedBy - stampLocalMin <= marginMs) return; // within the margin: the log is right
-      // Move the entry to receivedBy − margin (Redis' time; its "now" is read after we send).
-      await correct(vendor, { token, toLocal: receivedBy - marginMs });
+      // Always told, even when the stamp was right (then the entry stays at its stamp): until
+      // then the gate keeps the grant counted as if its call could still be arriving.
+      // Within the margin the log is right; beyond it the entry moves to receivedBy − margin.
+      const toLocal = receivedBy - stampLocalMin <= marginMs ? undefined : receivedBy - marginMs;
+      await correct(vendor, { token, stampUs: grantedAtUs, called: true, ...(toLocal !== undefined ? { toLocal } : {}) }).catch(onError);
     };
     return Object.assign(release, { grantedAtUs, settle });
   };
 
-  // Corrections wanted in this event-loop turn, by vendor, sent as one vfQuotaSettle per vendor
-  // from a setImmediate: at high call rates many calls end in the same turn, and one round trip
-  // per call was a Redis command and a script run per job. The wait is one turn at most; the
-  // script still refuses to move an entry that is already a window old.
-  const correct = batchPerTurn<{ token: string; /** where the entry should move, on performance.now()'s clock (ms) */ toLocal: number }>(
-    (vendor, list) => {
-      // Back-dates from the moment of sending (Redis reads its "now" after that: safe side).
-      const sentAt = performance.now();
-      const args: (string | number)[] = [];
-      for (const c of list) args.push(c.token, Math.round(Math.max(0, (sentAt - c.toLocal) * 1000)));
-      return cmd.vfQuotaSettle(keys.quota(vendor, 'window'), windowUs, ...args).catch(onError);
-    },
-  );
+  // Settlements of this event-loop turn, by vendor, sent as one vfQuotaSettle per vendor from a
+  // setImmediate: at high call rates many calls end in the same turn, and one round trip per
+  // call was a Redis command and a script run per job. The wait is one turn at most.
+  const correct = batchPerTurn<{
+    token: string;
+    stampUs: number;
+    /** False or unset: the call was never made. */
+    called?: boolean;
+    /** Where the entry should move, on performance.now()'s clock (ms); unset: stays at its stamp. */
+    toLocal?: number;
+  }>((vendor, list) => {
+    // Back-dates from the moment of sending (Redis reads its "now" after that: safe side).
+    const sentAt = performance.now();
+    const args: (string | number)[] = [];
+    for (const c of list) {
+      const back = !c.called ? -1 : c.toLocal === undefined ? NOT_MOVED_US : Math.round(Math.max(0, (sentAt - c.toLocal) * 1000));
+      args.push(c.token, back, c.stampUs);
+    }
+    return cmd.vfQuotaSettle(keys.quota(vendor, 'window'), unsettledKey(vendor), windowUs, ...args);
+  });
 
   // Re-stamps slow grants until a round trip is fast enough; undefined when they had to be given up.
   const freshen = async (vendor: string, tokens: string[], holdSlots: boolean): Promise<ScriptTime | undefined> => {
@@ -324,8 +361,9 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
       const recvAt = performance.now();
       if (moved === 1 && recvAt - sentAt <= freshGrantMs) return { sentAt, recvAt, nowUs };
       if (moved !== 1 || attempt >= 4 || closed) {
-        // Given up: the rate slots stay used (safe side); the in-flight slots go back now.
-        if (holdSlots) await Promise.all(tokens.map((t) => makeRelease(vendor, t, 0, true)()));
+        // Given up: the rate slots stay used (safe side); the in-flight slots go back now, and
+        // the grants leave the unsettled set (never handed over, so never called).
+        await Promise.all(tokens.map((t) => makeRelease(vendor, t, 0, holdSlots)()));
         return undefined;
       }
     }
@@ -367,6 +405,7 @@ export function createQuotaGate(redis: Redis, opts: QuotaGateOptions = {}): Quot
             keys.quota(vendor, 'window'),
             keys.quota(vendor, 'inflight'),
             keys.quota(vendor, 'pause'),
+            unsettledKey(vendor),
             requestsPerSecond, burst, maxInFlight, windowUs, batchLeaseMs * 1000, TAT_MEMBER, reserveAheadUs, ...tokens,
           );
           errorBackoffMs = 50;

@@ -43,15 +43,79 @@ if (!url) {
     await admin.close();
   });
 
+  // The same-job race tests run here too: on a server whose updates are not atomic (FerretDB
+  // v1, issue #3040) they used to be skipped; its status changes now go through version
+  // claims (version-claims.ts), and the races must come out as on MongoDB.
   describeJobStoreContract('mongodb', async () => {
     const dbName = `${runId}_${dbNames.length}`;
     dbNames.push(dbName);
     return createMongoJobStore({ url, dbName });
-  }, {
-    sameJobRacesSkipReason:
-      nonAtomic
-        ? 'this server (FerretDB v1) applies updates as an unlocked read-modify-write (FerretDB issue #3040): racing writers to one document can all succeed; MongoDB and FerretDB v2 are atomic'
-        : undefined,
+  });
+
+  // Issue 10 (fault suite): on FerretDB v1 two entries of one job (a reclaimed one and the
+  // sweeper's) both started the same attempt after a store restart, and the job was completed
+  // twice. Where updates are not atomic, status changes now claim the job's version first.
+  describe('racing status changes of one job (version claims where updates are not atomic)', () => {
+    const newStore = async () => {
+      const dbName = `${runId}_${dbNames.length}`;
+      dbNames.push(dbName);
+      return { dbName, store: await createMongoJobStore({ url, dbName, operationTimeoutMs: 1000 }) };
+    };
+    const job = (n: number) => ({ request_id: `01a22b7c-674b-7ed7-8507-${String(n).padStart(12, '0')}`, vendor: 'v', payload: {}, deadline_at: new Date() });
+
+    test('exactly one of 10 callers starts attempt 1', async () => {
+      const { store } = await newStore();
+      try {
+        for (let n = 0; n < 5; n++) {
+          const { job: j } = await store.create(job(n), new Date());
+          const started = await Promise.all(Array.from({ length: 10 }, () => store.startAttempt(j.request_id, new Date(), new Date(), 0)));
+          expect(started.filter((x) => x !== null)).toHaveLength(1);
+          expect((await store.get(j.request_id))?.attempts).toBe(1);
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('a write back of a stale copy cannot undo a start or a completion (the sweeper racing a worker)', async () => {
+      const { store } = await newStore();
+      try {
+        for (let n = 10; n < 30; n++) {
+          const { job: j } = await store.create(job(n), new Date());
+          // The sweeper moves a pending job's deadline (5 times at once) while a worker starts
+          // and completes it: each write must see the others, none may write back an old copy.
+          let started: Awaited<ReturnType<typeof store.startAttempt>> = null;
+          const worker = async () => {
+            started = await store.startAttempt(j.request_id, new Date(), new Date(), 0);
+            if (started) expect(await store.complete(j.request_id, { ok: n }, new Date(), 1)).toBe(true);
+          };
+          await Promise.all([worker(), ...Array.from({ length: 5 }, () => store.setDeadline(j.request_id, 'pending', new Date(), new Date(), 0))]);
+          const after = await store.get(j.request_id);
+          if (started) expect(after).toMatchObject({ status: 'complete', attempts: 1 });
+          else expect(after).toMatchObject({ status: 'pending', attempts: 0 });
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    test.each([
+      ['fresh', 0, false],
+      ['stale (its writer died before its update)', 60_000, true],
+    ])('a %s claim of the job version: can the job change? ', async (_what, ageMs, changes) => {
+      const { dbName, store } = await newStore();
+      try {
+        const { job: j } = await store.create(job(9), new Date());
+        if (!nonAtomic) return; // claims exist only where updates are not atomic
+        await admin.db(dbName).collection('job_version_claims').insertOne({ _id: `${j.request_id}@0` as never, at: new Date(Date.now() - ageMs) });
+        const started = store.startAttempt(j.request_id, new Date(), new Date(), 0);
+        // A fresh claim: the writer waits for the version to move on, until its deadline (1 s).
+        if (changes) expect(await started).toMatchObject({ attempts: 1 });
+        else await expect(started).rejects.toMatchObject({ code: 'unavailable' });
+      } finally {
+        await store.close();
+      }
+    });
   });
 
   test('indexes: status+deadline, unique idem, vendor+status, completed_at', async () => {

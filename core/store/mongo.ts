@@ -7,17 +7,22 @@
 //
 // Kept to what MongoDB-wire servers without MongoDB's extras also speak (FerretDB v1): no
 // transactions, change streams, arrayFilters, $lookup, partial/sparse indexes; TTL is optional.
-// Known limit: FerretDB v1 applies an update as "read the document, write it back" without a
-// lock (FerretDB issue #3040), so there two racing writers to ONE job can both succeed. MongoDB
-// and FerretDB v2 do not have that flaw; `usesNonAtomicUpdates()` detects the server, and
-// createMongoJobStore warns when it finds one.
+// FerretDB v1 applies an update as "read the document, write it back" without a lock (FerretDB
+// issue #3040): there two racing writers to ONE job could both succeed, or one undo the other.
+// `usesNonAtomicUpdates()` detects such a server, and then every status change claims the job's
+// version first (version-claims.ts); MongoDB and FerretDB v2 need no claims.
+//
+// Every operation has a deadline (operationTimeoutMs): a store that stops answering makes its
+// callers fail with `unavailable` (503) within it, instead of holding them.
 
-import { MongoClient, MongoServerError, type Collection, type Db } from 'mongodb';
+import { MongoClient, MongoServerError, type Collection, type Db, type Document } from 'mongodb';
 
 import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
 import { JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
+import { forWrite, timeLimit, type Deadline } from './deadline.js';
+import { deleteClaimsBefore, versionedUpdate, type ClaimDoc, type Docs, type VersionedUpdate } from './version-claims.js';
 
 export interface MongoJobStoreOptions {
   url: string;
@@ -31,6 +36,15 @@ export interface MongoJobStoreOptions {
   retentionSeconds?: number;
   /** How long an operation waits for a reachable server before failing (503). Default 5000 ms. */
   serverSelectionTimeoutMs?: number;
+  /**
+   * How long one operation may take in all — finding a server, a connection, the answer —
+   * before it is aborted and fails (503). Why: a server that keeps its connections open but no
+   * longer answers (frozen, partitioned) held every caller for 45 s and more (the driver sets no
+   * socket timeout, and its own `timeoutMS` has no effect since v7); callers must hear
+   * "unavailable" instead: a POST its 503, a webhook a non-2xx so that the vendor delivers it
+   * again. Retention's batch deletes get ten times as long. Default 5000 ms.
+   */
+  operationTimeoutMs?: number;
   logger?: Pick<Logger, 'warn' | 'info'>;
 }
 
@@ -38,6 +52,11 @@ const UNFINISHED: JobStatus[] = ['pending', 'processing'];
 /** The attempt fence of JobStore's writes: only while `attempts` still equals the caller's. */
 const fence = (attempt: number | undefined) => (attempt === undefined ? {} : { attempts: attempt });
 const FINISHED: JobStatus[] = ['complete', 'failed'];
+/** Retention's batch deletes may touch many documents: their deadline is this many operations'. */
+const BULK_TIMEOUT_FACTOR = 10;
+/** A version claim this many operation deadlines old is stale: its writer died (version-claims.ts). */
+const CLAIM_STALE_FACTOR = 3;
+
 
 /**
  * The stored document. Two choices a reader may question:
@@ -118,13 +137,16 @@ export async function createMongoJobStore(opts: MongoJobStoreOptions): Promise<J
   try {
     await client.connect();
     const db = client.db(opts.dbName ?? dbNameFromUrl(opts.url) ?? 'vendorfetch');
-    const store = new MongoJobStore(client, db.collection<JobDoc>('jobs'));
-    await ensureIndexes(store.jobs, opts);
+    const timeoutMs = opts.operationTimeoutMs ?? 5000;
+    let versioned: MongoJobStore['versioned'];
     if (await usesNonAtomicUpdates(db)) {
-      opts.logger?.warn(
-        'job store: this server (FerretDB v1) does not apply updates atomically; racing status changes to one job may both succeed',
-      );
+      opts.logger?.info('job store: this server (FerretDB v1) does not apply updates atomically; status changes go through version claims (version-claims.ts)');
+      const claims = db.collection<ClaimDoc>('job_version_claims');
+      await claims.createIndex({ at: 1 }, { name: 'at' }); // retention
+      versioned = { update: versionedUpdate(claims, { timeoutMs, staleAfterMs: CLAIM_STALE_FACTOR * timeoutMs }), claims };
     }
+    const store = new MongoJobStore(client, db.collection<JobDoc>('jobs'), timeoutMs, versioned);
+    await ensureIndexes(store.jobs, opts);
     return store;
   } catch (e) {
     // The connect/index error below is the one worth reporting; a failing close adds nothing.
@@ -169,6 +191,10 @@ class MongoJobStore implements JobStore {
   constructor(
     private readonly client: MongoClient,
     readonly jobs: Collection<JobDoc>,
+    /** Deadline of one operation (MongoJobStoreOptions.operationTimeoutMs). */
+    private readonly timeoutMs: number,
+    /** Set on servers whose updates are not atomic: their compare-and-set (version-claims.ts). */
+    readonly versioned?: { update: VersionedUpdate; claims: Collection<ClaimDoc> },
   ) {}
 
   async create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }> {
@@ -183,12 +209,13 @@ class MongoJobStore implements JobStore {
       updated_at: now,
       deadline_at: job.deadline_at,
     };
+    const o = timeLimit(this.timeoutMs);
     try {
       // Two tries: the job holding our key may be deleted (the api's undo) between our insert
       // and our read, and then the second insert succeeds.
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
-          await this.jobs.insertOne(doc);
+          await this.jobs.insertOne(doc, forWrite(o));
           // The caller's payload as given: parsing what we just encoded would only cost time.
           return { job: { ...docToJobMeta(doc), payload: job.payload ?? null }, created: true };
         } catch (e) {
@@ -196,10 +223,10 @@ class MongoJobStore implements JobStore {
         }
         // Some servers do not say which index collided: look the key up, then the id.
         if (job.idempotency_key !== undefined) {
-          const existing = await this.jobs.findOne({ idem: doc.idem });
+          const existing = await this.jobs.findOne({ idem: doc.idem }, o);
           if (existing) return { job: docToJob(existing), created: false };
         }
-        if (await this.jobs.findOne({ _id: job.request_id }, { projection: { _id: 1 } })) {
+        if (await this.jobs.findOne({ _id: job.request_id }, { projection: { _id: 1 }, ...o })) {
           throw duplicateRequestId(job.request_id);
         }
       }
@@ -210,23 +237,23 @@ class MongoJobStore implements JobStore {
   }
 
   async get(requestId: string): Promise<Job | null> {
-    return this.guard(async () => {
-      const doc = await this.jobs.findOne({ _id: requestId });
+    return this.guard(async (o) => {
+      const doc = await this.jobs.findOne({ _id: requestId }, o);
       return doc ? docToJob(doc) : null;
     });
   }
 
   async delete(requestId: string): Promise<boolean> {
-    return this.guard(async () => (await this.jobs.deleteOne({ _id: requestId })).deletedCount === 1);
+    return this.guard(async (o) => (await this.jobs.deleteOne({ _id: requestId }, forWrite(o))).deletedCount === 1);
   }
 
   async startAttempt(requestId: string, deadline: Date, now: Date, expectedAttempts?: number): Promise<Job | null> {
-    return this.guard(async () => {
-      const doc = await this.jobs.findOneAndUpdate(
-        { _id: requestId, status: { $in: UNFINISHED }, ...fence(expectedAttempts) },
-        { $set: { status: 'processing', deadline_at: deadline, updated_at: now }, $inc: { attempts: 1 } },
-        { returnDocument: 'after' },
-      );
+    return this.guard(async (o) => {
+      const filter = { _id: requestId, status: { $in: UNFINISHED }, ...fence(expectedAttempts) };
+      const update = { $set: { status: 'processing' as const, deadline_at: deadline, updated_at: now }, $inc: { attempts: 1 } };
+      const doc = this.versioned
+        ? await this.versionedCas(requestId, filter, update, o)
+        : await this.jobs.findOneAndUpdate(filter, update, { returnDocument: 'after', ...o });
       return doc ? docToJob(doc) : null;
     });
   }
@@ -268,11 +295,11 @@ class MongoJobStore implements JobStore {
   async findOverdue(now: Date, limit: number, vendor?: string): Promise<JobMeta[]> {
     const n = Math.max(0, Math.floor(limit));
     if (n === 0) return [];
-    return this.guard(async () => {
+    return this.guard(async (o) => {
       const docs = await this.jobs
         .find(
           { status: { $in: UNFINISHED }, deadline_at: { $lt: now }, ...(vendor === undefined ? {} : { vendor }) },
-          { projection: { payload_json: 0, result_json: 0 } },
+          { projection: { payload_json: 0, result_json: 0 }, ...o },
         )
         .sort({ deadline_at: 1 })
         .limit(n)
@@ -282,12 +309,15 @@ class MongoJobStore implements JobStore {
   }
 
   async countOverdueByVendor(now: Date): Promise<Map<string, number>> {
-    return this.guard(async () => {
+    return this.guard(async (o) => {
       const rows = await this.jobs
-        .aggregate<{ _id: string; n: number }>([
-          { $match: { status: { $in: UNFINISHED }, deadline_at: { $lt: now } } },
-          { $group: { _id: '$vendor', n: { $sum: 1 } } },
-        ])
+        .aggregate<{ _id: string; n: number }>(
+          [
+            { $match: { status: { $in: UNFINISHED }, deadline_at: { $lt: now } } },
+            { $group: { _id: '$vendor', n: { $sum: 1 } } },
+          ],
+          o,
+        )
         .toArray();
       return new Map(rows.map((r) => [r._id, Number(r.n)]));
     });
@@ -297,17 +327,17 @@ class MongoJobStore implements JobStore {
     // `idem` must stay unique and present (no partial indexes): an expired key becomes the
     // key-less form `r:<request_id>`. Per document, because a value computed from another
     // field needs a pipeline update, which FerretDB v1 lacks. Batches of 500 until none is left.
-    return this.guard(async () => {
+    return this.guard(async (o) => {
       let freed = 0;
       for (;;) {
         const ids = await this.jobs
-          .find({ idem: { $regex: '^k:' }, created_at: { $lt: cutoff } }, { projection: { _id: 1 } })
+          .find({ idem: { $regex: '^k:' }, created_at: { $lt: cutoff } }, { projection: { _id: 1 }, ...o })
           .limit(500)
           .toArray();
         if (ids.length === 0) return freed;
         const r = await this.jobs.bulkWrite(
           ids.map(({ _id }) => ({ updateOne: { filter: { _id, idem: { $regex: '^k:' } }, update: { $set: { idem: `r:${_id}` } } } })),
-          { ordered: false },
+          { ordered: false, ...o },
         );
         freed += r.modifiedCount;
         if (ids.length < 500) return freed;
@@ -316,16 +346,18 @@ class MongoJobStore implements JobStore {
   }
 
   async deleteFinishedBefore(cutoff: Date): Promise<number> {
-    return this.guard(
-      async () => (await this.jobs.deleteMany({ status: { $in: FINISHED }, completed_at: { $lt: cutoff } })).deletedCount,
-    );
+    return this.guard(async (o) => {
+      const n = (await this.jobs.deleteMany({ status: { $in: FINISHED }, completed_at: { $lt: cutoff } }, forWrite(o))).deletedCount;
+      if (this.versioned) await deleteClaimsBefore(this.versioned.claims, cutoff, o);
+      return n;
+    }, BULK_TIMEOUT_FACTOR);
   }
 
   async countByStatus(vendor: string): Promise<Record<JobStatus, number>> {
-    return this.guard(async () => {
+    return this.guard(async (o) => {
       const counts = Object.fromEntries(JOB_STATUSES.map((s) => [s, 0])) as Record<JobStatus, number>;
       const rows = await this.jobs
-        .aggregate<{ _id: JobStatus; n: number }>([{ $match: { vendor } }, { $group: { _id: '$status', n: { $sum: 1 } } }])
+        .aggregate<{ _id: JobStatus; n: number }>([{ $match: { vendor } }, { $group: { _id: '$status', n: { $sum: 1 } } }], o)
         .toArray();
       for (const row of rows) if (row._id in counts) counts[row._id] = Number(row.n);
       return counts;
@@ -333,7 +365,7 @@ class MongoJobStore implements JobStore {
   }
 
   async ping(): Promise<void> {
-    await this.guard(() => this.client.db('admin').command({ ping: 1 }));
+    await this.guard((o) => this.client.db('admin').command({ ping: 1 }, o));
   }
 
   async close(): Promise<void> {
@@ -344,12 +376,21 @@ class MongoJobStore implements JobStore {
 
   /** One conditional single-document update; true only if this call matched (and so won). */
   private cas(filter: Parameters<Collection<JobDoc>['updateOne']>[0], update: Parameters<Collection<JobDoc>['updateOne']>[1]): Promise<boolean> {
-    return this.guard(async () => (await this.jobs.updateOne(filter, update)).matchedCount === 1);
+    return this.guard(async (o) => {
+      if (this.versioned) return (await this.versionedCas(filter._id as string, filter, update, o)) !== null;
+      return (await this.jobs.updateOne(filter, update, forWrite(o))).matchedCount === 1;
+    });
   }
 
-  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+  /** Runs one operation under its deadline; every failure is the store's (storeError: 503). */
+  /** The compare-and-set of a server whose updates are not atomic (version-claims.ts). */
+  private async versionedCas(requestId: string, filter: Document, update: Document, o: Deadline): Promise<JobDoc | null> {
+    return (await this.versioned!.update(this.jobs as unknown as Docs, requestId, filter, update, o)) as JobDoc | null;
+  }
+
+  private async guard<T>(fn: (o: Deadline) => Promise<T>, timeoutFactor = 1): Promise<T> {
     try {
-      return await fn();
+      return await fn(timeLimit(timeoutFactor * this.timeoutMs));
     } catch (e) {
       throw storeError(e);
     }

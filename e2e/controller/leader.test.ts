@@ -94,9 +94,10 @@ d('leader election (two controller processes, real Lease)', () => {
     a.child.kill('SIGKILL');
     await until('b leads after SIGKILL', async () => (await holder()) === 'ctrl-b' && (await isLeader(b)), LEASE_MS + 3 * RETRY_MS + 2000, 50);
     const killFailover = Date.now() - killedAt;
-    // Within the lease duration (plus request latency), and only after the lease expired: the
-    // leader's last renewal was at most one retry period before the kill.
-    expect(killFailover).toBeLessThanOrEqual(LEASE_MS + 1000);
+    // Within the lease duration plus b's read lag (expiry counts from when b SAW the last
+    // renewal: up to one jittered retry period late) and request latency, and only after the
+    // lease expired: the leader's last renewal was at most one retry period before the kill.
+    expect(killFailover).toBeLessThanOrEqual(LEASE_MS + 1.2 * RETRY_MS + 500);
     expect(killFailover).toBeGreaterThanOrEqual(LEASE_MS - RETRY_MS - 300);
 
     // SIGTERM: b releases the lease; c takes it on its next retry.

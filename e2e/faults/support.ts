@@ -13,8 +13,9 @@ import type { RunningProgram } from '../support/programs.js';
 /**
  * The one assertion of the fault suite, as the list of its violations (a test expects []):
  * every accepted job ended complete, or failed with a reason; and no job was completed twice
- * (counted from the workers' own "job complete" log lines, written only by the call that won
- * the store's compare-and-set).
+ * (counted from the programs' own log lines, written only by the write that won the store's
+ * compare-and-set: a worker's "job complete", and the api's "webhook received" with
+ * completed: true for async jobs — pass the api among `workers` to count those).
  */
 export async function settlementProblems(store: JobStore, ids: string[], workers: RunningProgram[]): Promise<string[]> {
   const problems: string[] = [];
@@ -27,7 +28,7 @@ export async function settlementProblems(store: JobStore, ids: string[], workers
   const completions = new Map<string, number>();
   for (const w of workers)
     for (const line of w.logs)
-      if (line.msg === 'job complete' && typeof line.request_id === 'string')
+      if ((line.msg === 'job complete' || (line.msg === 'webhook received' && line.completed === true)) && typeof line.request_id === 'string')
         completions.set(line.request_id, (completions.get(line.request_id) ?? 0) + 1);
   for (const [id, n] of completions) if (n > 1) problems.push(`${id}: completed ${n} times`);
   return problems;
