@@ -1,6 +1,6 @@
 import { vendorPoolSpecSchema } from '../core/vendorpool.js';
 import { deploymentName, desiredDeployment, missingWorkerConfig } from './deployment.js';
-import { workerPodSettings } from './worker-pod.js';
+import { workerPodDefaultsSchema, workerPodSettings } from './worker-pod.js';
 
 const spec = vendorPoolSpecSchema.parse({
   vendors: [{ name: 'acme', url: 'http://acme.example/fetch', quota: { requestsPerSecond: 10 } }],
@@ -25,6 +25,18 @@ test('no replicas (external scaling): the field is left out, so server-side appl
   const d = desiredDeployment(pool, spec, undefined, opts);
   expect(d.spec).not.toHaveProperty('replicas');
   expect(d.spec!.template.spec!.containers).toHaveLength(1);
+});
+
+test("the controller's extraEnv reaches every worker, after the variables it sets itself", () => {
+  const podDefaults = workerPodDefaultsSchema.parse({ extraEnv: [{ name: 'VF_PENDING_TIMEOUT_SECONDS', value: '60' }] });
+  const d = desiredDeployment(pool, spec, 1, { ...opts, podDefaults }, workerPodSettings({}, undefined, podDefaults));
+  const names = d.spec!.template.spec!.containers[0]!.env!.map((e) => e.name);
+  expect(names.at(-1)).toBe('VF_PENDING_TIMEOUT_SECONDS');
+  expect(names).toContain('VF_POOL');
+  expect(d.spec!.template.spec!.containers[0]!.env!.at(-1)).toEqual({ name: 'VF_PENDING_TIMEOUT_SECONDS', value: '60' });
+  // A name that is no env var, or a secret-looking valueFrom, is refused when the defaults are read.
+  expect(workerPodDefaultsSchema.safeParse({ extraEnv: [{ name: 'BAD NAME', value: 'x' }] }).success).toBe(false);
+  expect(workerPodDefaultsSchema.safeParse({ extraEnv: [{ name: 'X', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }] }).success).toBe(false);
 });
 
 test('env from values, secrets, pool identity; image default vs spec', () => {

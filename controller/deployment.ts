@@ -24,8 +24,6 @@ export interface DeploymentOptions {
   /** Public base URL async vendors call back (VF_WEBHOOK_BASE_URL). */
   webhookBaseUrl?: string;
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
-  /** Extra env for every worker. */
-  extraEnv?: V1EnvVar[];
   /** Defaults of the pod settings a pool may override (worker-pod.ts). Default: the built-in ones. */
   podDefaults?: WorkerPodDefaults;
 }
@@ -81,7 +79,7 @@ export function desiredDeployment(
     { name: 'VF_CONCURRENCY', value: String(spec.workers.concurrency) },
     { name: 'WORKER_METRICS_PORT', value: String(WORKER_PORT) },
     ...(opts.webhookBaseUrl ? [{ name: 'VF_WEBHOOK_BASE_URL', value: opts.webhookBaseUrl }] : []),
-    ...(opts.extraEnv ?? []),
+    ...(opts.podDefaults?.extraEnv ?? []),
   ];
   const probe = (periodSeconds: number, failureThreshold: number) => ({
     httpGet: { path: '/healthz', port: 'metrics' },

@@ -48,6 +48,12 @@ export type WorkerPodSpec = z.infer<typeof workerPodSchema>;
 /** Controller-wide defaults: the same fields plus default resources (VF_WORKER_POD_DEFAULTS). */
 export const workerPodDefaultsSchema = workerPodSchema.extend({
   resources: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * Plain environment variables for every worker (tuning such as VF_PENDING_TIMEOUT_SECONDS),
+   * after the ones the controller sets. Controller-wide only: a pool's author does not get to
+   * change how workers run. Secrets do not belong here (they would sit in the Deployment).
+   */
+  extraEnv: z.array(z.object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), value: z.string() }).strict()).max(50).optional(),
 });
 export type WorkerPodDefaults = z.infer<typeof workerPodDefaultsSchema>;
 

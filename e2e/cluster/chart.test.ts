@@ -253,7 +253,7 @@ describe('the chart on a real cluster', () => {
   });
 
   step('scales a lagging pool up, and back down after its stabilisation window', async () => {
-    await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=merge', '-p', JSON.stringify({ spec: { workers: { scaleDownStabilizationSeconds: 15 } } })]);
+    await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=merge', '-p', JSON.stringify({ spec: { workers: { scaleDownStabilizationSeconds: 15, maxReplicas: 3 } } })]);
     await mockConfig(9101, { latencyMs: 1500 });
     const before = (await getJson(['-n', NS, 'get', 'deployment', 'sync-vendors-workers'])).spec.replicas as number;
     const ids = await submitMany('sync', 600);

@@ -46,11 +46,17 @@ export function chartValues(extra: string[] = []): string[] {
   ];
   const { VF_CLUSTER_REDIS_IMAGE: redis, VF_CLUSTER_MONGO_IMAGE: mongo } = process.env;
   if (redis) set.push(`dev.redis.image=${redis}`, 'dev.redis.pullPolicy=Never');
+  const strings: string[] = [];
   if (mongo) {
     set.push(`dev.mongodb.image=${mongo}`, 'dev.mongodb.pullPolicy=Never');
     set.push('dev.mongodb.command={/usr/local/bin/ferretdb,--listen-addr,0.0.0.0:27017,--sqlite-dir,/data/db}');
+    // FerretDB v1 on SQLite under this node's load lands some writes after the client gave up
+    // on them (a 503, a hand-back that timed out); a job can then sit pending with no queue
+    // entry until the sweeper's pending timeout re-queues it — 10 min by default, past every
+    // step's wait. The safety net is the product's; only its period is shortened here.
+    for (const who of ['api', 'workers']) strings.push(`${who}.extraEnv[0].name=VF_PENDING_TIMEOUT_SECONDS`, `${who}.extraEnv[0].value=120`);
   }
-  return [...set, ...extra].flatMap((s) => ['--set', s]);
+  return [...[...set, ...extra].flatMap((s) => ['--set', s]), ...strings.flatMap((s) => ['--set-string', s])];
 }
 
 export interface Result {

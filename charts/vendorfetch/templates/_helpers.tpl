@@ -113,6 +113,7 @@ the top-level ones, empty values are left out (the controller then uses its buil
 {{- with $w.affinity }}{{ $_ := set $out "affinity" . }}{{ end }}
 {{- with $w.topologySpreadConstraints }}{{ $_ := set $out "topologySpreadConstraints" . }}{{ end }}
 {{- with $w.priorityClassName }}{{ $_ := set $out "priorityClassName" . }}{{ end }}
+{{- with $w.extraEnv }}{{ $_ := set $out "extraEnv" . }}{{ end }}
 {{- toJson $out }}
 {{- end }}
 
