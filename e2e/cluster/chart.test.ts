@@ -144,7 +144,7 @@ async function podsReady(selector: string): Promise<number> {
 // waiting out its own timeouts on a broken release. A step's own waits are bounded well inside
 // STEP_TIMEOUT_MS, so a slow step fails with the namespace's state (jest's own timeout would
 // carry none, and would not mark the release broken).
-const STEP_TIMEOUT_MS = 15 * 60_000;
+const STEP_TIMEOUT_MS = 20 * 60_000;
 let broken = '';
 const step = (name: string, body: () => Promise<void>) =>
   it(
@@ -263,7 +263,7 @@ describe('the chart on a real cluster', () => {
     }, NS);
     expect(grown).toBeGreaterThan(before);
     await mockConfig(9101, { latencyMs: 0 });
-    await allComplete(ids, 300_000);
+    await allComplete(ids, 600_000);
     await waitFor('scale back down', 180_000, async () => (await getJson(['-n', NS, 'get', 'deployment', 'sync-vendors-workers'])).spec.replicas === 1, NS);
   });
 
@@ -302,7 +302,7 @@ describe('the chart on a real cluster', () => {
     const victim = (pods.items as any[]).find((p) => !p.metadata.deletionTimestamp)?.metadata.name as string;
     expect(victim).toBeTruthy();
     await kubectl(['-n', NS, 'delete', 'pod', victim, '--wait=false']);
-    const done = await allComplete(ids, 300_000);
+    const done = await allComplete(ids, 600_000);
     // A second completion would rewrite completed_at; read every job again a while later.
     await new Promise((r) => setTimeout(r, 5_000));
     for (const id of ids) expect((await job(id)).completed_at).toBe(done.get(id)!.completed_at);
@@ -313,7 +313,7 @@ describe('the chart on a real cluster', () => {
     const ids = await submitMany('sync', 100);
     await kubectl(['-n', NS, 'delete', 'pod', '-l', 'app.kubernetes.io/component=dev-redis', '--grace-period=0', '--force']);
     const more = await waitFor('the api to accept jobs again', 120_000, async () => submitMany('sync', 50).catch(() => undefined), NS);
-    await allComplete([...ids, ...more], 300_000);
+    await allComplete([...ids, ...more], 600_000);
   });
 
   step('`helm upgrade` rolls out a changed value and applies a changed CRD', async () => {
