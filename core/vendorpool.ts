@@ -59,6 +59,8 @@ export const vendorSpecSchema = z
     mode: z.enum(['sync', 'async']).default('sync'),
     url: z.url({ protocol: /^https?$/ }),
     timeoutSeconds: z.number().int().min(1).max(300).default(10),
+    /** Largest answer read from this vendor; a longer one fails the call. Default: the worker's VF_MAX_ANSWER_BYTES (4 MiB). */
+    maxAnswerBytes: z.number().int().min(1024).max(256 * 1024 * 1024).optional(),
     /** Async only: how long a job waits for its webhook before it is retried or failed. */
     callbackTimeoutSeconds: z.number().int().min(1).max(86_400).optional(),
     /** Async only: the secret that signs the vendor's webhooks. */

@@ -248,7 +248,8 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
             nowMs: now,
             grant,
             ...(callbackUrl ? { callbackUrl } : {}),
-            ...(deps.maxAnswerBytes !== undefined ? { maxAnswerBytes: deps.maxAnswerBytes } : {}),
+            // The vendor's own limit, else the worker's.
+            ...((v.spec.maxAnswerBytes ?? deps.maxAnswerBytes) !== undefined ? { maxAnswerBytes: v.spec.maxAnswerBytes ?? deps.maxAnswerBytes } : {}),
           }),
         hardStop,
       );

@@ -57,6 +57,23 @@ test('a vendor that answers 10 MiB: the call fails above the byte limit, the wor
   expect(p.workers[0]!.child.exitCode).toBeNull();
 }, 90_000);
 
+test("a vendor's own maxAnswerBytes: its 64 KiB answers fail, another vendor's pass under the worker's 4 MiB", async () => {
+  const answer = JSON.stringify({ blob: 'x'.repeat(64 * 1024) });
+  const vendor = await startVendor((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+  vendors.push(vendor);
+  // One worker serves both vendors; only the spec differs.
+  plane = await startDataPlane({ VF_PENDING_TIMEOUT_SECONDS: '5' });
+  await plane.publish('local/answers', [
+    { name: 'strict', url: vendor.url, quota: { requestsPerSecond: 200 }, ...failFast, maxAnswerBytes: 16 * 1024 },
+    { name: 'lenient', url: vendor.url, quota: { requestsPerSecond: 200 }, ...failFast },
+  ]);
+  await plane.startWorker('local/answers', workerEnv);
+  await failsEveryJobWith(plane, 'strict', /^vendor_answer_too_large: the answer exceeds the limit of 16384 bytes/, 3);
+  const ok = await submitMany(plane, 'lenient', 3, 3);
+  await eventually('the lenient jobs finished', () => allFinished(plane!.store, ok), 60_000, 200);
+  for (const id of ok) expect((await plane.store.get(id))?.status).toBe('complete');
+}, 90_000);
+
 test('a vendor that answers garbage: the jobs fail with vendor_bad_answer', async () => {
   const vendor = await startVendor((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('<html>oops{'));
   vendors.push(vendor);
