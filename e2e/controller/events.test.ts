@@ -16,7 +16,7 @@ import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
 import { freePort, waitForPort } from '../support/ports.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { compiledController, createNamespace, createPool, deleteNamespace, describeWithKube, haveCompiledController, until, vendor } from './support.js';
+import { compiledController, createNamespace, createPool, deleteNamespace, describeWithKube, haveCompiledController, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
 const exec = promisify(execFile);
@@ -56,20 +56,12 @@ d('Events on VendorPools (real kube-apiserver)', () => {
     ns = await createNamespace(env!.kube, 'vf-events');
     redisServer = await startRedis();
     redis = new Redis(redisServer.url);
-    controller = createController({
-      kc: env!.kc,
-      kube: env!.kube,
-      registry: new VendorRegistry(redis),
-      redis,
-      metrics: createControllerMetrics(),
-      logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-      namespace: ns,
-      identity: 'events-test',
-      lagPollMs: 300,
-      retryBaseMs: 100,
-      retryMaxMs: 1000,
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: redisServer.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
-    });
+    controller = createController(
+      testControllerOptions(env!, redis, ns, {
+        identity: 'events-test',
+        deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: redisServer.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
+      }),
+    );
     await controller.start();
   });
 

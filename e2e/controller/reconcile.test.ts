@@ -5,7 +5,7 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { FINALIZER, paths, type VendorPoolObject } from '../../controller/api-types.js';
+import { FINALIZER, paths } from '../../controller/api-types.js';
 import { findCondition } from '../../controller/conditions.js';
 import { createController, type Controller } from '../../controller/controller.js';
 import { deploymentName } from '../../controller/deployment.js';
@@ -14,7 +14,7 @@ import { createControllerMetrics } from '../../controller/metrics.js';
 import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { createNamespace, createPool, deleteNamespace, describeWithKube, getPool, until, vendor } from './support.js';
+import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
 
@@ -31,27 +31,18 @@ d('controller reconcile (real kube-apiserver)', () => {
     redisServer = await startRedis();
     redis = new Redis(redisServer.url);
     registry = new VendorRegistry(redis);
-    controller = createController({
-      kc: env!.kc,
-      kube: env!.kube,
-      registry,
-      redis,
-      metrics,
-      logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-      namespace: ns,
-      lagPollMs: 300,
-      retryBaseMs: 100,
-      retryMaxMs: 1000,
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { secretKeyRef: { name: 'redis', key: 'url' } }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
-    });
+    controller = createController(
+      testControllerOptions(env!, redis, ns, {
+        registry,
+        metrics,
+        deployment: { defaultImage: 'vendorfetch:test', redisUrl: { secretKeyRef: { name: 'redis', key: 'url' } }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
+      }),
+    );
     await controller.start();
   });
 
   afterAll(async () => {
-    // Delete every pool while the controller still runs, so their finalizers are removed.
-    const list = await env!.kube.request<{ items: VendorPoolObject[] }>({ method: 'GET', path: paths.pools(ns) });
-    for (const p of list.items) await env!.kube.request({ method: 'DELETE', path: paths.pool(ns, p.metadata.name) }).catch(() => {});
-    await until('pools gone', async () => (await env!.kube.request<{ items: unknown[] }>({ method: 'GET', path: paths.pools(ns) })).items.length === 0, 10_000).catch(() => {});
+    await deletePools(env!.kube, ns); // while the controller still runs to remove their finalizers
     await controller.stop();
     redis.disconnect();
     await redisServer.stop();

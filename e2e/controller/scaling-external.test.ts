@@ -8,19 +8,16 @@ import path from 'node:path';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
-import { pino } from 'pino';
-import { FIELD_MANAGER, paths, type VendorPoolObject } from '../../controller/api-types.js';
+import { FIELD_MANAGER, paths } from '../../controller/api-types.js';
 import { findCondition } from '../../controller/conditions.js';
 import { createController, type Controller } from '../../controller/controller.js';
 import { deploymentName } from '../../controller/deployment.js';
 import { CONTENT } from '../../controller/kube.js';
-import { createControllerMetrics } from '../../controller/metrics.js';
 import { HANDOVER_MANAGER } from '../../controller/reconcile.js';
 import { keys } from '../../core/keys.js';
-import { VendorRegistry } from '../../core/registry.js';
 import { vendorPoolSchema } from '../../core/vendorpool.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { createNamespace, createPool, deleteNamespace, describeWithKube, getPool, REPO_ROOT, until, vendor } from './support.js';
+import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, REPO_ROOT, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
 
@@ -35,26 +32,17 @@ d('external scaling (real kube-apiserver)', () => {
     ns = await createNamespace(env!.kube, 'vf-external');
     redisServer = await startRedis();
     redis = new Redis(redisServer.url);
-    controller = createController({
-      kc: env!.kc,
-      kube: env!.kube,
-      registry: new VendorRegistry(redis),
-      redis,
-      metrics: createControllerMetrics(),
-      logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-      namespace: ns,
-      lagPollMs: 200,
-      retryBaseMs: 100,
-      retryMaxMs: 1000,
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: redisServer.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
-    });
+    controller = createController(
+      testControllerOptions(env!, redis, ns, {
+        lagPollMs: 200,
+        deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: redisServer.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
+      }),
+    );
     await controller.start();
   });
 
   afterAll(async () => {
-    const list = await env!.kube.request<{ items: VendorPoolObject[] }>({ method: 'GET', path: paths.pools(ns) });
-    for (const p of list.items) await env!.kube.request({ method: 'DELETE', path: paths.pool(ns, p.metadata.name) }).catch(() => {});
-    await until('pools gone', async () => (await env!.kube.request<{ items: unknown[] }>({ method: 'GET', path: paths.pools(ns) })).items.length === 0, 10_000).catch(() => {});
+    await deletePools(env!.kube, ns);
     await controller.stop();
     redis.disconnect();
     await redisServer.stop();

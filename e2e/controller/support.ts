@@ -9,7 +9,12 @@ import { describe, test } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, paths, type VendorPoolObject } from '../../controller/api-types.js';
 import { loadCrd } from '../../controller/crd-schema.js';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { ControllerOptions } from '../../controller/controller.js';
 import { CONTENT, createKubeClient, isKubeError, type KubeClient } from '../../controller/kube.js';
+import { createControllerMetrics } from '../../controller/metrics.js';
+import { VendorRegistry } from '../../core/registry.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -119,4 +124,31 @@ export async function ensureCrd(kube: KubeClient): Promise<void> {
   }, 15_000);
   // The API server picks up a changed schema a moment after Established.
   await new Promise((r) => setTimeout(r, 1000));
+}
+
+/**
+ * An in-process controller's options for a suite: the test apiserver, the suite's Redis and
+ * namespace, quick timers, silent logs (LOG_LEVEL shows them). `overrides` wins.
+ */
+export function testControllerOptions(kubeEnv: KubeEnv, redis: Redis, namespace: string, overrides: Partial<ControllerOptions> & Pick<ControllerOptions, 'deployment'>): ControllerOptions {
+  return {
+    kc: kubeEnv.kc,
+    kube: kubeEnv.kube,
+    registry: new VendorRegistry(redis),
+    redis,
+    metrics: createControllerMetrics(),
+    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+    namespace,
+    lagPollMs: 300,
+    retryBaseMs: 100,
+    retryMaxMs: 1000,
+    ...overrides,
+  };
+}
+
+/** Delete every pool of a namespace and wait until they are gone; a controller must still run to remove their finalizers. */
+export async function deletePools(kube: KubeClient, namespace: string): Promise<void> {
+  const list = await kube.request<{ items: VendorPoolObject[] }>({ method: 'GET', path: paths.pools(namespace) });
+  for (const p of list.items) await kube.request({ method: 'DELETE', path: paths.pool(namespace, p.metadata.name) }).catch(() => {});
+  await until('pools gone', async () => (await kube.request<{ items: unknown[] }>({ method: 'GET', path: paths.pools(namespace) })).items.length === 0, 10_000).catch(() => {});
 }

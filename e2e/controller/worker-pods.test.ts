@@ -7,16 +7,13 @@
 // and reports it Unschedulable, as kube-scheduler would for a nodeSelector no node matches.
 import type { CoreV1Event, V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { paths, type VendorPoolObject } from '../../controller/api-types.js';
+import { paths } from '../../controller/api-types.js';
 import { findCondition } from '../../controller/conditions.js';
 import { createController, type Controller, type ControllerOptions } from '../../controller/controller.js';
 import { deploymentName, selectorLabels } from '../../controller/deployment.js';
 import { CONTENT, isKubeError } from '../../controller/kube.js';
-import { createControllerMetrics } from '../../controller/metrics.js';
-import { VendorRegistry } from '../../core/registry.js';
 import { startRedis, type RedisServer } from '../support/redis-server.js';
-import { createNamespace, createPool, deleteNamespace, describeWithKube, getPool, until, vendor } from './support.js';
+import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
 
@@ -34,10 +31,7 @@ d('worker pods: settings, PodDisruptionBudget, unschedulable pods, no store (rea
     redis = new Redis(redisServer.url);
   });
   afterAll(async () => {
-    // Pools are deleted while a controller still runs, so their finalizers are removed.
-    const list = await env!.kube.request<{ items: VendorPoolObject[] }>({ method: 'GET', path: paths.pools(ns) });
-    for (const p of list.items) await env!.kube.request({ method: 'DELETE', path: paths.pool(ns, p.metadata.name) }).catch(() => {});
-    await until('pools gone', async () => (await env!.kube.request<{ items: unknown[] }>({ method: 'GET', path: paths.pools(ns) })).items.length === 0, 10_000).catch(() => {});
+    await deletePools(env!.kube, ns); // while a controller still runs to remove their finalizers
     for (const c of controllers) await c.stop();
     redis.disconnect();
     await redisServer.stop();
@@ -45,20 +39,12 @@ d('worker pods: settings, PodDisruptionBudget, unschedulable pods, no store (rea
   });
 
   async function startController(deployment: Partial<ControllerOptions['deployment']>, watch = ns): Promise<Controller> {
-    const c = createController({
-      kc: env!.kc,
-      kube: env!.kube,
-      registry: new VendorRegistry(redis),
-      redis,
-      metrics: createControllerMetrics(),
-      logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
-      namespace: watch,
-      lagPollMs: 300,
-      retryBaseMs: 100,
-      retryMaxMs: 1000,
-      identity: 'worker-pods-test',
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: 'redis://r:6379' }, ...deployment },
-    });
+    const c = createController(
+      testControllerOptions(env!, redis, watch, {
+        identity: 'worker-pods-test',
+        deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: 'redis://r:6379' }, ...deployment },
+      }),
+    );
     controllers.push(c);
     await c.start();
     return c;
