@@ -239,6 +239,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     let code: string;
     try {
       const callbackUrl = deps.callbackUrl(vendor);
+      const maxAnswerBytes = v.spec.maxAnswerBytes ?? deps.maxAnswerBytes; // the vendor's own limit, else the worker's
       outcome = await v.breaker.execute(
         (signal) =>
           callVendor({
@@ -248,8 +249,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
             nowMs: now,
             grant,
             ...(callbackUrl ? { callbackUrl } : {}),
-            // The vendor's own limit, else the worker's.
-            ...((v.spec.maxAnswerBytes ?? deps.maxAnswerBytes) !== undefined ? { maxAnswerBytes: v.spec.maxAnswerBytes ?? deps.maxAnswerBytes } : {}),
+            ...(maxAnswerBytes !== undefined ? { maxAnswerBytes } : {}),
           }),
         hardStop,
       );

@@ -6,12 +6,10 @@ import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { paths, type VendorPoolObject } from '../../controller/api-types.js';
 import { createController, type Controller } from '../../controller/controller.js';
 import { deploymentName } from '../../controller/deployment.js';
 import { CONTENT } from '../../controller/kube.js';
-import { createControllerMetrics } from '../../controller/metrics.js';
 import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
 import { freePort, waitForPort } from '../support/ports.js';
@@ -119,19 +117,12 @@ d('RegistryUnavailable Event (real kube-apiserver)', () => {
     await dead.stop(); // nothing listens there any more
     const redis = new Redis(dead.url, { maxRetriesPerRequest: 1 });
     redis.on('error', () => {});
-    const controller = createController({
-      kc: env!.kc,
-      kube: env!.kube,
-      registry: new VendorRegistry(redis),
-      redis,
-      metrics: createControllerMetrics(),
-      logger: pino({ level: 'silent' }),
-      namespace: ns,
-      lagPollMs: 300,
-      retryBaseMs: 200,
-      retryMaxMs: 1000,
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: dead.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
-    });
+    const controller = createController(
+      testControllerOptions(env!, redis, ns, {
+        retryBaseMs: 200,
+        deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: dead.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
+      }),
+    );
     try {
       await controller.start();
       await createPool(env!.kube, ns, 'orphan', { vendors: [vendor('orphan-v')] });

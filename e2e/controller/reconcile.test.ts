@@ -4,7 +4,6 @@
 // process (the leader-election suite runs it as separate processes).
 import type { V1Deployment } from '@kubernetes/client-node';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import { FINALIZER, paths } from '../../controller/api-types.js';
 import { findCondition } from '../../controller/conditions.js';
 import { createController, type Controller } from '../../controller/controller.js';
@@ -214,19 +213,13 @@ d('controller when Redis goes away (real kube-apiserver)', () => {
     const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
     redis.on('error', () => {});
     const registry = new VendorRegistry(redis);
-    const controller = createController({
-      kc: env!.kc,
-      kube: env!.kube,
-      registry,
-      redis,
-      metrics: createControllerMetrics(),
-      logger: pino({ level: 'silent' }),
-      namespace: ns,
-      lagPollMs: 300,
-      retryBaseMs: 100,
-      retryMaxMs: 500,
-      deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: server.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
-    });
+    const controller = createController(
+      testControllerOptions(env!, redis, ns, {
+        registry,
+        retryMaxMs: 500,
+        deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: server.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
+      }),
+    );
     const degraded = async () => findCondition((await getPool(env!.kube, ns, 'fragile')).status?.conditions, 'Degraded');
     try {
       await controller.start();
