@@ -3,7 +3,7 @@
 #   docker run IMAGE api | worker | controller | mocks | local   (default: api)
 # Anything else is run as a command (e.g. `node dist/worker/main.js`, which is how the
 # controller starts workers).
-# The base is a build ARG so that the image builds where no registry answers: e2e/testenv/images.sh
+# The base is a build ARG so that the image builds where no registry answers: testing/testenv/images.sh
 # assembles a Node 24 base locally and passes it here (`buildah bud --build-arg NODE_IMAGE=…`).
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -13,16 +13,15 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 # --ignore-scripts: the `node` devDependency would download a second Node; the base image has one.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json tsconfig.product.json ./
 COPY core ./core
 COPY api ./api
 COPY worker ./worker
 COPY controller ./controller
 COPY vendor-mocks ./vendor-mocks
-COPY bench ./bench
-COPY e2e ./e2e
-COPY scripts ./scripts
-RUN npx tsc -p tsconfig.build.json
+# Product folders only: the harness, suites, benches and scripts never reach the image
+# (testing/image-contents.test.ts checks the dist/ this produces).
+RUN npx tsc -p tsconfig.product.json
 
 # ---- prod-deps: runtime dependencies only ------------------------------------------------
 FROM ${NODE_IMAGE} AS prod-deps

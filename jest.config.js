@@ -12,8 +12,8 @@ export default {
   modulePathIgnorePatterns: ['<rootDir>/dist/'],
   testTimeout: 60_000,
   // One set of real servers (kube-apiserver + etcd, FerretDB, redis-server, helm) per run; the
-  // suites find them through KUBECONFIG, MONGODB_URL, REDIS_URL, VF_TESTENV_BIN (e2e/testenv/).
-  globalSetup: '<rootDir>/e2e/testenv/jest-global-setup.mjs',
-  globalTeardown: '<rootDir>/e2e/testenv/jest-global-teardown.mjs',
-  reporters: ['default', '<rootDir>/e2e/support/summary-reporter.js'],
+  // suites find them through KUBECONFIG, MONGODB_URL, REDIS_URL, VF_TESTENV_BIN (testing/testenv/).
+  globalSetup: '<rootDir>/testing/testenv/jest-global-setup.mjs',
+  globalTeardown: '<rootDir>/testing/testenv/jest-global-teardown.mjs',
+  reporters: ['default', '<rootDir>/testing/summary-reporter.js'],
 };

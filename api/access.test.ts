@@ -2,7 +2,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { matchApiKey } from './access.js';
-import { postJson, startApi, startServices, type TestApi, type TestServices } from './test-support.js';
+import { postJson, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
 
 test('matchApiKey finds the right key and rejects near misses', () => {
   const digests = ['alpha-key', 'beta-key'].map((k) => createHash('sha256').update(k).digest());

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { canonicalFingerprint } from './idempotency.js';
-import { postJson, startApi, startServices, type TestApi, type TestServices } from './test-support.js';
+import { postJson, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
 
 let s: TestServices;
 let api: TestApi;

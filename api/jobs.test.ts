@@ -1,7 +1,7 @@
 // POST /jobs and GET /jobs/:id over real HTTP, real Redis, the SQLite store.
 import { randomUUID } from 'node:crypto';
 import { keys } from '../core/keys.js';
-import { postJson, startApi, startServices, type TestApi, type TestServices } from './test-support.js';
+import { postJson, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
 
 let s: TestServices;
 let api: TestApi;
@@ -290,7 +290,7 @@ describe('hostile bodies within the size limit', () => {
 
   test('a webhook body nested too deep → 400 (after the signature check)', async () => {
     const raw = `{"request_id":"${randomUUID()}","data":${nestedArrays(100_000)}}`;
-    const { signWebhook } = await import('./test-support.js');
+    const { signWebhook } = await import('../testing/api-app.js');
     const res = await postJson(`${api.base}/vendor-webhook/slowco`, raw, signWebhook(raw, { id: `deep-${randomUUID()}` }));
     await expectProblem(res, 400, '/problems/too-deep');
   });

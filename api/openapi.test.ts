@@ -1,5 +1,5 @@
 // The OpenAPI document: generated from the zod schemas, checked against every response the api
-// tests see (test-support.ts), and its problem `type` URIs resolve to pages the api serves.
+// tests see (testing/api-app.ts), and its problem `type` URIs resolve to pages the api serves.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseApiConfig } from './config.js';
@@ -16,7 +16,7 @@ import {
   type SeenResponse,
   type TestApi,
   type TestServices,
-} from './test-support.js';
+} from '../testing/api-app.js';
 
 describe('the document', () => {
   const operations = Object.values(openApiDocument.paths).flatMap((item) => Object.values(item) as { operationId: string }[]);

@@ -2,7 +2,7 @@
 // zod schemas in api/schemas.ts (z.toJSONSchema, JSON Schema 2020-12, which OpenAPI 3.1 uses);
 // paths, status codes and prose are written here, next to each other, because the lenient
 // forms of POST /jobs read better as prose than as schema. Every response the api tests see is
-// checked against this document (api/test-support.ts), and the Postman collection in
+// checked against this document (testing/api-app.ts), and the Postman collection in
 // docs/postman/ is generated from it (scripts/postman.ts).
 import { z } from 'zod';
 import { requestSchemas, responseSchemas } from './schemas.js';

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { keys } from '../core/keys.js';
 import { createJobStore } from '../core/store/index.js';
-import { postJson, signWebhook, startApi, startServices, type TestServices } from './test-support.js';
+import { postJson, signWebhook, startApi, startServices, type TestServices } from '../testing/api-app.js';
 
 const none = { pending: 0, processing: 0, complete: 0, failed: 0 };
 

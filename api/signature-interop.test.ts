@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { signWebhook as mockSign } from '../vendor-mocks/signing.js';
 import { verifyWebhook } from './signature.js';
-import { signWebhook as testSign } from './test-support.js';
+import { signWebhook as testSign } from '../testing/api-app.js';
 
 const secret = `whsec_${randomBytes(32).toString('base64')}`;
 const body = JSON.stringify({ request_id: '0198c2a0-7b1e-7cc0-8f00-4a6f2b5d3e10', data: { company: 'Acme', note: 'ünïcödé ✓' } });

@@ -1,7 +1,7 @@
 // vendorLookup over a small in-process registry source (the real RegistryView is exercised by
 // outage.test.ts with a real Redis FLUSHALL).
 import type { RegistryEntry } from '../core/registry.js';
-import { spec } from './test-support.js';
+import { spec } from '../testing/api-app.js';
 import { vendorLookup, type RegistrySnapshotSource } from './vendors.js';
 
 const entry = (name: string): RegistryEntry => ({

@@ -1,9 +1,9 @@
 // POST /vendor-webhook/:vendor over real HTTP: signatures made by the test's own signer
-// (test-support.ts signWebhook), real Redis for the replay guard, the SQLite store.
+// (testing/api-app.ts signWebhook), real Redis for the replay guard, the SQLite store.
 import { randomUUID } from 'node:crypto';
 import { REDACTED } from '../core/clean.js';
 import { keys } from '../core/keys.js';
-import { postJson, signWebhook, startApi, startServices, type TestApi, type TestServices } from './test-support.js';
+import { postJson, signWebhook, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
 
 let s: TestServices;
 let api: TestApi;

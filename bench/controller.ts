@@ -16,8 +16,8 @@ import { API_VERSION, paths } from '../controller/api-types.js';
 import { deploymentName } from '../controller/deployment.js';
 import { createKubeClient, type KubeClient } from '../controller/kube.js';
 import { keys } from '../core/keys.js';
-import { freePort, waitForPort } from '../e2e/support/ports.js';
-import { startRedis } from '../e2e/support/redis-server.js';
+import { freePort, waitForPort } from '../testing/ports.js';
+import { startRedis } from '../testing/redis-server.js';
 import { KubeConfig } from '@kubernetes/client-node';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -5,10 +5,10 @@ import { Redis } from 'ioredis';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../e2e/support/ports.js';
+import { freePort } from '../testing/ports.js';
 import { VendorRegistry } from '../core/registry.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
-import { startProgram } from '../e2e/support/programs.js';
+import { startProgram } from '../testing/programs.js';
 
 export interface IngestFigures {
   rps: number;

@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../e2e/support/ports.js';
-import { startProgram, type RunningProgram } from '../e2e/support/programs.js';
-import { startRedis } from '../e2e/support/redis-server.js';
+import { freePort } from '../testing/ports.js';
+import { startProgram, type RunningProgram } from '../testing/programs.js';
+import { startRedis } from '../testing/redis-server.js';
 
 export interface LocalSystem {
   url: string;

@@ -13,8 +13,8 @@ import { keys } from '../core/keys.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createJobStore } from '../core/store/index.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
-import { freePort } from '../e2e/support/ports.js';
-import { startProgram, type RunningProgram } from '../e2e/support/programs.js';
+import { freePort } from '../testing/ports.js';
+import { startProgram, type RunningProgram } from '../testing/programs.js';
 import { sleep } from './support.js';
 
 export interface PipelineFigures {

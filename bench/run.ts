@@ -1,11 +1,11 @@
 // `npm run bench`: both data-plane benchmarks on 127.0.0.1, bounded in time, each beside its
 // baseline from the same run. Prints a table and writes bench/results/latest.json.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { startRedis } from '../e2e/support/redis-server.js';
-import { freePort } from '../e2e/support/ports.js';
+import { startRedis } from '../testing/redis-server.js';
+import { freePort } from '../testing/ports.js';
 import { benchIngest } from './ingest.js';
 import { benchPipeline } from './pipeline.js';
-import { startProgram } from '../e2e/support/programs.js';
+import { startProgram } from '../testing/programs.js';
 import { round } from './support.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);

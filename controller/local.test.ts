@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { keys } from '../core/keys.js';
 import { VendorRegistry } from '../core/registry.js';
-import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { startRedis, type RedisServer } from '../testing/redis-server.js';
 import { createLocalSupervisor, workerSpawner, type LocalSupervisor } from './local.js';
 import { loadPoolFiles } from './pool-files.js';
 

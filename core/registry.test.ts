@@ -1,7 +1,7 @@
 // RegistryView against a real redis-server: a failing reload is reported, never swallowed
 // (issue 10, silent errors).
 import { Redis } from 'ioredis';
-import { startRedis } from '../e2e/support/redis-server.js';
+import { startRedis } from '../testing/redis-server.js';
 import { RegistryView, VendorRegistry } from './registry.js';
 
 test('a reload that fails (Redis gone) is reported through onError, and the last known vendors stay', async () => {

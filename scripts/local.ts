@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from '../e2e/support/ports.js';
+import { freePort, waitForPort } from '../testing/ports.js';
 import { chooseLogFormat, colorSupported, lineFormatter } from './pretty-logs.js';
 
 const node = process.execPath;

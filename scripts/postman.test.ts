@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openApiDocument } from '../api/openapi.js';
-import { SECRET, startApi, startServices, type TestApi, type TestServices } from '../api/test-support.js';
+import { SECRET, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
 import { postmanFiles, type OpenApiLike } from './postman-collection.js';
 import { scenarios } from './postman-scenarios.js';
 

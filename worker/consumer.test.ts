@@ -9,7 +9,7 @@ import { keys } from '../core/keys.js';
 import * as queue from '../core/queue.js';
 import type { QueueEntry } from '../core/queue.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
-import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { startRedis, type RedisServer } from '../testing/redis-server.js';
 import { createVendorBreaker } from './breaker.js';
 import { startVendorConsumer, type VendorConsumer } from './consumer.js';
 import { createWorkerMetrics } from './metrics.js';

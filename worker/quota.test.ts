@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { keys } from '../core/keys.js';
-import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { startRedis, type RedisServer } from '../testing/redis-server.js';
 import { createQuotaGate, inFlightLeaseMs, normalizeQuota, type QuotaGate, type QuotaGateOptions, type Release } from './quota.js';
 
 let server: RedisServer;

@@ -11,7 +11,7 @@ import type { JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { createSqliteJobStore } from '../core/store/sqlite.js';
 import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
-import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { startRedis, type RedisServer } from '../testing/redis-server.js';
 import { createWorkerMetrics } from './metrics.js';
 import { sweepOnce, type SweeperDeps } from './sweeper.js';
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { startRedis, type RedisServer } from '../testing/redis-server.js';
 import type { Job, JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { enqueue, ensureGroup, readNew } from '../core/queue.js';

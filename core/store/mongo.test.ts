@@ -4,7 +4,7 @@
 
 import { MongoClient } from 'mongodb';
 
-import { freePort } from '../../e2e/support/ports.js';
+import { freePort } from '../../testing/ports.js';
 import { describeJobStoreContract } from './contract.js';
 import { createMongoJobStore, dbNameFromUrl, usesNonAtomicUpdates } from './mongo.js';
 

@@ -1,4 +1,4 @@
-// The GitHub Actions workflow: actionlint (built by e2e/testenv/build.sh, on VF_TESTENV_BIN)
+// The GitHub Actions workflow: actionlint (built by testing/testenv/build.sh, on VF_TESTENV_BIN)
 // finds nothing in it, and it runs .ci/run with the npm cache and the test-server binaries
 // cached. A broken workflow shows the linter really reads what it is given.
 import { execFile } from 'node:child_process';

@@ -36,7 +36,7 @@ cannot() {
   exit 2
 }
 
-# --- provider: local (the one-node cluster of e2e/testenv/cluster) ---------------------------
+# --- provider: local (the one-node cluster of testing/testenv/cluster) ---------------------------
 local_check() {
   [[ $(id -u) == 0 ]] || cannot "the local node needs root (network namespaces, iptables, mounts)"
   local missing=()
@@ -46,24 +46,24 @@ local_check() {
 }
 local_up() {
   local exports
-  if exports=$("$node" e2e/testenv/cluster/run.mjs status 2>/dev/null); then
+  if exports=$("$node" testing/testenv/cluster/run.mjs status 2>/dev/null); then
     say "reusing the running cluster"
   else
-    exports=$("$node" e2e/testenv/cluster/run.mjs up)
+    exports=$("$node" testing/testenv/cluster/run.mjs up)
     started=1
   fi
   eval "$exports"
   export VF_CLUSTER_IMAGE=localhost/vendorfetch:dev
   # No registry: the chart's dev stores use the images images.sh built.
-  VF_CLUSTER_REDIS_IMAGE=$(bash e2e/testenv/images.sh list | awk -F'\t' '$1 == "redis" { print $2 }')
-  VF_CLUSTER_MONGO_IMAGE=$(bash e2e/testenv/images.sh list | awk -F'\t' '$1 == "mongo" { print $2 }')
+  VF_CLUSTER_REDIS_IMAGE=$(bash testing/testenv/images.sh list | awk -F'\t' '$1 == "redis" { print $2 }')
+  VF_CLUSTER_MONGO_IMAGE=$(bash testing/testenv/images.sh list | awk -F'\t' '$1 == "mongo" { print $2 }')
   export VF_CLUSTER_REDIS_IMAGE VF_CLUSTER_MONGO_IMAGE
 }
 local_load_image() {
-  bash e2e/testenv/images.sh build vendorfetch
-  "$node" e2e/testenv/cluster/run.mjs load
+  bash testing/testenv/images.sh build vendorfetch
+  "$node" testing/testenv/cluster/run.mjs load
 }
-local_down() { "$node" e2e/testenv/cluster/run.mjs down; }
+local_down() { "$node" testing/testenv/cluster/run.mjs down; }
 
 # --- provider: kind --------------------------------------------------------------------------
 kind_name=${VF_KIND_CLUSTER:-vendorfetch-e2e}

@@ -18,7 +18,7 @@ import { CONTENT, createKubeClient, isKubeError } from '../../controller/kube.js
 import { createLeaderElector } from '../../controller/leader.js';
 import { createControllerMetrics } from '../../controller/metrics.js';
 import { VendorRegistry } from '../../core/registry.js';
-import { startRedis } from '../support/redis-server.js';
+import { startRedis } from '../../testing/redis-server.js';
 import { createNamespace, createPool, deleteNamespace, describeWithKube, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();

@@ -12,8 +12,8 @@ import { deploymentName } from '../../controller/deployment.js';
 import { CONTENT } from '../../controller/kube.js';
 import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
-import { freePort, waitForPort } from '../support/ports.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { freePort, waitForPort } from '../../testing/ports.js';
+import { startRedis, type RedisServer } from '../../testing/redis-server.js';
 import { compiledController, createNamespace, createPool, deleteNamespace, describeWithKube, haveCompiledController, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();

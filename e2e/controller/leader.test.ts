@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { createLeaderElector } from '../../controller/leader.js';
 import type { KubeClient } from '../../controller/kube.js';
-import { freePort, waitForPort } from '../support/ports.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { freePort, waitForPort } from '../../testing/ports.js';
+import { startRedis, type RedisServer } from '../../testing/redis-server.js';
 import { compiledController, createNamespace, deleteNamespace, describeWithKube, haveCompiledController, until } from './support.js';
 
 const { describe: withKube, env } = await describeWithKube();

@@ -17,7 +17,7 @@ import { createKubeClient, isKubeError, type KubeClient } from '../../controller
 import { createLeaderElector } from '../../controller/leader.js';
 import { createControllerMetrics } from '../../controller/metrics.js';
 import { VendorRegistry } from '../../core/registry.js';
-import { startRedis } from '../support/redis-server.js';
+import { startRedis } from '../../testing/redis-server.js';
 import { createNamespace, createPool, deleteNamespace, describeWithKube, getPool, REPO_ROOT, suffix, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();

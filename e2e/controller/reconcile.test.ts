@@ -12,7 +12,7 @@ import { CONTENT, isKubeError } from '../../controller/kube.js';
 import { createControllerMetrics } from '../../controller/metrics.js';
 import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { startRedis, type RedisServer } from '../../testing/redis-server.js';
 import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();

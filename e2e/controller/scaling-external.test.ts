@@ -16,7 +16,7 @@ import { CONTENT } from '../../controller/kube.js';
 import { HANDOVER_MANAGER } from '../../controller/reconcile.js';
 import { keys } from '../../core/keys.js';
 import { vendorPoolSchema } from '../../core/vendorpool.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { startRedis, type RedisServer } from '../../testing/redis-server.js';
 import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, REPO_ROOT, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();

@@ -12,7 +12,7 @@ import { findCondition } from '../../controller/conditions.js';
 import { createController, type Controller, type ControllerOptions } from '../../controller/controller.js';
 import { deploymentName, selectorLabels } from '../../controller/deployment.js';
 import { CONTENT, isKubeError } from '../../controller/kube.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { startRedis, type RedisServer } from '../../testing/redis-server.js';
 import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();

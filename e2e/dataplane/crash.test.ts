@@ -1,7 +1,7 @@
 // A worker SIGKILLed in the middle of a run loses nothing: every job ends complete, and each
 // completion is recorded exactly once even when the vendor was called twice for it.
 import { startSyncMock, type SyncMock } from '../../vendor-mocks/index.js';
-import { eventually } from '../support/programs.js';
+import { eventually } from '../../testing/programs.js';
 import { startDataPlane, submitMany, type DataPlane } from './harness.js';
 
 const JOBS = 500;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
 import { startSyncMock, type SyncMock } from '../../vendor-mocks/index.js';
-import { eventually, startProgram, type RunningProgram } from '../support/programs.js';
+import { eventually, startProgram, type RunningProgram } from '../../testing/programs.js';
 import { startDataPlane, submitMany, type DataPlane } from './harness.js';
 
 const JOBS = 300;

@@ -9,9 +9,9 @@ import type { Counters } from '../../vendor-mocks/counters.js';
 import { VendorRegistry } from '../../core/registry.js';
 import { createJobStore } from '../../core/store/index.js';
 import { vendorSpecSchema, type VendorSpec } from '../../core/vendorpool.js';
-import { freePort } from '../support/ports.js';
-import { startProgram, type RunningProgram } from '../support/programs.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { freePort } from '../../testing/ports.js';
+import { startProgram, type RunningProgram } from '../../testing/programs.js';
+import { startRedis, type RedisServer } from '../../testing/redis-server.js';
 
 export interface DataPlane {
   redisServer: RedisServer;

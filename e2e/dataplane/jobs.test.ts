@@ -2,7 +2,7 @@
 // complete with cleaned results — trimmed strings, no PII at any depth.
 import { randomBytes } from 'node:crypto';
 import { SENSITIVE_VALUES, startAsyncMock, startSyncMock, type AsyncMock, type SyncMock } from '../../vendor-mocks/index.js';
-import { eventually } from '../support/programs.js';
+import { eventually } from '../../testing/programs.js';
 import { startDataPlane, type DataPlane } from './harness.js';
 
 const secret = `whsec_${randomBytes(24).toString('base64')}`;

@@ -1,6 +1,6 @@
 // The quota holds across worker processes: 4 workers, 20 rps with burst 5, 400 jobs, and a
 // vendor that refuses (and counts) every call beyond 20 in any rolling second.
-import { eventually } from '../support/programs.js';
+import { eventually } from '../../testing/programs.js';
 import { startDataPlane, startSyncMockProcess, submitMany, type DataPlane, type MockProcess } from './harness.js';
 
 const RPS = 20;

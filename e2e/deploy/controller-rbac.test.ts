@@ -15,7 +15,7 @@ import { createController, type Controller } from '../../controller/controller.j
 import { createKubeClient } from '../../controller/kube.js';
 import { createLeaderElector, type LeaderElector } from '../../controller/leader.js';
 import { createControllerMetrics } from '../../controller/metrics.js';
-import { startRedis, type RedisServer } from '../support/redis-server.js';
+import { startRedis, type RedisServer } from '../../testing/redis-server.js';
 import {
   adminKubeConfig,
   applyAll,

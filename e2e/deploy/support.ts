@@ -39,7 +39,7 @@ export async function deployEnv(): Promise<DeployEnv | { skip: string }> {
     return {
       skip:
         'KUBECONFIG and VF_TESTENV_BIN are not set: these suites need the test kube-apiserver and helm from ' +
-        "e2e/testenv (jest's global setup starts them in `npm test`; VF_TESTENV=off turns them off)",
+        "testing/testenv (jest's global setup starts them in `npm test`; VF_TESTENV=off turns them off)",
     };
   }
   const helm = path.join(bin, 'helm');

@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
 import { VendorRegistry } from '../../core/registry.js';
 import { vendorSpecSchema } from '../../core/vendorpool.js';
 import { startDataPlane, submitMany, type DataPlane } from '../dataplane/harness.js';
-import { freePort } from '../support/ports.js';
-import { eventually, startProgram } from '../support/programs.js';
+import { freePort } from '../../testing/ports.js';
+import { eventually, startProgram } from '../../testing/programs.js';
 import { allFinished, settlementProblems, restartableRedis, startVendor, type TestVendor } from './support.js';
 
 // Short timers: a dead worker's or a hung call's jobs come back within seconds.

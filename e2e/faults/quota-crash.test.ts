@@ -4,7 +4,7 @@
 // not. A killed worker cannot settle the grants of calls it had in flight (worker/quota.ts:
 // settle() moves a grant's log entry to when the vendor may at the latest have seen its call),
 // so the gate itself must keep such a grant counted until its call can no longer arrive.
-import { eventually, type RunningProgram } from '../support/programs.js';
+import { eventually, type RunningProgram } from '../../testing/programs.js';
 import { startDataPlane, startSyncMockProcess, submitMany, type DataPlane, type MockProcess } from '../dataplane/harness.js';
 import { settlementProblems } from './support.js';
 

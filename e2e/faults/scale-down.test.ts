@@ -16,7 +16,7 @@ import type { Job, JobStore } from '../../core/job.js';
 import { keys } from '../../core/keys.js';
 import { createJobStore } from '../../core/store/index.js';
 import { startDataPlane, startSyncMockProcess, type DataPlane, type MockProcess } from '../dataplane/harness.js';
-import { eventually, type RunningProgram } from '../support/programs.js';
+import { eventually, type RunningProgram } from '../../testing/programs.js';
 import { ferretBinary, startStoreServer, type StoreServer } from './store-server.js';
 import { settlementProblems } from './support.js';
 

@@ -11,7 +11,7 @@ import type { JobStore } from '../../core/job.js';
 import { createJobStore } from '../../core/store/index.js';
 import { startAsyncMock, type AsyncMock } from '../../vendor-mocks/index.js';
 import { startDataPlane, type DataPlane } from '../dataplane/harness.js';
-import { eventually } from '../support/programs.js';
+import { eventually } from '../../testing/programs.js';
 import { ferretBinary, startStoreServer, type StoreServer } from './store-server.js';
 import { allFinished, settlementProblems, startVendor, type TestVendor } from './support.js';
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from '../support/ports.js';
+import { freePort, waitForPort } from '../../testing/ports.js';
 
 /** The FerretDB binary of the test environment, or undefined when there is none (VF_TESTENV_BIN). */
 export function ferretBinary(): string | undefined {

@@ -7,8 +7,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { JobStore } from '../../core/job.js';
-import { freePort, waitForPort } from '../support/ports.js';
-import type { RunningProgram } from '../support/programs.js';
+import { freePort, waitForPort } from '../../testing/ports.js';
+import type { RunningProgram } from '../../testing/programs.js';
 
 /**
  * The one assertion of the fault suite, as the list of its violations (a test expects []):

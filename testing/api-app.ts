@@ -15,16 +15,16 @@ import { RegistryView, VendorRegistry } from '../core/registry.js';
 import { envSecrets } from '../core/secrets.js';
 import { createJobStore } from '../core/store/index.js';
 import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
-import { startRedis, type RedisServer } from '../e2e/support/redis-server.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { createApp } from './app.js';
-import type { ApiOptions } from './deps.js';
-import { createApiMetrics, type ApiMetrics } from './metrics.js';
-import { startApiMetricsServer } from './metrics-server.js';
-import { openApiDocument } from './openapi.js';
-import { createApiRedis, createSubscriberRedis } from './redis.js';
-import { vendorLookup } from './vendors.js';
+import { createApp } from '../api/app.js';
+import type { ApiOptions } from '../api/deps.js';
+import { createApiMetrics, type ApiMetrics } from '../api/metrics.js';
+import { startApiMetricsServer } from '../api/metrics-server.js';
+import { openApiDocument } from '../api/openapi.js';
+import { createApiRedis, createSubscriberRedis } from '../api/redis.js';
+import { vendorLookup } from '../api/vendors.js';
 
 export const spec = (s: Record<string, unknown>): VendorSpec => vendorSpecSchema.parse(s);
 

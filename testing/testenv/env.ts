@@ -5,7 +5,7 @@ import { randomBytes, generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile, readFile, rm, symlink, access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, waitForPort } from '../support/ports.js';
+import { freePort, waitForPort } from '../ports.js';
 import { COMPONENTS, KUBERNETES_PROGRAMS, programPath, type Binaries } from './binaries.js';
 import { contextName, renderKubeconfig, renderTokenFile, type TokenUser } from './kubeconfig.js';
 import { isRunning, spawnServer, stopProcesses, type ServerProcess, type StartedServer } from './processes.js';

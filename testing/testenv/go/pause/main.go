@@ -1,6 +1,6 @@
 // The pod sandbox ("pause") image's only program: it holds the pod's namespaces open, reaps the
 // zombies that PID-namespace sharing hands it, and exits on SIGINT/SIGTERM. No registry can be
-// reached here, so the image is built from this (see e2e/testenv/images.sh).
+// reached here, so the image is built from this (see testing/testenv/images.sh).
 package main
 
 import (

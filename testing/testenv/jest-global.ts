@@ -10,7 +10,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { waitForPort } from '../support/ports.js';
+import { waitForPort } from '../ports.js';
 import { ensureBinaries } from './binaries.js';
 import { kubebuilderAssets } from './kubebuilder-assets.js';
 import { findExecutable, startTestEnv, stopTestEnv, type TestEnvState } from './env.js';
