@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import { batchPerTurn } from './batch.js';
 import { keys } from './keys.js';
+import { promoteDueScript } from './scripts/promote-due.js';
 
 /** Queue a job for its vendor's workers. Resolves with the stream entry id once Redis has it. */
 export async function enqueue(redis: Redis, vendor: string, requestId: string): Promise<string> {
@@ -219,23 +220,9 @@ export async function delay(redis: Redis, vendor: string, requestId: string, due
   await redis.zadd(keys.delayed(vendor), dueMs, requestId);
 }
 
-// KEYS[1] delayed set (member request_id, score due ms), KEYS[2] the vendor's job stream.
-// ARGV[1] now in ms, ARGV[2] most members to move.
-// Moves every member due by now into the stream (XADD id=<request_id>) and removes it from the
-// set, in one step, so two promoters never queue the same retry twice.
-// Returns the number of members moved.
-const PROMOTE_LUA = `
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-for _, id in ipairs(due) do
-  redis.call('XADD', KEYS[2], '*', 'id', id)
-  redis.call('ZREM', KEYS[1], id)
-end
-return #due
-`;
-
-/** Move the vendor's retries that are due into its stream. Returns how many moved. */
+/** Move the vendor's retries that are due into its stream, at most `limit`, atomically (two promoters never queue a retry twice). Returns how many moved. */
 export async function promoteDue(redis: Redis, vendor: string, nowMs: number, limit = 500): Promise<number> {
-  return (await redis.eval(PROMOTE_LUA, 2, keys.delayed(vendor), keys.stream(vendor), nowMs, limit)) as number;
+  return promoteDueScript(redis, [keys.delayed(vendor), keys.stream(vendor)], [nowMs, limit]);
 }
 
 /** Entries kept in each vendor's dead-letter stream (the newest); older ones are trimmed. */

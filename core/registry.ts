@@ -5,6 +5,7 @@
 // pub/sub messages are lost while a connection is down.
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
+import { registryPublishScript } from './scripts/registry-publish.js';
 import { vendorSpecSchema, type VendorSpec } from './vendorpool.js';
 
 export interface RegistryEntry {
@@ -13,39 +14,16 @@ export interface RegistryEntry {
   spec: VendorSpec;
 }
 
-// KEYS[1] registry hash. ARGV[1] pool, ARGV[2..] alternating vendor name, entry JSON.
-// Sets each vendor unless another pool owns it; removes this pool's vendors not listed.
-// Returns the list of vendor names refused because another pool owns them.
-const PUBLISH_LUA = `
-local pool = ARGV[1]
-local wanted = {}
-local refused = {}
-for i = 2, #ARGV, 2 do
-  local name, entry = ARGV[i], ARGV[i + 1]
-  wanted[name] = true
-  local current = redis.call('HGET', KEYS[1], name)
-  if current and cjson.decode(current).pool ~= pool then
-    table.insert(refused, name)
-  elseif current ~= entry then
-    redis.call('HSET', KEYS[1], name, entry)
-  end
-end
-local all = redis.call('HGETALL', KEYS[1])
-for i = 1, #all, 2 do
-  if not wanted[all[i]] and cjson.decode(all[i + 1]).pool == pool then
-    redis.call('HDEL', KEYS[1], all[i])
-  end
-end
-return refused
-`;
-
 export class VendorRegistry {
   constructor(private readonly redis: Redis) {}
 
-  /** Make the registry hold exactly `vendors` for `pool`. Returns the names another pool owns. */
+  /**
+   * Make the registry hold exactly `vendors` for `pool`: a vendor another pool owns is refused
+   * (left as it is), and this pool's vendors not listed are removed. Returns the refused names.
+   */
   async publish(pool: string, vendors: VendorSpec[]): Promise<string[]> {
     const args = vendors.flatMap((spec) => [spec.name, JSON.stringify({ pool, spec } satisfies RegistryEntry)]);
-    const refused = (await this.redis.eval(PUBLISH_LUA, 1, keys.registry, pool, ...args)) as string[];
+    const refused = await registryPublishScript(this.redis, [keys.registry], [pool, ...args]);
     await this.redis.publish(keys.registryChanged, pool);
     return refused;
   }
