@@ -1,5 +1,6 @@
+// A vendor's circuit breaker and call timeout: what opens it, what it ignores, and the one
+// half-open trial.
 import { CountedFailure, createVendorBreaker, type CircuitName } from './breaker.js';
-import { createSlots } from './slots.js';
 
 const spec = { timeoutSeconds: 1, circuitBreaker: { consecutiveFailures: 2, halfOpenAfterSeconds: 1 } };
 const fail = () => Promise.reject(new CountedFailure('vendor_error', 'vendor_error: HTTP 500'));
@@ -41,22 +42,5 @@ describe('createVendorBreaker', () => {
     await expect(b.execute((signal) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')))))).rejects.toThrow();
     expect(Date.now() - t).toBeGreaterThanOrEqual(950);
     b.dispose();
-  });
-});
-
-describe('createSlots', () => {
-  it('hands out at most the free slots and wakes waiters when slots come back', async () => {
-    const slots = createSlots(3);
-    expect(await slots.take(2)).toBe(2);
-    expect(await slots.take(5)).toBe(1);
-    let got = -1;
-    const waiting = slots.take(4).then((n) => (got = n));
-    await new Promise((r) => setTimeout(r, 10));
-    expect(got).toBe(-1);
-    slots.give(2);
-    await waiting;
-    expect(got).toBe(2);
-    slots.close();
-    expect(await slots.take(1)).toBe(0);
   });
 });

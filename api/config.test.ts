@@ -1,0 +1,34 @@
+// The api's environment, parsed once: defaults, values, and every problem reported together.
+import { parseApiConfig } from './config.js';
+
+describe('parseApiConfig', () => {
+  test('defaults', () => {
+    const r = parseApiConfig({});
+    expect(r.ok && r.config).toMatchObject({
+      PORT: 8080,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      VF_SQLITE_PATH: '.data/vendorfetch.db',
+      VF_BODY_LIMIT: '256kb',
+      VF_API_KEYS: [],
+      VF_PENDING_TIMEOUT_SECONDS: 600,
+      LOG_LEVEL: 'info',
+      API_METRICS_PORT: 8083,
+      VF_WEBHOOK_RATE_LIMIT: 1000,
+      VF_MAX_JSON_DEPTH: 64,
+    });
+    expect(r.ok && r.config.MONGODB_URL).toBeUndefined();
+    expect(r.ok && r.config.VF_CLIENT_RATE_LIMIT).toBeUndefined();
+  });
+  test('values, and empty variables count as unset', () => {
+    const r = parseApiConfig({ PORT: '9000', VF_API_KEYS: ' a, b ,', VF_CLIENT_RATE_LIMIT: '50', MONGODB_URL: '', VF_DEFAULT_VENDOR: 'sync' });
+    expect(r.ok && r.config).toMatchObject({ PORT: 9000, VF_API_KEYS: ['a', 'b'], VF_CLIENT_RATE_LIMIT: 50, VF_DEFAULT_VENDOR: 'sync' });
+    expect(r.ok && r.config.MONGODB_URL).toBeUndefined();
+  });
+  test('every problem at once', () => {
+    const r = parseApiConfig({ PORT: 'eighty', REDIS_URL: 'http://x', VF_BODY_LIMIT: 'lots', LOG_LEVEL: 'loud', VF_CLIENT_RATE_LIMIT: '0' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'REDIS_URL', 'VF_BODY_LIMIT', 'VF_CLIENT_RATE_LIMIT', 'LOG_LEVEL']);
+    }
+  });
+});
