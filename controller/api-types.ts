@@ -1,5 +1,9 @@
 // The VendorPool resource as the API server serves it (spec unvalidated: the controller
-// validates it again with the zod schema), its status, and the API paths the controller uses.
+// validates it again with the zod schema), its status, and the API paths the controller uses;
+// also the Kubernetes envelope around core's spec schema, for whole documents (local mode's
+// YAML files).
+import { z } from 'zod';
+import { dnsLabel, vendorPoolSpecSchema } from '../core/vendorpool.js';
 import type { Condition } from './conditions.js';
 
 export const GROUP = 'vendorfetch.io';
@@ -8,6 +12,14 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const PLURAL = 'vendorpools';
 export const FINALIZER = 'vendorfetch.io/registry';
 export const FIELD_MANAGER = 'vendorfetch-controller';
+
+/** A whole VendorPool document, as in a YAML file or from the API server. */
+export const vendorPoolSchema = z.object({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('VendorPool'),
+  metadata: z.object({ name: dnsLabel, namespace: z.string().optional() }).loose(),
+  spec: vendorPoolSpecSchema,
+});
 
 export interface ObjectMeta {
   name: string;

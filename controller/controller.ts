@@ -1,18 +1,21 @@
 // The Kubernetes controller: informers on VendorPools and on the Deployments it owns feed a
-// de-duplicating work queue; each key is reconciled (reconcile.ts); a successful pass requeues
-// itself after lagPollMs so replicas follow the stream lag; a failed one backs off per key.
-// Only status-free changes of a pool (generation, deletion, finalizers) enqueue it, so the
-// controller's own status writes do not wake it up again.
+// de-duplicating work queue; each key is reconciled (reconcile.ts) from the informer's cache; a
+// successful pass requeues itself after lagPollMs so replicas follow the stream lag; a failed
+// one backs off per key. Only status-free changes of a pool (generation, deletion, finalizers)
+// enqueue it, so the controller's own status writes do not wake it up again. Every pass logs
+// with a reconcile id of its own (controller-runtime's reconcileID), so one pass's lines can be
+// told from the next one's.
+import { randomUUID } from 'node:crypto';
 import type { KubeConfig, V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from '../core/logger.js';
-import { paths, poolKey, type VendorPoolObject } from './api-types.js';
+import { paths, poolKey, splitKey, type VendorPoolObject } from './api-types.js';
 import { createResilientInformer, type ResilientInformer } from './informer.js';
 import type { KubeClient } from './kube.js';
 import type { ControllerMetrics } from './metrics.js';
 import { createReconciler, type ReconcilerDeps } from './reconcile.js';
 import { createWorkQueue, type WorkQueue } from './workqueue.js';
 
-export interface ControllerOptions extends Omit<ReconcilerDeps, 'knownPools'> {
+export interface ControllerOptions extends Omit<ReconcilerDeps, 'pools'> {
   kc: KubeConfig;
   kube: KubeClient;
   metrics: ControllerMetrics;
@@ -49,7 +52,16 @@ export function createController(o: ControllerOptions): Controller {
   let running: Promise<void> | undefined;
   let stopped = false;
 
-  const reconciler = createReconciler({ ...o, knownPools: () => [...(pools?.list() ?? [])] });
+  const reconciler = createReconciler({
+    ...o,
+    pools: {
+      get: (key) => {
+        const { namespace, name } = splitKey(key);
+        return pools?.get(name, namespace);
+      },
+      list: () => [...(pools?.list() ?? [])],
+    },
+  });
 
   const list = <T>(path: string, labelSelector?: string) => () =>
     o.kube.request<{ items: T[]; metadata?: { resourceVersion?: string } }>({ method: 'GET', path, query: { labelSelector } });
@@ -73,12 +85,15 @@ export function createController(o: ControllerOptions): Controller {
   }
 
   async function handle(key: string): Promise<void> {
+    const passLog = log.child({ pool: key, reconcileID: randomUUID() });
+    const started = Date.now();
     try {
-      const r = await reconciler.reconcile(key);
+      const r = await reconciler.reconcile(key, passLog);
       queue.forget(key);
       if (r.requeueAfterMs !== undefined) queue.addAfter(key, r.requeueAfterMs);
+      passLog.debug({ durationMs: Date.now() - started, requeueAfterMs: r.requeueAfterMs }, 'reconciled');
     } catch (err) {
-      log.warn({ pool: key, err: (err as Error).message, failures: queue.failures(key) + 1 }, 'reconcile failed; requeued with backoff');
+      passLog.warn({ err: (err as Error).message, failures: queue.failures(key) + 1 }, 'reconcile failed; requeued with backoff');
       queue.addRateLimited(key);
     }
   }

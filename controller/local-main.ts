@@ -1,5 +1,5 @@
 // Local mode entry: `node dist/controller/local-main.js`. Reads VendorPool YAML files from a
-// folder and runs worker child processes for them (see local.ts). The only place that reads
+// folder and runs worker child processes for them (local.ts, worker-processes.ts). The only place that reads
 // the environment for local mode.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,8 @@ import { logLevel, parseEnv } from '../core/env.js';
 import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
 import { VendorRegistry } from '../core/registry.js';
-import { createLocalSupervisor, workerSpawner } from './local.js';
+import { createLocalSupervisor } from './local.js';
+import { workerSpawner } from './worker-processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

@@ -9,9 +9,10 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { keys } from '../core/keys.js';
 import { VendorRegistry } from '../core/registry.js';
-import { startRedis, type RedisServer } from '../testing/redis-server.js';
-import { createLocalSupervisor, workerSpawner, type LocalSupervisor } from './local.js';
+import { useRedisServer } from '../testing/use-redis-server.js';
+import { createLocalSupervisor, type LocalSupervisor } from './local.js';
 import { loadPoolFiles } from './pool-files.js';
+import { workerSpawner } from './worker-processes.js';
 
 const STUB = `
 import { writeFileSync } from 'node:fs';
@@ -43,23 +44,14 @@ async function until<T>(what: string, fn: () => Promise<T | undefined> | T | und
 const examples = path.resolve(import.meta.dirname, '../examples/vendorpools');
 const logger = pino({ level: 'silent' });
 
-let server: RedisServer;
-let redis: Redis;
+const server = useRedisServer();
 let dir: string;
 let poolsDir: string;
 let stubDir: string;
 let supervisor: LocalSupervisor | undefined;
 
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
 beforeEach(async () => {
-  await redis.flushall();
+  await server.redis.flushall();
   dir = await mkdtemp(path.join(os.tmpdir(), 'vf-local-'));
   poolsDir = path.join(dir, 'pools');
   stubDir = path.join(dir, 'stub');
@@ -76,8 +68,8 @@ afterEach(async () => {
 function make(overrides: Partial<Parameters<typeof createLocalSupervisor>[0]> = {}): LocalSupervisor {
   supervisor = createLocalSupervisor({
     poolsDir,
-    redis,
-    registry: new VendorRegistry(redis),
+    redis: server.redis,
+    registry: new VendorRegistry(server.redis),
     logger,
     tickMs: 100,
     restartDelayMs: 100,
@@ -108,7 +100,7 @@ test('starts minReplicas workers per pool with their env, publishes the registry
   expect(all).toHaveLength(2);
   expect(all.every(alive)).toBe(true);
 
-  const reg = await new VendorRegistry(redis).all();
+  const reg = await new VendorRegistry(server.redis).all();
   expect(reg.get('sync')?.pool).toBe('local/sync-vendors');
   expect(reg.get('async')?.pool).toBe('local/async-vendors');
   expect(reg.get('sync')?.spec.quota.requestsPerSecond).toBe(20);
@@ -133,7 +125,7 @@ test('lag scales workers up at once, down only after the stabilisation window, w
   const s = make();
   await s.start();
   expect(pids(s, 'local/sync-vendors')).toHaveLength(1);
-  const pipeline = redis.pipeline();
+  const pipeline = server.redis.pipeline();
   for (let i = 0; i < 250; i++) pipeline.xadd(keys.stream('sync'), '*', 'id', String(i));
   await pipeline.exec();
   await until('3 workers for lag 250', () => pids(s, 'local/sync-vendors').length === 3 || undefined);
@@ -143,7 +135,7 @@ test('lag scales workers up at once, down only after the stabilisation window, w
   await new Promise((r) => setTimeout(r, 300));
   expect(pids(s, 'local/sync-vendors')).toHaveLength(4);
 
-  await redis.del(keys.stream('sync'));
+  await server.redis.del(keys.stream('sync'));
   const dropped = Date.now();
   await s.tick();
   expect(pids(s, 'local/sync-vendors')).toHaveLength(4); // held by the window
@@ -162,14 +154,14 @@ test('a crashed worker is restarted; FLUSHALL heals the registry; a removed file
   });
   expect(alive(replacement)).toBe(true);
 
-  await redis.flushall();
-  await until('registry re-published', async () => ((await redis.hlen(keys.registry)) === 2 ? true : undefined));
+  await server.redis.flushall();
+  await until('registry re-published', async () => ((await server.redis.hlen(keys.registry)) === 2 ? true : undefined));
 
   const asyncPids = pids(s, 'local/async-vendors');
   await unlink(path.join(poolsDir, 'async.yaml'));
   await until('async pool gone', () => (s.status().some((p) => p.key === 'local/async-vendors') ? undefined : true));
   await until('its worker stopped', () => (asyncPids.some(alive) ? undefined : true));
-  expect((await new VendorRegistry(redis).all()).has('async')).toBe(false);
+  expect((await new VendorRegistry(server.redis).all()).has('async')).toBe(false);
 });
 
 test('a vendor name claimed by two files: the earlier file keeps it; an invalid file is skipped', async () => {
@@ -189,9 +181,35 @@ spec:
   await s.start();
   expect(s.status().find((p) => p.key === 'local/thief')?.conflicts).toEqual(['sync']);
   expect(s.status().some((p) => p.key === 'local/bad')).toBe(false);
-  const reg = await new VendorRegistry(redis).all();
+  const reg = await new VendorRegistry(server.redis).all();
   expect(reg.get('sync')?.pool).toBe('local/sync-vendors');
   expect(reg.get('own')?.pool).toBe('local/thief');
+});
+
+test('while Redis cannot be reached the status shows no lag or conflicts, not the last ones; the workers keep running', async () => {
+  await server.redis.xadd(keys.stream('sync'), '*', 'id', '1');
+  const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
+  try {
+    const s = make({ redis: client, registry: new VendorRegistry(client) });
+    await s.start();
+    expect(s.status().find((p) => p.key === 'local/sync-vendors')).toMatchObject({ lag: 1, conflicts: [] });
+    const before = pids(s, 'local/sync-vendors');
+
+    client.disconnect();
+    await s.tick();
+    const during = s.status().find((p) => p.key === 'local/sync-vendors');
+    expect(during).toMatchObject({ desired: 1, pids: before });
+    expect(during?.lag).toBeUndefined();
+    expect(during?.conflicts).toBeUndefined();
+    expect(before.every(alive)).toBe(true);
+
+    await client.connect();
+    await s.tick();
+    expect(s.status().find((p) => p.key === 'local/sync-vendors')).toMatchObject({ lag: 1, conflicts: [], pids: before });
+  } finally {
+    client.disconnect();
+  }
 });
 
 const entry = path.resolve(import.meta.dirname, '../dist/controller/local-main.js');

@@ -3,7 +3,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { vendorPoolSchema, type VendorPoolSpec } from '../core/vendorpool.js';
+import type { VendorPoolSpec } from '../core/vendorpool.js';
+import { vendorPoolSchema } from './api-types.js';
 
 export interface LoadedPool {
   /** "local/<name>": what workers get as VF_POOL and the registry records as owner. */

@@ -1,36 +1,42 @@
 // One reconcile story for one VendorPool (level-triggered, idempotent; safe to run any number
-// of times): get → finalizer → initialise conditions → validate / Conflict → publish the
-// registry → server-side apply the worker Deployment and its PodDisruptionBudget → replicas from
-// lag (or, with spec.workers.scaling external, left to an HPA/KEDA) → why workers are not ready
-// (unschedulable pods) → status, written once. Events (events.ts) for scaling and for a pool
-// turning Degraded or Conflict.
+// of times): the pool from the informer's cache → finalizer → validate → plan (vendor-name
+// claims, registry, lag, replicas: plan.ts) → server-side apply the worker Deployment and its
+// PodDisruptionBudget (with spec.workers.scaling external, replicas are left to an HPA/KEDA) →
+// why workers are not ready (unschedulable pods) → status built from what this pass observed
+// (pool-status.ts), written once. Events (events.ts) for scaling and for a pool turning
+// Degraded or Conflict.
 import os from 'node:os';
 import type { V1Deployment, V1PodDisruptionBudget, V1PodList } from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../core/logger.js';
 import type { VendorRegistry } from '../core/registry.js';
 import type { VendorPoolSpec } from '../core/vendorpool.js';
-import { FIELD_MANAGER, FINALIZER, paths, poolKey, splitKey, type VendorPoolObject, type VendorPoolStatus } from './api-types.js';
-import { initConditions, sameConditions, setCondition, type Condition, type ConditionUpdate } from './conditions.js';
+import { FIELD_MANAGER, FINALIZER, paths, poolKey, splitKey, type VendorPoolObject } from './api-types.js';
+import { sameConditions } from './conditions.js';
 import { deploymentName, desiredDeployment, missingWorkerConfig, selectorLabels, type DeploymentOptions } from './deployment.js';
 import { conditionEvents, poolRef, recordEvent, scaledEvent, type PoolEvent } from './events.js';
 import { CONTENT, isKubeError, type KubeClient } from './kube.js';
-import { poolLag, type PoolLag } from './lag.js';
 import type { ControllerMetrics } from './metrics.js';
+import { planPool, type PoolPlan } from './plan.js';
 import { workerPodScheduling } from './pods.js';
-import { desiredReplicas, type Recommendation } from './scaling.js';
-import { crossPoolConflicts, validatePoolSpec, type PoolClaim } from './validate.js';
+import { allWorkersReady, poolStatus, rolloutOf, type PoolObservation, type PoolStatus } from './pool-status.js';
+import type { Recommendation } from './scaling.js';
+import { validatePoolSpec, type PoolClaim } from './validate.js';
 import { desiredPdb, pdbName, validateWorkerPod, workerPodSettings, type WorkerPodSettings } from './worker-pod.js';
+
+/** The VendorPools the controller's informer holds. */
+export interface PoolCache {
+  get(key: string): VendorPoolObject | undefined;
+  list(): VendorPoolObject[];
+}
 
 export interface ReconcilerDeps {
   kube: KubeClient;
   registry: VendorRegistry;
   redis: Redis;
-  /** Every VendorPool the informer knows (for cross-pool vendor-name conflicts). */
-  knownPools: () => VendorPoolObject[];
+  pools: PoolCache;
   deployment: DeploymentOptions;
   metrics: ControllerMetrics;
-  logger: Logger;
   /** When the pass succeeded: come back after this long to follow the lag. */
   lagPollMs: number;
   /** Reporting instance of Events. Default: the host name. */
@@ -47,8 +53,9 @@ export interface ReconcileResult {
 export const HANDOVER_MANAGER = `${FIELD_MANAGER}-handover`;
 
 export interface Reconciler {
-  reconcile(key: string): Promise<ReconcileResult>;
-  /** Forget per-pool memory (scale history) — for a pool that is gone. */
+  /** One pass; `log` carries the pass's reconcile id. */
+  reconcile(key: string, log: Logger): Promise<ReconcileResult>;
+  /** Forget per-pool memory (scale history, last replicas, last write) — for a pool that is gone. */
   forget(key: string): void;
 }
 
@@ -64,10 +71,36 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const history = new Map<string, Recommendation[]>();
   /** The replicas each pool's Deployment had after our last apply (for Scaled events). */
   const lastReplicas = new Map<string, number>();
+  /**
+   * Our last write to each pool and the version it was made on. Until the informer delivers
+   * that write, its cache still shows the version before it; a pass reading that copy would
+   * compare against an old status and announce the same Degraded story twice.
+   */
+  const written = new Map<string, { basedOn: string | undefined; pool: VendorPoolObject }>();
 
-  function event(pool: VendorPoolObject, e: PoolEvent): Promise<void> {
+  function forget(key: string): void {
+    history.delete(key);
+    lastReplicas.delete(key);
+    written.delete(key);
+  }
+
+  /** The cached pool, or the object our last write returned when the cache does not show it yet. */
+  function currentPool(key: string): VendorPoolObject | undefined {
+    const cached = deps.pools.get(key);
+    const mine = written.get(key);
+    if (cached && mine && cached.metadata.resourceVersion === mine.basedOn) return mine.pool;
+    written.delete(key);
+    return cached;
+  }
+
+  const remember = (key: string, before: VendorPoolObject, after: VendorPoolObject): VendorPoolObject => {
+    written.set(key, { basedOn: before.metadata.resourceVersion, pool: after });
+    return after;
+  };
+
+  function event(pool: VendorPoolObject, e: PoolEvent, log: Logger): Promise<void> {
     return recordEvent(kube, poolRef(pool), e, new Date(now()), deps.identity ?? os.hostname()).catch((err: Error) =>
-      deps.logger.warn({ pool: poolKey(pool.metadata), reason: e.reason, err: err.message }, 'could not record an Event'),
+      log.warn({ reason: e.reason, err: err.message }, 'could not record an Event'),
     );
   }
 
@@ -93,91 +126,55 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return kube.request<VendorPoolObject>({ method: 'PATCH', path: paths.pool(namespace, name), body: ops, contentType: CONTENT.jsonPatch });
   }
 
-  async function finalize(pool: VendorPoolObject, key: string): Promise<ReconcileResult> {
+  async function finalize(pool: VendorPoolObject, key: string, log: Logger): Promise<ReconcileResult> {
     if (pool.metadata.finalizers?.includes(FINALIZER)) {
       // Only this pool's entries go: the Lua script never touches vendors another pool owns.
       await deps.registry.removePool(key);
       await setFinalizers(pool, pool.metadata.finalizers.filter((f) => f !== FINALIZER));
-      deps.logger.info({ pool: key }, 'pool deleted: vendors removed from the registry, finalizer removed');
+      log.info('pool deleted: vendors removed from the registry, finalizer removed');
     }
-    history.delete(key);
-    lastReplicas.delete(key);
+    forget(key);
     return {};
   }
 
-  async function reconcile(key: string): Promise<ReconcileResult> {
+  async function reconcile(key: string, log: Logger): Promise<ReconcileResult> {
     const { namespace, name } = splitKey(key);
-    let pool = await get<VendorPoolObject>(paths.pool(namespace, name));
+    let pool = currentPool(key);
     if (!pool) {
-      history.delete(key);
-      lastReplicas.delete(key);
+      forget(key);
       return {};
     }
-    if (pool.metadata.deletionTimestamp) return finalize(pool, key);
+    if (pool.metadata.deletionTimestamp) return finalize(pool, key, log);
     if (!pool.metadata.finalizers?.includes(FINALIZER)) {
-      pool = await setFinalizers(pool, [...(pool.metadata.finalizers ?? []), FINALIZER]);
+      pool = remember(key, pool, await setFinalizers(pool, [...(pool.metadata.finalizers ?? []), FINALIZER]));
     }
-
-    const generation = pool.metadata.generation;
+    const observed = pool;
     const at = new Date(now());
-    let conditions = initConditions(pool.status?.conditions ?? [], generation, at);
-    const set = (u: ConditionUpdate) => (conditions = setCondition(conditions, u, generation, at));
-    const status: VendorPoolStatus = { ...pool.status, observedGeneration: generation };
+    const writeObserved = (o: PoolObservation) =>
+      writeStatus(key, observed, poolStatus(o, observed.status?.conditions, observed.metadata.generation, at), log);
 
     const validation = validatePoolSpec(pool.spec);
     const podValidation = validateWorkerPod(pool.spec);
     if (!validation.ok || !podValidation.ok) {
       const message = [validation, podValidation].map((v) => (v.ok ? '' : v.message)).filter(Boolean).join('; ');
-      set({ type: 'Ready', status: 'False', reason: 'InvalidSpec', message });
-      set({ type: 'Degraded', status: 'True', reason: 'InvalidSpec', message });
-      set({ type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'fix the spec to continue' });
-      await writeStatus(pool, { ...status, conditions });
+      await writeObserved({ outcome: 'InvalidSpec', message });
       return {};
     }
     const spec = validation.spec;
+    const vendorNames = spec.vendors.map((v) => v.name);
 
     // No silent demo mode: without a shared store the workers would write where the api never
     // reads, and every job would stay pending while everything looks healthy. Refuse instead.
     // Nothing is published or applied; the pool is retried when the controller (re)starts.
     const missing = missingWorkerConfig(deps.deployment);
     if (missing) {
-      set({ type: 'Degraded', status: 'True', reason: 'NoWorkerStore', message: missing });
-      set({ type: 'Ready', status: 'False', reason: 'NoWorkerStore', message: missing });
-      set({ type: 'Progressing', status: 'False', reason: 'NoWorkerStore', message: 'no worker Deployment is made until the controller has a store for workers' });
-      await writeStatus(pool, { ...status, conditions });
+      await writeObserved({ outcome: 'NoWorkerStore', message: missing, vendorNames });
       return {};
     }
 
-    // Vendor names: earlier pools (creation time) keep contested names; the registry refuses
-    // names another pool already owns (which also covers pools the informer has not seen yet).
-    const claims = deps.knownPools().map(claimOf).filter((c): c is PoolClaim => c !== undefined);
-    const self: PoolClaim = { key, createdAt: pool.metadata.creationTimestamp ?? '', vendors: spec.vendors.map((v) => v.name) };
-    const taken = crossPoolConflicts(self, claims);
-    const mine = spec.vendors.filter((v) => !taken.has(v.name));
-    let refused: string[];
-    let lag: PoolLag;
-    try {
-      refused = await deps.registry.publish(key, mine);
-      lag = await poolLag(deps.redis, mine.filter((v) => !refused.includes(v.name)).map((v) => v.name));
-    } catch (err) {
-      // Redis down: say so in the status, leave the Deployment as it is, retry with backoff.
-      const message = `Redis unavailable: ${(err as Error).message}`;
-      set({ type: 'Degraded', status: 'True', reason: 'RegistryUnavailable', message });
-      set({ type: 'Ready', status: 'False', reason: 'RegistryUnavailable', message });
-      await writeStatus(pool, { ...status, conditions });
-      throw err;
-    }
-    const conflicts = [...[...taken].map(([v, owner]) => `${v} (owned by ${owner})`), ...refused.map((v) => `${v} (owned by another pool)`)];
-    if (conflicts.length > 0) {
-      set({ type: 'Conflict', status: 'True', reason: 'VendorNameTaken', message: `vendor names used by another pool: ${conflicts.join(', ')}` });
-    } else {
-      set({ type: 'Conflict', status: 'False', reason: 'NoConflict', message: 'every vendor name belongs to this pool' });
-    }
-
-    // Replicas from lag, with scale-down stabilisation. A fresh controller (new leader) starts
-    // its memory from the replicas already running, so a failover never scales down at once.
-    // With external scaling the Deployment is applied without replicas: whatever an HPA or
-    // KEDA set stays.
+    // A fresh controller (new leader) starts its scale memory from the replicas already
+    // running, so a failover never scales down at once. With external scaling the Deployment
+    // is applied without replicas: whatever an HPA or KEDA set stays.
     const external = spec.workers.scaling === 'external';
     let handOver: number | undefined;
     if (!history.has(key) || external) {
@@ -187,61 +184,49 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       if (running !== undefined && !lastReplicas.has(key)) lastReplicas.set(key, running);
       if (external && existing && running !== undefined && ownsReplicas(existing)) handOver = running;
     }
-    const decision = desiredReplicas(lag.total, spec.workers, history.get(key) ?? [], now());
-    history.set(key, decision.history);
 
-    let applied: V1Deployment | undefined;
+    // Vendor names: earlier pools (creation time) keep contested names.
+    const claims = deps.pools.list().map(claimOf).filter((c): c is PoolClaim => c !== undefined);
+    let plan: PoolPlan;
+    try {
+      plan = await planPool(deps, {
+        claim: { key, createdAt: pool.metadata.creationTimestamp ?? '', vendors: vendorNames },
+        claims,
+        vendors: spec.vendors,
+        workers: spec.workers,
+        history: history.get(key) ?? [],
+        now: now(),
+      });
+    } catch (err) {
+      // Redis down: say so in the status, leave the Deployment as it is, retry with backoff.
+      await writeObserved({ outcome: 'RegistryUnavailable', message: `Redis unavailable: ${(err as Error).message}`, vendorNames });
+      throw err;
+    }
+    history.set(key, plan.scale.history);
+
+    let applied: V1Deployment;
     const pod = workerPodSettings(podValidation.pod, spec.workers.resources, deps.deployment.podDefaults);
     try {
       if (handOver !== undefined) await handOverReplicas(namespace, name, handOver);
-      applied = await apply(pool, spec, external ? undefined : decision.replicas, pod);
+      applied = await apply(pool, spec, external ? undefined : plan.scale.replicas, pod);
       await applyPdb(pool, pod);
     } catch (err) {
-      const message = `applying the worker Deployment failed: ${(err as Error).message}`;
-      set({ type: 'Degraded', status: 'True', reason: 'ApplyFailed', message });
-      set({ type: 'Ready', status: 'False', reason: 'ApplyFailed', message });
-      await writeStatus(pool, { ...status, conditions });
+      await writeObserved({ outcome: 'ApplyFailed', message: `applying the worker Deployment failed: ${(err as Error).message}`, vendorNames, plan });
       throw err;
     }
 
-    // What the Deployment runs now: ours (builtin) or the autoscaler's (external).
-    const replicas = applied.spec?.replicas ?? decision.replicas;
+    const rollout = rolloutOf(applied, plan.scale.replicas);
     const before = lastReplicas.get(key);
-    lastReplicas.set(key, replicas);
-    if (!external && before !== undefined && before !== replicas) {
-      await event(pool, scaledEvent(before, replicas, lag.total, spec.workers.targetLagPerReplica));
+    lastReplicas.set(key, rollout.replicas);
+    if (!external && before !== undefined && before !== rollout.replicas) {
+      await event(pool, scaledEvent(before, rollout.replicas, plan.lag.total, spec.workers.targetLagPerReplica), log);
     }
-    const ready = applied.status?.readyReplicas ?? 0;
-    const updated = applied.status?.updatedReplicas ?? 0;
-    const rolledOut = (applied.status?.observedGeneration ?? 0) >= (applied.metadata?.generation ?? 0) && updated >= replicas;
-    set(
-      rolledOut
-        ? { type: 'Progressing', status: 'False', reason: 'Stable', message: `${replicas} worker(s) rolled out` }
-        : { type: 'Progressing', status: 'True', reason: 'RollingOut', message: `${updated}/${replicas} workers updated` },
-    );
-    set({ type: 'Degraded', status: 'False', reason: 'AsExpected', message: 'registry published and Deployment applied' });
     // Pods are read only while some workers are not ready: that is when "why" matters.
-    const allReady = ready >= replicas && rolledOut;
-    const scheduling = allReady ? { pending: 0, unschedulable: 0 } : workerPodScheduling(await listWorkerPods(namespace, name));
-    if (conflicts.length > 0) set({ type: 'Ready', status: 'False', reason: 'VendorConflict', message: 'some vendors belong to another pool (see Conflict)' });
-    else if (allReady) set({ type: 'Ready', status: 'True', reason: 'WorkersReady', message: `${ready}/${replicas} workers ready` });
-    else if (scheduling.unschedulable > 0) {
-      set({ type: 'Ready', status: 'False', reason: 'WorkersUnschedulable', message: `${ready}/${replicas} workers ready; ${scheduling.unschedulable} pod(s) cannot be scheduled: ${scheduling.message ?? ''}` });
-    } else set({ type: 'Ready', status: 'False', reason: 'WorkersNotReady', message: `${ready}/${replicas} workers ready` });
+    const scheduling = allWorkersReady(rollout) ? { pending: 0, unschedulable: 0 } : workerPodScheduling(await listWorkerPods(namespace, name));
 
-    deps.metrics.poolLag.set({ pool: key }, lag.total);
-    deps.metrics.poolReplicas.set({ pool: key }, replicas);
-    await writeStatus(pool, {
-      ...status,
-      replicas,
-      readyReplicas: ready,
-      lag: lag.total,
-      pendingPods: scheduling.pending,
-      unschedulablePods: scheduling.unschedulable,
-      vendorNames: spec.vendors.map((v) => v.name).join(','),
-      vendors: lag.vendors.map((v) => ({ name: v.name, lag: v.lag, pending: v.pending, circuit: v.circuit })),
-      conditions,
-    });
+    deps.metrics.poolLag.set({ pool: key }, plan.lag.total);
+    deps.metrics.poolReplicas.set({ pool: key }, rollout.replicas);
+    await writeObserved({ outcome: 'Applied', vendorNames, plan, rollout, scheduling });
     return { requeueAfterMs: deps.lagPollMs };
   }
 
@@ -303,26 +288,29 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     return list.items;
   }
 
-  /** The one status write of a pass, skipped when nothing changed (no needless watch events). */
-  async function writeStatus(pool: VendorPoolObject, next: VendorPoolStatus & { conditions: Condition[] }): Promise<void> {
-    const prev = pool.status ?? {};
-    const { conditions: pc = [], ...prevRest } = prev;
+  /**
+   * The one status write of a pass, skipped when nothing changed (no needless watch events).
+   * The whole status is replaced, so a field this pass did not observe goes away.
+   */
+  async function writeStatus(key: string, pool: VendorPoolObject, next: PoolStatus, log: Logger): Promise<void> {
+    const { conditions: pc = [], ...prevRest } = pool.status ?? {};
     const { conditions: nc, ...nextRest } = next;
     if (JSON.stringify(sortKeys(prevRest)) === JSON.stringify(sortKeys(nextRest)) && sameConditions(pc, nc)) return;
-    await kube.request({
+    const updated = await kube.request<VendorPoolObject>({
       method: 'PATCH',
       path: paths.poolStatus(pool.metadata.namespace, pool.metadata.name),
-      body: { status: next },
-      contentType: CONTENT.merge,
+      body: [{ op: 'add', path: '/status', value: next }],
+      contentType: CONTENT.jsonPatch,
     });
-    for (const e of conditionEvents(pc, nc)) await event(pool, e);
+    remember(key, pool, updated);
+    for (const e of conditionEvents(pc, nc)) await event(pool, e, log);
   }
 
   return {
-    reconcile: async (key) => {
+    reconcile: async (key, log) => {
       const end = deps.metrics.reconcileDuration.startTimer();
       try {
-        const r = await reconcile(key);
+        const r = await reconcile(key, log);
         deps.metrics.reconciles.inc({ result: 'ok' });
         return r;
       } catch (err) {
@@ -333,7 +321,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         end();
       }
     },
-    forget: (key) => void history.delete(key),
+    forget,
   };
 }
 

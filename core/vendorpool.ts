@@ -1,6 +1,7 @@
 // The VendorPool spec: one zod schema shared by the local supervisor, the controller and the
 // data plane (the registry stores the parsed VendorSpec). The CRD's OpenAPI schema in crds/
-// must accept and reject the same examples (tested in controller/).
+// must accept and reject the same examples (tested in controller/). The Kubernetes envelope
+// of a whole document (apiVersion, kind, metadata) is the controller's: controller/api-types.ts.
 import { z } from 'zod';
 
 /** A Kubernetes-style DNS label: also what a vendor name may be (it appears in Redis keys and URLs). */
@@ -121,15 +122,6 @@ export const vendorPoolSpecSchema = z
     path: ['vendors'],
   });
 export type VendorPoolSpec = z.infer<typeof vendorPoolSpecSchema>;
-
-/** A whole VendorPool document, as in a YAML file or from the API server. */
-export const vendorPoolSchema = z.object({
-  apiVersion: z.literal('vendorfetch.io/v1alpha1'),
-  kind: z.literal('VendorPool'),
-  metadata: z.object({ name: dnsLabel, namespace: z.string().optional() }).loose(),
-  spec: vendorPoolSpecSchema,
-});
-export type VendorPool = z.infer<typeof vendorPoolSchema>;
 
 /** The effective burst: how many calls may go back to back. */
 export const effectiveBurst = (v: VendorSpec): number => v.quota.burst ?? v.quota.requestsPerSecond;

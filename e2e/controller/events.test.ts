@@ -13,11 +13,13 @@ import { CONTENT } from '../../controller/kube.js';
 import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
 import { freePort, waitForPort } from '../../testing/ports.js';
-import { startRedis, type RedisServer } from '../../testing/redis-server.js';
+import { startRedis } from '../../testing/redis-server.js';
+import { useRedisServer } from '../../testing/use-redis-server.js';
 import { compiledController, createNamespace, createPool, deleteNamespace, describeWithKube, haveCompiledController, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
 const exec = promisify(execFile);
+const redisServer = useRedisServer();
 
 interface CoreEvent {
   type: string;
@@ -46,16 +48,12 @@ async function forceDelete(namespace: string, name: string): Promise<void> {
 
 d('Events on VendorPools (real kube-apiserver)', () => {
   let ns = '';
-  let redisServer: RedisServer;
-  let redis: Redis;
   let controller: Controller;
 
   beforeAll(async () => {
     ns = await createNamespace(env!.kube, 'vf-events');
-    redisServer = await startRedis();
-    redis = new Redis(redisServer.url);
     controller = createController(
-      testControllerOptions(env!, redis, ns, {
+      testControllerOptions(env!, redisServer.redis, ns, {
         identity: 'events-test',
         deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: redisServer.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
       }),
@@ -67,15 +65,13 @@ d('Events on VendorPools (real kube-apiserver)', () => {
     await controller.stop();
     const list = await env!.kube.request<{ items: VendorPoolObject[] }>({ method: 'GET', path: paths.pools(ns) });
     for (const p of list.items) await forceDelete(ns, p.metadata.name);
-    redis.disconnect();
-    await redisServer.stop();
     await deleteNamespace(env!.kube, ns);
   });
 
   test('Scaled: from → to with the lag, once per change; kubectl describe vp lists it', async () => {
     await createPool(env!.kube, ns, 'busy', { vendors: [vendor('busy-v')], workers: { minReplicas: 1, maxReplicas: 3, targetLagPerReplica: 10 } });
     await until('1 replica', async () => (await env!.kube.request<{ spec: { replicas: number } }>({ method: 'GET', path: paths.deployment(ns, deploymentName('busy')) })).spec.replicas === 1);
-    const p = redis.pipeline();
+    const p = redisServer.redis.pipeline();
     for (let i = 0; i < 15; i++) p.xadd(keys.stream('busy-v'), '*', 'id', String(i));
     await p.exec();
     const scaled = await eventWith(ns, 'busy', 'Scaled');
@@ -100,7 +96,7 @@ d('Events on VendorPools (real kube-apiserver)', () => {
 
   test('VendorNameTaken: a Warning on the pool that lost the vendor name', async () => {
     await createPool(env!.kube, ns, 'owner', { vendors: [vendor('contested')] });
-    await until('owner registered', async () => (await new VendorRegistry(redis).get('contested'))?.pool === `${ns}/owner`);
+    await until('owner registered', async () => (await new VendorRegistry(redisServer.redis).get('contested'))?.pool === `${ns}/owner`);
     await new Promise((r) => setTimeout(r, 1100)); // creationTimestamp has 1 s resolution
     await createPool(env!.kube, ns, 'latecomer', { vendors: [vendor('contested')] });
     const e = await eventWith(ns, 'latecomer', 'VendorNameTaken');
@@ -147,7 +143,6 @@ if (!haveCompiledController()) console.warn(`SKIPPED (LeaderElected Event): ${co
 withCompiled('LeaderElected Event from the controller process (main.ts)', () => {
   test('the new leader says so on its Lease and on every pool it reconciles', async () => {
     const ns = await createNamespace(env!.kube, 'vf-events-leader');
-    const redisServer = await startRedis();
     await createPool(env!.kube, ns, 'watched', { vendors: [vendor('watched-v')] });
     const port = await freePort();
     const child = spawn(process.execPath, [compiledController], {
@@ -184,7 +179,6 @@ withCompiled('LeaderElected Event from the controller process (main.ts)', () => 
       child.kill('SIGTERM');
       await exited;
       await forceDelete(ns, 'watched');
-      await redisServer.stop();
       await deleteNamespace(env!.kube, ns);
     }
   });

@@ -8,11 +8,12 @@ import { pino } from 'pino';
 import { createLeaderElector } from '../../controller/leader.js';
 import type { KubeClient } from '../../controller/kube.js';
 import { freePort, waitForPort } from '../../testing/ports.js';
-import { startRedis, type RedisServer } from '../../testing/redis-server.js';
+import { useRedisServer } from '../../testing/use-redis-server.js';
 import { compiledController, createNamespace, deleteNamespace, describeWithKube, haveCompiledController, until } from './support.js';
 
 const { describe: withKube, env } = await describeWithKube();
 const d = haveCompiledController() ? withKube : describe.skip;
+const redisServer = useRedisServer();
 if (!haveCompiledController()) console.warn(`SKIPPED (leader election): ${compiledController} is missing; run npm run build first`);
 
 const LEASE_MS = 4000;
@@ -27,17 +28,14 @@ interface Proc {
 
 d('leader election (two controller processes, real Lease)', () => {
   let ns = '';
-  let redisServer: RedisServer;
   const procs: Proc[] = [];
 
   beforeAll(async () => {
     ns = await createNamespace(env!.kube, 'vf-leader');
-    redisServer = await startRedis();
   });
   afterAll(async () => {
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await Promise.all(procs.map((p) => p.exited));
-    await redisServer.stop();
     await deleteNamespace(env!.kube, ns);
   });
 

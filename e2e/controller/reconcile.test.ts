@@ -12,26 +12,24 @@ import { CONTENT, isKubeError } from '../../controller/kube.js';
 import { createControllerMetrics } from '../../controller/metrics.js';
 import { keys } from '../../core/keys.js';
 import { VendorRegistry } from '../../core/registry.js';
-import { startRedis, type RedisServer } from '../../testing/redis-server.js';
+import { startRedis } from '../../testing/redis-server.js';
+import { useRedisServer } from '../../testing/use-redis-server.js';
 import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
+const redisServer = useRedisServer();
 
 d('controller reconcile (real kube-apiserver)', () => {
   let ns = '';
-  let redisServer: RedisServer;
-  let redis: Redis;
   let registry: VendorRegistry;
   let controller: Controller;
   const metrics = createControllerMetrics();
 
   beforeAll(async () => {
     ns = await createNamespace(env!.kube, 'vf-reconcile');
-    redisServer = await startRedis();
-    redis = new Redis(redisServer.url);
-    registry = new VendorRegistry(redis);
+    registry = new VendorRegistry(redisServer.redis);
     controller = createController(
-      testControllerOptions(env!, redis, ns, {
+      testControllerOptions(env!, redisServer.redis, ns, {
         registry,
         metrics,
         deployment: { defaultImage: 'vendorfetch:test', redisUrl: { secretKeyRef: { name: 'redis', key: 'url' } }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
@@ -43,8 +41,6 @@ d('controller reconcile (real kube-apiserver)', () => {
   afterAll(async () => {
     await deletePools(env!.kube, ns); // while the controller still runs to remove their finalizers
     await controller.stop();
-    redis.disconnect();
-    await redisServer.stop();
     await deleteNamespace(env!.kube, ns);
   });
 
@@ -137,7 +133,7 @@ d('controller reconcile (real kube-apiserver)', () => {
     const replicas = async () => (await getDeployment('laggy')).spec?.replicas;
     await until('1 replica at no lag', async () => (await replicas()) === 1);
     const add = async (n: number) => {
-      const p = redis.pipeline();
+      const p = redisServer.redis.pipeline();
       for (let i = 0; i < n; i++) p.xadd(keys.stream('lagger'), '*', 'id', String(i));
       await p.exec();
     };
@@ -151,7 +147,7 @@ d('controller reconcile (real kube-apiserver)', () => {
     });
     expect(pool.status?.vendors).toEqual([{ name: 'lagger', lag: 115, pending: 0, circuit: 'unknown' }]);
 
-    await redis.del(keys.stream('lagger'));
+    await redisServer.redis.del(keys.stream('lagger'));
     const dropped = Date.now();
     await new Promise((r) => setTimeout(r, 1500));
     expect(await replicas()).toBe(3); // held by the 3 s window
@@ -206,7 +202,7 @@ d('controller reconcile (real kube-apiserver)', () => {
 });
 
 d('controller when Redis goes away (real kube-apiserver)', () => {
-  test('Degraded/RegistryUnavailable while Redis is down; the registry comes back by itself', async () => {
+  test('Degraded/RegistryUnavailable while Redis is down, with no replicas, lag or vendors left over from before; the registry comes back by itself', async () => {
     const ns = await createNamespace(env!.kube, 'vf-redisdown');
     let server = await startRedis();
     const port = server.port;
@@ -225,6 +221,7 @@ d('controller when Redis goes away (real kube-apiserver)', () => {
       await controller.start();
       await createPool(env!.kube, ns, 'fragile', { vendors: [vendor('fragile-vendor')] });
       await until('healthy', async () => (await degraded())?.status === 'False');
+      expect((await getPool(env!.kube, ns, 'fragile')).status).toMatchObject({ replicas: 1, lag: 0, vendors: [{ name: 'fragile-vendor' }] });
 
       await server.stop();
       const down = await until('Degraded while Redis is down', async () => {
@@ -232,6 +229,13 @@ d('controller when Redis goes away (real kube-apiserver)', () => {
         return c?.status === 'True' ? c : undefined;
       });
       expect(down.reason).toBe('RegistryUnavailable');
+      // Only what this pass could observe: the spec's vendor names, not the last lag or replicas.
+      const during = (await getPool(env!.kube, ns, 'fragile')).status;
+      expect(during).toMatchObject({ vendorNames: 'fragile-vendor' });
+      expect(during).not.toHaveProperty('replicas');
+      expect(during).not.toHaveProperty('readyReplicas');
+      expect(during).not.toHaveProperty('lag');
+      expect(during).not.toHaveProperty('vendors');
 
       // A fresh, empty Redis on the same address (as after a restart without persistence).
       const { spawn } = await import('node:child_process');
@@ -240,6 +244,7 @@ d('controller when Redis goes away (real kube-apiserver)', () => {
       server = { ...server, process: child, stop: async () => void (child.kill('SIGTERM'), await exited) };
       await until('registry re-published', async () => (await registry.get('fragile-vendor'))?.pool === `${ns}/fragile`, 15_000);
       await until('healthy again', async () => (await degraded())?.status === 'False', 15_000);
+      expect((await getPool(env!.kube, ns, 'fragile')).status).toMatchObject({ replicas: 1, lag: 0, vendors: [{ name: 'fragile-vendor' }] });
 
       await env!.kube.request({ method: 'DELETE', path: paths.pool(ns, 'fragile') });
       await until('pool gone', async () => {

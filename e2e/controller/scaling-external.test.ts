@@ -6,34 +6,29 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { V1Deployment } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
 import { parseAllDocuments } from 'yaml';
-import { FIELD_MANAGER, paths } from '../../controller/api-types.js';
+import { FIELD_MANAGER, paths, vendorPoolSchema } from '../../controller/api-types.js';
 import { findCondition } from '../../controller/conditions.js';
 import { createController, type Controller } from '../../controller/controller.js';
 import { deploymentName } from '../../controller/deployment.js';
 import { CONTENT } from '../../controller/kube.js';
 import { HANDOVER_MANAGER } from '../../controller/reconcile.js';
 import { keys } from '../../core/keys.js';
-import { vendorPoolSchema } from '../../core/vendorpool.js';
-import { startRedis, type RedisServer } from '../../testing/redis-server.js';
+import { useRedisServer } from '../../testing/use-redis-server.js';
 import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, REPO_ROOT, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
+const redisServer = useRedisServer();
 
 d('external scaling (real kube-apiserver)', () => {
   let ns = '';
-  let redisServer: RedisServer;
-  let redis: Redis;
   let controller: Controller;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   beforeAll(async () => {
     ns = await createNamespace(env!.kube, 'vf-external');
-    redisServer = await startRedis();
-    redis = new Redis(redisServer.url);
     controller = createController(
-      testControllerOptions(env!, redis, ns, {
+      testControllerOptions(env!, redisServer.redis, ns, {
         lagPollMs: 200,
         deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: redisServer.url }, mongodbUrl: { value: 'mongodb://m:27017/vf' } },
       }),
@@ -44,8 +39,6 @@ d('external scaling (real kube-apiserver)', () => {
   afterAll(async () => {
     await deletePools(env!.kube, ns);
     await controller.stop();
-    redis.disconnect();
-    await redisServer.stop();
     await deleteNamespace(env!.kube, ns);
   });
 
@@ -64,7 +57,7 @@ d('external scaling (real kube-apiserver)', () => {
       contentType: CONTENT.merge,
     });
   const addLag = async (vendorName: string, n: number) => {
-    const p = redis.pipeline();
+    const p = redisServer.redis.pipeline();
     for (let i = 0; i < n; i++) p.xadd(keys.stream(vendorName), '*', 'id', String(i));
     await p.exec();
   };

@@ -5,9 +5,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { paths } from '../../controller/api-types.js';
+import { paths, vendorPoolSchema } from '../../controller/api-types.js';
 import { isKubeError } from '../../controller/kube.js';
-import { vendorPoolSchema } from '../../core/vendorpool.js';
 import { createNamespace, deleteNamespace, describeWithKube, poolObject, REPO_ROOT, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();

@@ -6,41 +6,35 @@
 // scheduler or kube-controller-manager here, so the test plays both: it creates the worker pod
 // and reports it Unschedulable, as kube-scheduler would for a nodeSelector no node matches.
 import type { CoreV1Event, V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
-import { Redis } from 'ioredis';
 import { paths } from '../../controller/api-types.js';
 import { findCondition } from '../../controller/conditions.js';
 import { createController, type Controller, type ControllerOptions } from '../../controller/controller.js';
 import { deploymentName, selectorLabels } from '../../controller/deployment.js';
 import { CONTENT, isKubeError } from '../../controller/kube.js';
-import { startRedis, type RedisServer } from '../../testing/redis-server.js';
+import { useRedisServer } from '../../testing/use-redis-server.js';
 import { createNamespace, createPool, deleteNamespace, deletePools, describeWithKube, getPool, testControllerOptions, until, vendor } from './support.js';
 
 const { describe: d, env } = await describeWithKube();
+const redisServer = useRedisServer();
 
 const pdbPath = (ns: string, pool: string) => `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${deploymentName(pool)}`;
 
 d('worker pods: settings, PodDisruptionBudget, unschedulable pods, no store (real kube-apiserver)', () => {
   let ns = '';
-  let redisServer: RedisServer;
-  let redis: Redis;
   const controllers: Controller[] = [];
 
   beforeAll(async () => {
     ns = await createNamespace(env!.kube, 'vf-workerpods');
-    redisServer = await startRedis();
-    redis = new Redis(redisServer.url);
   });
   afterAll(async () => {
     await deletePools(env!.kube, ns); // while a controller still runs to remove their finalizers
     for (const c of controllers) await c.stop();
-    redis.disconnect();
-    await redisServer.stop();
     await deleteNamespace(env!.kube, ns);
   });
 
   async function startController(deployment: Partial<ControllerOptions['deployment']>, watch = ns): Promise<Controller> {
     const c = createController(
-      testControllerOptions(env!, redis, watch, {
+      testControllerOptions(env!, redisServer.redis, watch, {
         identity: 'worker-pods-test',
         deployment: { defaultImage: 'vendorfetch:test', redisUrl: { value: 'redis://r:6379' }, ...deployment },
       }),
@@ -114,6 +108,36 @@ d('worker pods: settings, PodDisruptionBudget, unschedulable pods, no store (rea
     });
     expect(findCondition(pool.status?.conditions, 'Degraded')?.message).toContain('spec.workers.podDisruptionBudget.maxUnavailable: set maxUnavailable or minAvailable, not both');
     expect(await gone(getDeployment(ns, 'both-bounds'))).toBe(true);
+  });
+
+  test('a pool whose spec turns invalid keeps no replicas, lag or vendors from before in its status; fixed, they come back', async () => {
+    await createPool(env!.kube, ns, 'turns-bad', { vendors: [vendor('tb')], workers: { minReplicas: 2 } });
+    const healthy = await until('replicas in the status', async () => {
+      const p = await getPool(env!.kube, ns, 'turns-bad');
+      return p.status?.replicas === 2 ? p : undefined;
+    });
+    expect(healthy.status).toMatchObject({ lag: 0, vendorNames: 'tb', vendors: [{ name: 'tb' }] });
+    // Both budget bounds: the CRD lets it through (open object), the controller refuses it.
+    const patch = (podDisruptionBudget: unknown) =>
+      env!.kube.request({ method: 'PATCH', path: paths.pool(ns, 'turns-bad'), body: { spec: { workers: { podDisruptionBudget } } }, contentType: CONTENT.merge });
+    await patch({ maxUnavailable: 1, minAvailable: 1 });
+    const invalid = await until('InvalidSpec', async () => {
+      const p = await getPool(env!.kube, ns, 'turns-bad');
+      return findCondition(p.status?.conditions, 'Degraded')?.reason === 'InvalidSpec' ? p : undefined;
+    });
+    expect(invalid.status?.observedGeneration).toBe(invalid.metadata.generation);
+    for (const field of ['replicas', 'readyReplicas', 'lag', 'vendors', 'vendorNames', 'pendingPods', 'unschedulablePods']) {
+      expect(invalid.status).not.toHaveProperty(field);
+    }
+    // The Deployment made while the spec was valid is left as it was.
+    expect((await getDeployment(ns, 'turns-bad')).spec?.replicas).toBe(2);
+
+    await patch({ minAvailable: null });
+    const fixed = await until('replicas back in the status', async () => {
+      const p = await getPool(env!.kube, ns, 'turns-bad');
+      return p.status?.replicas === 2 && findCondition(p.status.conditions, 'Degraded')?.status === 'False' ? p : undefined;
+    });
+    expect(fixed.status).toMatchObject({ lag: 0, vendorNames: 'tb' });
   });
 
   test('a nodeSelector no node matches: the Pending pod shows in the status (pendingPods, unschedulablePods, Ready=False WorkersUnschedulable)', async () => {
