@@ -59,7 +59,7 @@ const ipOf = (req: Request): string => `ip:${req.ip ?? 'unknown'}`;
 
 function tooMany(res: Response, retryAfterSeconds: number, perSecond: number) {
   res.setHeader('Retry-After', String(retryAfterSeconds));
-  return httpError('rate_limited', 429, `more than ${perSecond} requests per second from this client`);
+  return httpError('rate_limited', `more than ${perSecond} requests per second from this client`);
 }
 
 export interface ClientGuardOptions {
@@ -88,7 +88,7 @@ export function clientGuard(opts: ClientGuardOptions): RequestHandler {
     const authenticated = keyDigests.length === 0 || clientId !== undefined;
     const unauthorized = () => {
       res.setHeader('WWW-Authenticate', 'Bearer');
-      return httpError('unauthorized', 401, 'a valid "Authorization: Bearer <api key>" header is required');
+      return httpError('unauthorized', 'a valid "Authorization: Bearer <api key>" header is required');
     };
     const proceed = () => {
       if (!authenticated) return next(unauthorized());

@@ -3,7 +3,7 @@
 // Middleware order: metrics and access logs see every request; API keys and the per-client
 // rate limit guard only the client routes (/jobs, /openapi.json) — probes and the vendors'
 // signed webhook route (which has a limit of its own) are exempt; one error mapper at the end.
-// /metrics is NOT served here: it has a port of its own (metrics-server.ts), off the ingress.
+// /metrics is NOT served here: it has a port of its own (core/probe-server.ts), off the ingress.
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
 import { clientGuard, createLimiter, RATE_LIMIT_PREFIX } from './access.js';
@@ -77,7 +77,7 @@ export function createApp(deps: ApiDeps): Express {
 
   app.get('/readyz', async (_req, res) => {
     if (deps.lifecycle?.draining) {
-      sendProblem(res, problem('unavailable', 503, 'shutting down'));
+      sendProblem(res, problem('unavailable', 'shutting down'));
       return;
     }
     const [store, redis] = await Promise.allSettled([
@@ -86,7 +86,7 @@ export function createApp(deps: ApiDeps): Express {
     ]);
     const down = [...(store.status === 'rejected' ? ['store'] : []), ...(redis.status === 'rejected' ? ['redis'] : [])];
     if (down.length > 0) {
-      sendProblem(res, problem('unavailable', 503, `not reachable: ${down.join(', ')}`));
+      sendProblem(res, problem('unavailable', `not reachable: ${down.join(', ')}`));
       return;
     }
     res.json({ status: 'ready' });

@@ -39,14 +39,12 @@ export const scopedIdempotencyKey = (client: string, route: string, key: string)
 
 export const idempotencyKeyReused = (): VendorfetchError =>
   new VendorfetchError('idempotency_key_reused', 'this Idempotency-Key was already used with another request body or vendor', {
-    httpStatus: 422,
     retryable: false,
     details: { errors: [{ field: 'Idempotency-Key', detail: 'already used for a different request; use a new key' }] },
   });
 
 export const idempotencyKeyInFlight = (): VendorfetchError =>
   new VendorfetchError('idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed; retry shortly', {
-    httpStatus: 409,
     retryable: true,
   });
 

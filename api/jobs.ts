@@ -109,12 +109,12 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
 
     const vendor = sub.vendor ?? opts.defaultVendor;
     if (vendor === undefined) {
-      throw httpError('unknown_vendor', 422, 'no "vendor" given and no default vendor is configured', [
+      throw httpError('unknown_vendor', 'no "vendor" given and no default vendor is configured', [
         { field: 'vendor', detail: 'required' },
       ]);
     }
     if (registry.get(vendor) === undefined) {
-      throw httpError('unknown_vendor', 422, `unknown vendor "${vendor.slice(0, 64)}"`, [{ field: 'vendor', detail: 'unknown vendor' }]);
+      throw httpError('unknown_vendor', `unknown vendor "${vendor.slice(0, 64)}"`, [{ field: 'vendor', detail: 'unknown vendor' }]);
     }
 
     // Idempotency-Key (api/idempotency.ts): scoped by client and route; a repeat in flight →
@@ -162,7 +162,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
     } catch (e) {
       throw asStoreError(e);
     }
-    if (job === null) throw httpError('not_found', 404, `no job ${id}`);
+    if (job === null) throw httpError('not_found', `no job ${id}`);
     res.json(jobView(job));
   });
 

@@ -67,20 +67,19 @@ export function parseJsonText(text: string, maxDepth: number): unknown {
   if (!scan.ok) {
     if (scan.reason === 'too_deep') {
       throw new VendorfetchError('too_deep', `the JSON body is nested deeper than the limit of ${scan.limit} levels`, {
-        httpStatus: 400,
         retryable: false,
         details: { errors: [{ field: 'body', detail: `nested deeper than ${scan.limit} levels` }] },
       });
     }
     const shown = scan.token.length > 24 ? `${scan.token.slice(0, 20)}…` : scan.token;
-    throw httpError('validation', 400, `the number ${shown} is out of range (not finite)`, [
+    throw httpError('validation', `the number ${shown} is out of range (not finite)`, [
       { field: 'body', detail: `number ${shown} is not finite; numbers must lie within ±1.7976931348623157e308` },
     ]);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw httpError('malformed_json', 400, 'the request body is not valid JSON');
+    throw httpError('malformed_json', 'the request body is not valid JSON');
   }
 }
 
@@ -95,7 +94,7 @@ export function jsonBody(opts: { limit: number | string; maxDepth: number }): Re
   const parse: RequestHandler = (req, _res, next) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(req.headers['content-type'] ?? '')?.[1]?.toLowerCase();
     if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
-      next(httpError('unsupported_media_type', 415, `charset "${charset.slice(0, 32)}" is not supported; send UTF-8`));
+      next(httpError('unsupported_media_type', `charset "${charset.slice(0, 32)}" is not supported; send UTF-8`));
       return;
     }
     const bytes: unknown = req.body;

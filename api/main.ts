@@ -1,13 +1,13 @@
 // The api program: reads the environment once, wires the parts, listens, shuts down cleanly.
 import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
+import { startProbeServer } from '../core/probe-server.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
 import { envSecrets, fileSecrets, firstOf } from '../core/secrets.js';
 import { createJobStore } from '../core/store/index.js';
 import { createApp } from './app.js';
 import { parseApiConfig } from './config.js';
 import { createApiMetrics } from './metrics.js';
-import { startApiMetricsServer } from './metrics-server.js';
 import { createApiRedis, createSubscriberRedis } from './redis.js';
 import { drain, listen } from './server.js';
 import { vendorLookup } from './vendors.js';
@@ -22,7 +22,7 @@ const logger = createLogger('api', config.LOG_LEVEL);
 
 async function main(): Promise<void> {
   // Start-up order: store, Redis, registry, then the listener; shutdown in reverse.
-  const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, sqlitePath: config.VF_SQLITE_PATH, logger });
+  const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, mongoWriteConcern: config.VF_MONGODB_WRITE_CONCERN, sqlitePath: config.VF_SQLITE_PATH, logger });
   const redis = await createApiRedis(config.REDIS_URL);
   const subscriber = await createSubscriberRedis(config.REDIS_URL);
   const registryView = new RegistryView(new VendorRegistry(redis), subscriber, undefined, {
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
 
   const server = await listen(app, config.PORT, config.HOST);
   // Metrics on their own port (not behind the public ingress), bound like the api itself.
-  const metricsServer = await startApiMetricsServer(metrics.registry, config.API_METRICS_PORT, config.HOST);
+  const metricsServer = await startProbeServer({ port: config.API_METRICS_PORT, host: config.HOST, registry: metrics.registry });
   logger.info(
     { port: config.PORT, metrics_port: metricsServer.port, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}`, auth: config.VF_API_KEYS.length > 0 },
     'api listening',

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseApiConfig } from './config.js';
 import { openApiDocument } from './openapi.js';
-import { problemTitles } from './problem.js';
+import { problemCodes } from './problem.js';
 import { problemDocs } from './problem-types.js';
 import { jobSchema } from './schemas.js';
 import {
@@ -132,8 +132,8 @@ describe('over HTTP', () => {
   });
 
   test('every problem code has a page, and an unknown one is a 404 problem', async () => {
-    expect(Object.keys(problemDocs).sort()).toEqual(Object.keys(problemTitles).sort());
-    for (const code of Object.keys(problemTitles)) {
+    expect(Object.keys(problemDocs).sort()).toEqual(Object.keys(problemCodes).sort());
+    for (const code of Object.keys(problemCodes)) {
       const res = await fetch(`${api.base}/problems/${code.replaceAll('_', '-')}`);
       expect(res.status).toBe(200);
     }

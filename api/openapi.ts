@@ -5,6 +5,7 @@
 // checked against this document (testing/api-app.ts), and the Postman collection in
 // docs/postman/ is generated from it (scripts/postman.ts).
 import { z } from 'zod';
+import { WEBHOOK_ROUTE } from '../core/webhook-route.js';
 import { requestSchemas, responseSchemas } from './schemas.js';
 
 const ref = (name: keyof typeof requestSchemas | keyof typeof responseSchemas) => ({ $ref: `#/components/schemas/${name}` });
@@ -125,7 +126,7 @@ export const openApiDocument = {
         },
       },
     },
-    '/vendor-webhook/{vendor}': {
+    [`${WEBHOOK_ROUTE}/{vendor}`]: {
       post: {
         operationId: 'deliverWebhook',
         tags: ['webhooks'],

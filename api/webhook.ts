@@ -19,6 +19,7 @@ import { clean } from '../core/clean.js';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
 import { isFinished, type Job } from '../core/job.js';
 import { keys } from '../core/keys.js';
+import { WEBHOOK_ROUTE } from '../core/webhook-route.js';
 import * as queue from '../core/queue.js';
 import { createLimiter, ipRateLimit, WEBHOOK_RATE_LIMIT_PREFIX } from './access.js';
 import type { ApiDeps } from './deps.js';
@@ -89,21 +90,21 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       count('_unknown', 'unknown_vendor'); // not the name: a caller must not grow the label set
       // Close the connection: the unread body must not be parsed as the next request.
       res.setHeader('Connection', 'close');
-      next(httpError('not_found', 404, `no webhook endpoint for vendor "${vendor.slice(0, 64)}"`));
+      next(httpError('not_found', `no webhook endpoint for vendor "${vendor.slice(0, 64)}"`));
       return;
     }
     next();
   };
 
   const router = Router();
-  router.post('/vendor-webhook/:vendor', ...limited, knownVendor, raw, async (req, res) => {
+  router.post(`${WEBHOOK_ROUTE}/:vendor`, ...limited, knownVendor, raw, async (req, res) => {
     const vendor = String(req.params['vendor'] ?? '');
     const entry = registry.get(vendor);
     const secretRef = entry?.spec.mode === 'async' ? entry.spec.webhookSecretRef : undefined;
     if (!entry || !secretRef) {
       // The registry changed while the body was read.
       count('_unknown', 'unknown_vendor');
-      throw httpError('not_found', 404, `no webhook endpoint for vendor "${vendor.slice(0, 64)}"`);
+      throw httpError('not_found', `no webhook endpoint for vendor "${vendor.slice(0, 64)}"`);
     }
     const namespace = entry.pool.includes('/') ? entry.pool.slice(0, entry.pool.indexOf('/')) : undefined;
     const secret = await secrets.resolve(secretRef, namespace);
@@ -126,7 +127,7 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
     if (!verified.ok) {
       count(vendor, verified.reason === 'stale' ? 'stale' : 'bad_signature');
       if (verified.reason === 'bad_secret') logger.error({ vendor }, 'webhook secret is not a whsec_<base64> value');
-      throw httpError('unauthorized', 401, `webhook signature rejected (${verified.reason.replace('_', ' ')})`);
+      throw httpError('unauthorized', `webhook signature rejected (${verified.reason.replace('_', ' ')})`);
     }
 
     let parsed: ReturnType<typeof parseWebhookBody>;
@@ -157,7 +158,7 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       // copy must not have been told "done"; the vendor retries and then hears "duplicate".
       count(vendor, 'duplicate');
       res.setHeader('Retry-After', '1');
-      throw httpError('conflict', 409, `webhook ${String(webhookId)} is being processed; deliver again later`);
+      throw httpError('conflict', `webhook ${String(webhookId)} is being processed; deliver again later`);
     }
 
     let answered = false;
@@ -171,11 +172,11 @@ export function webhookRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       }
       if (job === null) {
         count(vendor, 'unknown_job');
-        throw httpError('not_found', 404, `no job ${parsed.requestId}`);
+        throw httpError('not_found', `no job ${parsed.requestId}`);
       }
       if (job.vendor !== vendor) {
         count(vendor, 'wrong_vendor');
-        throw httpError('conflict', 409, `job ${parsed.requestId} belongs to another vendor`);
+        throw httpError('conflict', `job ${parsed.requestId} belongs to another vendor`);
       }
       let completed = false;
       if (!isFinished(job.status)) {

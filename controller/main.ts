@@ -10,12 +10,12 @@ import { z } from 'zod';
 import { logLevel, parseEnv } from '../core/env.js';
 import { gracefulShutdown } from '../core/lifecycle.js';
 import { createLogger } from '../core/logger.js';
+import { startProbeServer } from '../core/probe-server.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createController, type Controller } from './controller.js';
 import { announceLeader } from './events.js';
 import { loadRotatingKubeConfig } from './credentials.js';
 import type { EnvSource } from './deployment.js';
-import { startHealthServer } from './health.js';
 import { createKubeClient } from './kube.js';
 import { createLeaderElector, DEFAULT_TIMINGS, validateTimings } from './leader.js';
 import { createControllerMetrics } from './metrics.js';
@@ -158,7 +158,7 @@ const shutdown = gracefulShutdown(
   env.VF_SHUTDOWN_TIMEOUT_MS,
 );
 
-const health = await startHealthServer({
+const health = await startProbeServer({
   port: env.METRICS_PORT,
   host: env.METRICS_HOST,
   registry: metrics.registry,

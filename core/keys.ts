@@ -41,7 +41,7 @@ export const keys = {
   recoveryLock: (pool: string) => `vf:recovering:${pool}`,
   /** Lock held by the one sweeper of a worker pool at a time (SET NX PX). */
   sweeperLock: (pool: string) => `vf:sweeper:${pool}`,
-  /** An Idempotency-Key whose first request is still being handled (SET NX PX): repeats → 409. */
+  /** An Idempotency-Key whose first request is still being handled (SET NX PX): repeats are refused meanwhile. */
   idempotencyInFlight: (scopedKeyHash: string) => `vf:idem:${scopedKeyHash}`,
   /** Lock held by the one worker (of any pool) running retention at a time (SET NX PX). */
   retentionLock: 'vf:retention:lock',

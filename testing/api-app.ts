@@ -21,7 +21,7 @@ import addFormatsModule from 'ajv-formats';
 import { createApp } from '../api/app.js';
 import type { ApiOptions } from '../api/deps.js';
 import { createApiMetrics, type ApiMetrics } from '../api/metrics.js';
-import { startApiMetricsServer } from '../api/metrics-server.js';
+import { startProbeServer } from '../core/probe-server.js';
 import { openApiDocument } from '../api/openapi.js';
 import { createApiRedis, createSubscriberRedis } from '../api/redis.js';
 import { vendorLookup } from '../api/vendors.js';
@@ -138,7 +138,7 @@ export async function startApi(
     srv.listen(0, '127.0.0.1', () => resolve(srv));
   });
   const { port } = server.address() as AddressInfo;
-  const metricsServer = await startApiMetricsServer(metrics.registry, 0, '127.0.0.1');
+  const metricsServer = await startProbeServer({ port: 0, host: '127.0.0.1', registry: metrics.registry });
   return {
     base: `http://127.0.0.1:${port}`,
     metricsBase: `http://127.0.0.1:${metricsServer.port}`,

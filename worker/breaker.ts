@@ -21,7 +21,12 @@ export type CircuitName = 'closed' | 'open' | 'half-open';
 /** A failure the breaker counts (5xx, connection failure, unreadable answer). */
 export class CountedFailure extends Error {
   readonly brand = 'CountedFailure' as const;
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+    /** The vendor's HTTP status when the failure is that answer (a 5xx, a redirect, a body that is not JSON). */
+    readonly status?: number,
+  ) {
     super(message);
   }
 }

@@ -3,13 +3,12 @@
 // only then may another worker take them over. (Scale-down fault: a draining worker looked dead
 // 3 s into its drain and a live worker took over jobs it was still handing back or calling —
 // e2e/faults/scale-down.test.ts.)
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { keys } from '../core/keys.js';
 import * as queue from '../core/queue.js';
 import type { QueueEntry } from '../core/queue.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
-import { startRedis, type RedisServer } from '../testing/redis-server.js';
+import { useRedisServer } from '../testing/use-redis-server.js';
 import { createVendorBreaker } from './breaker.js';
 import { startVendorConsumer, type VendorConsumer } from './consumer.js';
 import { createWorkerMetrics } from './metrics.js';
@@ -19,17 +18,7 @@ import { createSlots } from './slots.js';
 const LIVENESS_MS = 300;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-let redisServer: RedisServer;
-let redis: Redis;
-
-beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = new Redis(redisServer.url);
-});
-afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
-});
+const server = useRedisServer();
 
 /** A consumer whose jobs run until the test lets them finish (without acking: like a failed hand-back). */
 function consumer(vendor: string, name: string) {
@@ -43,8 +32,8 @@ function consumer(vendor: string, name: string) {
   };
   const c: VendorConsumer = startVendorConsumer({
     runtime: { spec, breaker: createVendorBreaker(spec) },
-    blocking: redis.duplicate(),
-    redis,
+    blocking: server.redis.duplicate(),
+    redis: server.redis,
     consumerName: name,
     slots: createSlots(2),
     maxBatch: () => 2,
@@ -61,8 +50,8 @@ function consumer(vendor: string, name: string) {
 
 test('a stopping consumer stays alive until its jobs have settled; then its pending entries may be taken over at once', async () => {
   const vendor = 'draining';
-  await queue.ensureGroup(redis, vendor);
-  await queue.enqueue(redis, vendor, 'job-1');
+  await queue.ensureGroup(server.redis, vendor);
+  await queue.enqueue(server.redis, vendor, 'job-1');
   const w = consumer(vendor, 'leaving');
   const t0 = Date.now();
   while (w.started.length === 0) {
@@ -73,14 +62,14 @@ test('a stopping consumer stays alive until its jobs have settled; then its pend
   const stopped = w.c.stop();
   // Several liveness periods into the drain, with the job still running: not dead to the others.
   await sleep(4 * LIVENESS_MS);
-  expect(await redis.exists(keys.consumerAlive(vendor, 'leaving'))).toBe(1);
-  expect(await queue.deadConsumers(redis, vendor, 'survivor', LIVENESS_MS)).toEqual([]);
+  expect(await server.redis.exists(keys.consumerAlive(vendor, 'leaving'))).toBe(1);
+  expect(await queue.deadConsumers(server.redis, vendor, 'survivor', LIVENESS_MS)).toEqual([]);
 
   // The job settles without acking its entry (a hand-back whose store write failed): once the
   // consumer has stopped, its key is gone and the entry is taken over without waiting.
   w.finish();
   await stopped;
-  expect(await redis.exists(keys.consumerAlive(vendor, 'leaving'))).toBe(0);
+  expect(await server.redis.exists(keys.consumerAlive(vendor, 'leaving'))).toBe(0);
   await sleep(LIVENESS_MS); // (a consumer must also be idle that long: see queue.deadConsumers)
-  expect(await queue.deadConsumers(redis, vendor, 'survivor', LIVENESS_MS)).toEqual(['leaving']);
+  expect(await queue.deadConsumers(server.redis, vendor, 'survivor', LIVENESS_MS)).toEqual(['leaving']);
 }, 20_000);

@@ -8,9 +8,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Redis } from 'ioredis';
 import { startProgram } from '../testing/programs.js';
-import { startRedis, type RedisServer } from '../testing/redis-server.js';
+import { useRedisServer } from '../testing/use-redis-server.js';
 import { enqueue } from '../core/queue.js';
 import { VendorRegistry } from '../core/registry.js';
 import { createSqliteJobStore } from '../core/store/sqlite.js';
@@ -18,20 +17,15 @@ import { vendorSpecSchema } from '../core/vendorpool.js';
 
 const MAIN = path.resolve('dist/worker/main.js');
 
-let redisServer: RedisServer;
-let redis: Redis;
+const server = useRedisServer();
 let dir: string;
 
 beforeAll(async () => {
   if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does)`);
-  redisServer = await startRedis();
-  redis = new Redis(redisServer.url);
   dir = await mkdtemp(path.join(os.tmpdir(), 'vf-worker-main-'));
 });
 
 afterAll(async () => {
-  redis?.disconnect();
-  await redisServer?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -56,11 +50,11 @@ test('runs a job end to end, serves metrics, and stops cleanly on SIGTERM', asyn
   const sqlitePath = path.join(dir, 'jobs.db');
   const store = await createSqliteJobStore({ path: sqlitePath });
   const pool = 'local/main-test';
-  await new VendorRegistry(redis).publish(pool, [
+  await new VendorRegistry(server.redis).publish(pool, [
     vendorSpecSchema.parse({ name: 'bob', url: vendorUrl, quota: { requestsPerSecond: 100 } }),
   ]);
   const worker = await startProgram('worker', MAIN, {
-    REDIS_URL: redisServer.url,
+    REDIS_URL: server.url,
     MONGODB_URL: '', // empty = unset: the SQLite file, even when the test run provides a MongoDB
     VF_SQLITE_PATH: sqlitePath,
     VF_POOL: pool,
@@ -71,7 +65,7 @@ test('runs a job end to end, serves metrics, and stops cleanly on SIGTERM', asyn
     const ready = await waitFor(() => worker.logs.find((l) => l.msg === 'worker ready'));
     const id = randomUUID();
     await store.create({ request_id: id, vendor: 'bob', payload: { q: 1 }, deadline_at: new Date(Date.now() + 60_000) }, new Date());
-    await enqueue(redis, 'bob', id);
+    await enqueue(server.redis, 'bob', id);
     const job = await waitFor(async () => {
       const j = await store.get(id);
       return j?.status === 'complete' ? j : undefined;

@@ -1,13 +1,14 @@
 // The worker program: reads the environment once, wires the parts, runs, shuts down cleanly.
-// Start-up: store → Redis → quota gate → worker (registry, consumers, timers) → metrics server.
+// Start-up: store → Redis → quota gate → worker (registry, consumers, timers) → probe server.
 // Shutdown on SIGTERM/SIGINT in reverse: metrics stay up until the worker has drained.
 import { gracefulShutdown } from '../core/lifecycle.js';
 import { Redis } from 'ioredis';
 import { createLogger } from '../core/logger.js';
+import { startProbeServer } from '../core/probe-server.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
 import { createJobStore } from '../core/store/index.js';
 import { parseWorkerConfig } from './config.js';
-import { createWorkerMetrics, startMetricsServer } from './metrics.js';
+import { createWorkerMetrics } from './metrics.js';
 import { createQuotaGate } from './quota.js';
 import { createWorker } from './worker.js';
 
@@ -23,6 +24,7 @@ const logger = createLogger('worker', config.LOG_LEVEL, { sync: true }).child({ 
 async function main(): Promise<void> {
   const store = await createJobStore({
     mongodbUrl: config.MONGODB_URL,
+    mongoWriteConcern: config.VF_MONGODB_WRITE_CONCERN,
     sqlitePath: config.VF_SQLITE_PATH,
     // MongoDB also gets a TTL index where the server has them; retention passes run anyway.
     retentionSeconds: config.VF_RETENTION_DAYS * 24 * 3600,
@@ -63,7 +65,8 @@ async function main(): Promise<void> {
     },
   });
   await worker.run();
-  const server = await startMetricsServer(metrics.registry, config.WORKER_METRICS_PORT);
+  // /metrics and /healthz (the worker Deployment's probes) on WORKER_METRICS_PORT.
+  const server = await startProbeServer({ port: config.WORKER_METRICS_PORT, registry: metrics.registry });
   logger.info(
     { metrics_port: server.port, concurrency: config.VF_CONCURRENCY, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}` },
     'worker ready',

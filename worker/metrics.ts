@@ -1,7 +1,5 @@
-// The worker's Prometheus metrics (vendorfetch_*), on a registry of its own (no globals), and
-// the tiny HTTP server that serves them with /healthz.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+// The worker's Prometheus metrics (vendorfetch_*), on a registry of its own (no globals); the
+// probe server (core/probe-server.ts) serves them.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CircuitName } from './breaker.js';
 
@@ -125,41 +123,5 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['vendor'] as const,
       registers,
     }),
-  };
-}
-
-export interface MetricsServer {
-  port: number;
-  close(): Promise<void>;
-}
-
-/** /metrics (Prometheus text) and /healthz (process alive) on 127.0.0.1-or-host:port; port 0 picks one. */
-export async function startMetricsServer(registry: Registry, port: number, host = '0.0.0.0'): Promise<MetricsServer> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/metrics') {
-      registry
-        .metrics()
-        .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text))
-        .catch(() => res.writeHead(500).end());
-    } else if (req.method === 'GET' && path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
-    } else {
-      res.writeHead(404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404 }));
-    }
-  });
-  server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  let closing: Promise<void> | undefined;
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      (closing ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      })),
   };
 }

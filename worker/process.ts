@@ -261,7 +261,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         code = 'aborted';
       } else if (isCountedFailure(e)) {
         outcome = { kind: 'failed', code: e.code, error: e.message };
-        code = /HTTP (\d+)/.exec(e.message)?.[1] ?? e.code;
+        code = e.status !== undefined ? String(e.status) : e.code;
       } else if (isTimeout(e)) {
         outcome = { kind: 'failed', code: 'vendor_timeout', error: `vendor_timeout: no answer within ${v.spec.timeoutSeconds}s` };
         code = 'timeout';

@@ -5,36 +5,30 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { createSqliteJobStore } from '../core/store/sqlite.js';
 import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
-import { startRedis, type RedisServer } from '../testing/redis-server.js';
+import { useRedisServer } from '../testing/use-redis-server.js';
 import { createWorkerMetrics } from './metrics.js';
 import { sweepOnce, type SweeperDeps } from './sweeper.js';
 
-let redisServer: RedisServer;
-let redis: Redis;
+const server = useRedisServer();
 let dir: string;
 let store: JobStore;
 
 beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = new Redis(redisServer.url);
   dir = await mkdtemp(path.join(os.tmpdir(), 'vf-sweeper-'));
 });
 beforeEach(async () => {
   store = await createSqliteJobStore({ path: path.join(dir, `${randomUUID()}.db`) });
-  await redis.flushall();
+  await server.redis.flushall();
 });
 afterEach(async () => {
   await store.close();
 });
 afterAll(async () => {
-  redis.disconnect();
-  await redisServer.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -45,7 +39,7 @@ const T = Date.parse('2026-06-01T12:00:00Z');
 function deps(over: Partial<SweeperDeps> = {}): SweeperDeps {
   return {
     store,
-    redis,
+    redis: server.redis,
     pool: `test/${randomUUID().slice(0, 8)}`,
     vendors: () => new Map([['mine', spec('mine')]]),
     registeredVendors: () => new Set(['mine', 'elsewhere']),
@@ -68,7 +62,7 @@ test('1,000+ older overdue jobs of a vendor no pool serves do not hide this pool
   await Promise.all(Array.from({ length: 1100 }, (_, i) => overdueJob('gone', 3_600_000 + i)));
   const mine = await overdueJob('mine', 5000);
   expect(await sweepOnce(deps({ unservedFailAfterMs: 0 }))).toBeGreaterThanOrEqual(1);
-  const stream = await redis.xrange(keys.stream('mine'), '-', '+');
+  const stream = await server.redis.xrange(keys.stream('mine'), '-', '+');
   expect(stream.map(([, f]) => f[1])).toEqual([mine]);
   expect((await store.get(mine))?.deadline_at.getTime()).toBe(T + 60_000);
 });
@@ -85,7 +79,7 @@ test('jobs of a vendor no pool serves: counted in a gauge; failed with a reason 
   expect(await store.get(old)).toMatchObject({ status: 'failed', error: expect.stringMatching(/^vendor_unserved: no pool serves vendor "gone"/) });
   expect((await store.get(recent))?.status).toBe('pending');
   expect((await store.get(elsewhere))?.status).toBe('pending');
-  expect(await redis.xlen(keys.deadLetter('gone'))).toBe(1);
+  expect(await server.redis.xlen(keys.deadLetter('gone'))).toBe(1);
 });
 
 test('nothing is failed as unserved while the registry is empty (Redis lost its data, not yet re-published)', async () => {

@@ -123,30 +123,3 @@ async function sweepUnserved(d: SweeperDeps): Promise<number> {
   }
   return failed;
 }
-
-/**
- * Redis lost its data: the stream entries of every pending job are gone, and waiting for
- * each job's deadline could take minutes. Queue every pending job of the pool's vendors again
- * now. Duplicates are harmless: the store decides, per entry, whether there is work left.
- * Returns how many jobs were queued.
- */
-export async function recoverLostQueue(d: Pick<SweeperDeps, 'store' | 'redis' | 'vendors' | 'metrics' | 'logger' | 'now' | 'batch'>): Promise<number> {
-  const now = d.now ?? Date.now;
-  // Every unfinished job has a deadline before "far ahead"; processing ones are left to their deadline.
-  const farAhead = new Date(now() + 10 * 365 * 24 * 3600 * 1000);
-  let queued = 0;
-  for (const vendor of d.vendors().keys()) {
-    const jobs = await d.store.findOverdue(farAhead, d.batch ?? 10_000, vendor);
-    for (const job of jobs) {
-      if (job.status !== 'pending') continue;
-      // Still parked for its backoff (the delayed set survived: this was a pool's first start,
-      // not a real loss): queuing it now would call the vendor before its backoff is over.
-      if ((await d.redis.zscore(keys.delayed(vendor), job.request_id)) !== null) continue;
-      await queue.enqueue(d.redis, vendor, job.request_id);
-      d.metrics.swept.inc({ vendor, action: 'recover' });
-      queued++;
-    }
-  }
-  d.logger.warn({ queued }, 'Redis lost its data: pending jobs queued again from the store');
-  return queued;
-}

@@ -87,20 +87,22 @@ export async function callVendor(req: VendorRequest): Promise<CallOutcome> {
     if (req.signal.aborted) throw e; // the timeout policy owns this one
     throw new CountedFailure('vendor_unreachable', `vendor_unreachable: ${networkReason(e)}`);
   }
-  await req.grant?.settle(timing(true));
+  // Sent now, not waited for: the answer need not sit behind a Redis round trip (settle never
+  // throws, and until it lands the gate only counts the grant more cautiously).
+  void req.grant?.settle(timing(true));
   const c = classifyStatus(res.status, req.spec.mode, res.headers.get('retry-after'), req.nowMs());
   if (c !== 'read_body') {
     await res.body?.cancel().catch(() => {
       // Discarding an answer we do not read: a failure here only means the socket is gone.
     });
-    if (c.kind === 'failed') throw new CountedFailure(c.code, c.error);
+    if (c.kind === 'failed') throw new CountedFailure(c.code, c.error, res.status);
     return c;
   }
   const text = await readLimited(res, req.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES, req.signal);
   try {
     return { kind: 'answered', status: res.status, body: text.trim() === '' ? null : JSON.parse(text) };
   } catch {
-    throw new CountedFailure('vendor_bad_answer', `vendor_bad_answer: HTTP ${res.status} with a body that is not JSON`);
+    throw new CountedFailure('vendor_bad_answer', `vendor_bad_answer: HTTP ${res.status} with a body that is not JSON`, res.status);
   }
 }
 

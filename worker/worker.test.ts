@@ -6,16 +6,16 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startRedis, type RedisServer } from '../testing/redis-server.js';
+import { useRedisServer } from '../testing/use-redis-server.js';
 import type { Job, JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { enqueue, ensureGroup, readNew } from '../core/queue.js';
 import { RegistryView, VendorRegistry } from '../core/registry.js';
 import { createSqliteJobStore } from '../core/store/sqlite.js';
 import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
-import { createWorkerMetrics, startMetricsServer } from './metrics.js';
+import { startProbeServer } from '../core/probe-server.js';
+import { createWorkerMetrics } from './metrics.js';
 import { createQuotaGate, type QuotaGate } from './quota.js';
 import { createWorker, type Worker, type WorkerOptions } from './worker.js';
 
@@ -61,15 +61,12 @@ async function startVendor(answer: FakeVendor['answer']): Promise<FakeVendor> {
 
 // ---- harness -----------------------------------------------------------------------------
 
-let redisServer: RedisServer;
-let redis: Redis;
+const server = useRedisServer();
 let dir: string;
 let store: JobStore;
 const cleanups: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  redisServer = await startRedis();
-  redis = new Redis(redisServer.url);
   dir = await mkdtemp(path.join(os.tmpdir(), 'vf-worker-'));
   store = await createSqliteJobStore({ path: path.join(dir, 'jobs.db') });
 });
@@ -80,8 +77,6 @@ afterEach(async () => {
 
 afterAll(async () => {
   await store.close();
-  redis.disconnect();
-  await redisServer.stop();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -111,14 +106,14 @@ async function startWorker(
   opts: { concurrency?: number; options?: WorkerOptions; webhookBaseUrl?: string; pool?: string } = {},
 ): Promise<Running> {
   const pool = opts.pool ?? `test/${randomUUID().slice(0, 8)}`;
-  const registry = new VendorRegistry(redis);
+  const registry = new VendorRegistry(server.redis);
   await registry.publish(pool, vendors);
-  const subscriber = redis.duplicate();
+  const subscriber = server.redis.duplicate();
   const view = new RegistryView(registry, subscriber, 200);
-  const quota: QuotaGate = createQuotaGate(redis);
+  const quota: QuotaGate = createQuotaGate(server.redis);
   const metrics = createWorkerMetrics({ defaultMetrics: false });
   const worker = createWorker({
-    redis,
+    redis: server.redis,
     registry: view,
     store,
     quota,
@@ -150,7 +145,7 @@ async function startWorker(
 async function submit(vendor: string, payload: unknown = { q: 1 }, pendingMs = 3000): Promise<string> {
   const id = randomUUID();
   await store.create({ request_id: id, vendor, payload, deadline_at: new Date(Date.now() + pendingMs) }, new Date());
-  await enqueue(redis, vendor, id);
+  await enqueue(server.redis, vendor, id);
   return id;
 }
 
@@ -204,7 +199,7 @@ describe('worker', () => {
     const options: WorkerOptions = { quotaWaitAllowanceMs: 200, callMarginMs: 0, sweepIntervalMs: 100, pendingTimeoutMs: 500 };
     const first = await startWorker([v], { options });
     await startWorker([v], { options, pool: first.pool });
-    const gate = createQuotaGate(redis);
+    const gate = createQuotaGate(server.redis);
     cleanups.push(() => gate.close());
     await gate.pause(name, 3000); // as after a vendor's 429 with Retry-After: 3
     const id = await submit(name);
@@ -252,7 +247,7 @@ describe('worker', () => {
     expect(vendor.calls[0]!.body).toEqual({ request_id: id, payload: { who: 'alice' } });
     expect((await metrics.jobsFinished.get()).values).toContainEqual(expect.objectContaining({ labels: { vendor: name, status: 'complete' }, value: 1 }));
     // Acknowledged: nothing left pending in the group.
-    expect((await redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
+    expect((await server.redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
   });
 
   it('retries a vendor that fails twice with growing backoff, then completes with attempts 3', async () => {
@@ -275,9 +270,11 @@ describe('worker', () => {
     const job = await finished(id);
     expect(job).toMatchObject({ status: 'failed', attempts: 3, error: 'vendor_error: HTTP 500' });
     expect(vendor.calls).toHaveLength(3);
-    const dead = await redis.xrange(keys.deadLetter(name), '-', '+');
+    const dead = await server.redis.xrange(keys.deadLetter(name), '-', '+');
     expect(dead.map(([, f]) => f)).toEqual([['id', id, 'error', 'vendor_error: HTTP 500', 'attempts', '3']]);
     expect((await metrics.deadLettered.get()).values[0]?.value).toBe(1);
+    // Failed calls are counted by the vendor's status, like answered ones.
+    expect((await metrics.vendorCalls.get()).values).toContainEqual(expect.objectContaining({ labels: { vendor: name, code: '500' }, value: 3 }));
   });
 
   it('fails a request the vendor refuses (4xx) at once, without retrying', async () => {
@@ -287,7 +284,7 @@ describe('worker', () => {
     const job = await finished(await submit(name));
     expect(job).toMatchObject({ status: 'failed', attempts: 1, error: 'vendor_rejected: HTTP 422' });
     expect(vendor.calls).toHaveLength(1);
-    expect(await redis.xlen(keys.deadLetter(name))).toBe(1);
+    expect(await server.redis.xlen(keys.deadLetter(name))).toBe(1);
   });
 
   it('times a slow vendor out and retries it', async () => {
@@ -313,13 +310,13 @@ describe('worker', () => {
       concurrency: 1,
     });
     const ids = [await submit(name), await submit(name), await submit(name), await submit(name)];
-    expect(await settledValue(() => redis.get(keys.circuit(name)), (c) => c === 'open')).toBe('open');
+    expect(await settledValue(() => server.redis.get(keys.circuit(name)), (c) => c === 'open')).toBe('open');
     const jobs = await Promise.all(ids.map(finished));
     expect(jobs.map((j) => j.status)).toEqual(['complete', 'complete', 'complete', 'complete']);
     // 2 failures + 4 answers: nobody called the vendor while the breaker was open.
     expect(vendor.calls).toHaveLength(6);
     expect(vendor.calls[2]!.at - vendor.calls[1]!.at).toBeGreaterThanOrEqual(950);
-    expect(await settledValue(() => redis.get(keys.circuit(name)), (c) => c === 'closed')).toBe('closed');
+    expect(await settledValue(() => server.redis.get(keys.circuit(name)), (c) => c === 'closed')).toBe('closed');
   });
 
   it('slows down on 429 + Retry-After without burning attempts', async () => {
@@ -333,15 +330,15 @@ describe('worker', () => {
     expect(vendor.calls[1]!.at - vendor.calls[0]!.at).toBeGreaterThanOrEqual(950);
     expect(vendor.calls[2]!.at - vendor.calls[1]!.at).toBeGreaterThanOrEqual(950);
     // Forgotten once the job finished (just after the store write, hence the wait).
-    expect(await settledValue(() => redis.hgetall(keys.freeCalls(name)), (h) => Object.keys(h).length === 0)).toEqual({});
+    expect(await settledValue(() => server.redis.hgetall(keys.freeCalls(name)), (h) => Object.keys(h).length === 0)).toEqual({});
   });
 
   it('reclaims an entry that a dead consumer read but never acknowledged', async () => {
     const name = vendorName();
     const vendor = use(await startVendor(() => ({ status: 200, body: { ok: true } })));
-    await ensureGroup(redis, name);
+    await ensureGroup(server.redis, name);
     const id = await submit(name);
-    const dead = redis.duplicate();
+    const dead = server.redis.duplicate();
     const taken = await readNew(dead, name, 'dead-consumer', 10, 100);
     dead.disconnect();
     expect(taken.entries.map((e) => e.requestId)).toEqual([id]);
@@ -351,7 +348,7 @@ describe('worker', () => {
     // The pool's first-start recovery may have queued the job too and finished it first; the
     // dead consumer's entry is still reclaimed (and acknowledged) within the timeout.
     expect(await settledValue(async () => (await metrics.reclaimed.get()).values[0]?.value, (n) => n === 1)).toBe(1);
-    expect(await settledValue(async () => (await redis.xpending(keys.stream(name), keys.group))[0], (n) => n === 0)).toBe(0);
+    expect(await settledValue(async () => (await server.redis.xpending(keys.stream(name), keys.group))[0], (n) => n === 0)).toBe(0);
     expect(vendor.calls).toHaveLength(1);
   });
 
@@ -360,9 +357,9 @@ describe('worker', () => {
   it('a dead worker\'s started job is reclaimed and finished within seconds, not after the 30 s visibility timeout', async () => {
     const name = vendorName();
     const vendor = use(await startVendor(() => ({ status: 200, body: { ok: true } })));
-    await ensureGroup(redis, name);
+    await ensureGroup(server.redis, name);
     const id = await submit(name, { q: 1 }, 120_000);
-    const dead = redis.duplicate();
+    const dead = server.redis.duplicate();
     expect((await readNew(dead, name, 'dead-worker', 10, 100)).entries.map((e) => e.requestId)).toEqual([id]);
     dead.disconnect();
     // It had started the call (processing, deadline 60 s ahead) when it died.
@@ -372,7 +369,7 @@ describe('worker', () => {
     const job = await finished(id);
     expect(job.status).toBe('complete');
     expect(Date.now() - started).toBeLessThan(8000);
-    expect((await redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
+    expect((await server.redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
   });
 
   it('async: the job stays processing after 202, is retried on callback timeout, then fails with callback_timeout', async () => {
@@ -396,7 +393,7 @@ describe('worker', () => {
     expect(job).toMatchObject({ status: 'failed', error: 'callback_timeout', attempts: 2 });
     expect(vendor.calls).toHaveLength(2);
     expect(vendor.calls[1]!.at - vendor.calls[0]!.at).toBeGreaterThanOrEqual(950);
-    expect(await redis.xlen(keys.deadLetter(name))).toBe(1);
+    expect(await server.redis.xlen(keys.deadLetter(name))).toBe(1);
   });
 
   it('async: a webhook that completed the job meanwhile wins; the sweeper leaves it alone', async () => {
@@ -437,10 +434,10 @@ describe('worker', () => {
     await registry.publish(pool, [spec(b, vendor.url)]);
     await waitFor('vendor a dropped', async () => !worker.vendors().includes(a));
     // Another pool's vendor is never consumed.
-    await new VendorRegistry(redis).publish('other/pool', [spec(vendorName(), vendor.url)]);
+    await new VendorRegistry(server.redis).publish('other/pool', [spec(vendorName(), vendor.url)]);
     await new Promise((r) => setTimeout(r, 400));
     expect(worker.vendors()).toEqual([b]);
-    await new VendorRegistry(redis).removePool('other/pool');
+    await new VendorRegistry(server.redis).removePool('other/pool');
   });
 
   it('shuts down gracefully: stops reading, finishes calls in flight, close() is idempotent', async () => {
@@ -473,7 +470,7 @@ describe('worker', () => {
     const handedBack = after.filter((j) => j?.status === 'pending');
     expect(handedBack).toHaveLength(2);
     for (const j of handedBack) expect(j).toMatchObject({ error: 'worker_shutdown', attempts: 1 });
-    expect((await redis.xpending(keys.stream(name), keys.group))[0]).toBe(0); // nothing left in a dead PEL
+    expect((await server.redis.xpending(keys.stream(name), keys.group))[0]).toBe(0); // nothing left in a dead PEL
     // A new worker finishes them; the handed-back attempts were free (maxAttempts 1 still allows a call).
     await startWorker([s], { pool });
     const jobs = await Promise.all(ids.map(finished));
@@ -486,9 +483,9 @@ describe('worker', () => {
     const vendor = use(await startVendor(() => ({ status: 200, body: {} })));
     const { metrics } = await startWorker([spec(name, vendor.url)]);
     await finished(await submit(name));
-    const server = await startMetricsServer(metrics.registry, 0, '127.0.0.1');
-    cleanups.push(() => server.close());
-    const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    const probes = await startProbeServer({ port: 0, host: '127.0.0.1', registry: metrics.registry });
+    cleanups.push(() => probes.close());
+    const text = await (await fetch(`http://127.0.0.1:${probes.port}/metrics`)).text();
     expect(text).toContain(`vendorfetch_jobs_finished_total{vendor="${name}",status="complete"} 1`);
     expect(text).toContain(`vendorfetch_vendor_calls_total{vendor="${name}",code="200"} 1`);
     expect(text).toMatch(/vendorfetch_job_duration_seconds_count\{vendor="[^"]+",status="complete"\} 1/);
@@ -499,7 +496,7 @@ describe('worker', () => {
     expect(text).toContain(`vendorfetch_circuit_state{vendor="${name}",state="half-open"} 0`);
     expect(text).toMatch(new RegExp(`^vendorfetch_quota_requests_per_second\\{vendor="${name}"\\} \\d+$`, 'm'));
     await waitFor('lag gauge', async () => (await metrics.streamLag.get()).values.some((v) => v.labels.vendor === name));
-    expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${probes.port}/healthz`)).status).toBe(200);
   });
 
   // Last: it wipes the whole Redis.
@@ -512,7 +509,7 @@ describe('worker', () => {
     const ids: string[] = [];
     for (let i = 0; i < 40; i++) ids.push(await submit(name, { i }, 120_000));
     await waitFor('some completions', async () => vendor.calls.length >= 5);
-    await redis.flushall();
+    await server.redis.flushall();
     // What the controller / local supervisor does by itself (level-triggered re-publish).
     await new Promise((r) => setTimeout(r, 300));
     await registry.publish(pool, [s]);
@@ -523,7 +520,7 @@ describe('worker', () => {
     expect(recovered?.value).toBeGreaterThan(0);
     // Each job's answer was stored once, even where a duplicate entry led to a second call.
     expect((await metrics.jobsFinished.get()).values.find((v) => v.labels.vendor === name)?.value).toBe(40);
-    expect(await redis.xinfo('GROUPS', keys.stream(name))).toHaveLength(1);
+    expect(await server.redis.xinfo('GROUPS', keys.stream(name))).toHaveLength(1);
   }, 30_000);
 
   // Issue 10 item 4: the epoch key is global, and only the worker that re-created it recovered
@@ -545,8 +542,8 @@ describe('worker', () => {
       await store.create({ request_id: id, vendor: v, payload: {}, deadline_at: new Date(Date.now() + 120_000) }, new Date());
       lost.push(id);
     }
-    await redis.flushall();
-    await redis.set(keys.epoch, 'set-by-a-worker-that-then-died');
+    await server.redis.flushall();
+    await server.redis.set(keys.epoch, 'set-by-a-worker-that-then-died');
     await poolA.registry.publish(poolA.pool, [sa]); // the owners re-publish (level-triggered)
     await poolB.registry.publish(poolB.pool, [sb]);
     const jobs = await Promise.all(lost.map((id) => finished(id)));

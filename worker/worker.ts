@@ -1,7 +1,8 @@
 // A worker process serves the vendors of ONE pool: it follows the registry and runs one stream
 // consumer per vendor whose entry.pool is its pool, all sharing `concurrency` slots. Beside
-// the consumers run three timers: the promoter (due retries → stream), the sweeper (store →
-// stream, one worker of the pool at a time) and the backlog gauges.
+// the consumers run timers: the promoter (due retries → stream), the sweeper (store → stream,
+// one worker of the pool at a time, after the data-loss check of data-loss.ts), retention and
+// the backlog gauges.
 //
 // Shutdown (close(), idempotent): stop reading and stop the timers; jobs still waiting for
 // quota hand their entry back to the stream; calls in flight get `drainTimeoutMs` to finish,
@@ -16,17 +17,16 @@ import type { Logger } from '../core/logger.js';
 import * as queue from '../core/queue.js';
 import type { RegistryEntry, RegistryView } from '../core/registry.js';
 import type { VendorSpec } from '../core/vendorpool.js';
+import { WEBHOOK_ROUTE } from '../core/webhook-route.js';
 import { createVendorBreaker } from './breaker.js';
 import { startVendorConsumer, type VendorConsumer } from './consumer.js';
+import { recoverIfDataLost } from './data-loss.js';
 import { setCircuitState, type WorkerMetrics } from './metrics.js';
 import { createJobProcessor, type VendorRuntime } from './process.js';
 import type { QuotaGate } from './quota.js';
 import { createSlots } from './slots.js';
 import { DEFAULT_RETENTION_INTERVAL_MS, retainOnce } from './retention.js';
-import { recoverLostQueue, sweepOnce } from './sweeper.js';
-
-/** How long one worker may take to re-queue a pool's jobs before another may start over. */
-const RECOVERY_LOCK_MS = 15_000;
+import { sweepOnce } from './sweeper.js';
 
 export interface WorkerOptions {
   /** Entries idle this long in a consumer's PEL are reclaimed (that worker is taken for dead). Default 30000. */
@@ -99,7 +99,7 @@ export function callbackUrlFor(base: string | undefined, vendor: string): string
   const v = encodeURIComponent(vendor);
   if (base.includes('{vendor}')) return base.replaceAll('{vendor}', v);
   const trimmed = base.replace(/\/+$/, '');
-  return trimmed.endsWith('/vendor-webhook') ? `${trimmed}/${v}` : `${trimmed}/vendor-webhook/${v}`;
+  return trimmed.endsWith(WEBHOOK_ROUTE) ? `${trimmed}/${v}` : `${trimmed}${WEBHOOK_ROUTE}/${v}`;
 }
 
 export function createWorker(deps: WorkerDeps): Worker {
@@ -213,25 +213,11 @@ export function createWorker(deps: WorkerDeps): Worker {
     timers.push(t);
   };
 
-  // Redis data loss detection (see keys.epoch, keys.recoveredEpoch): every pool compares the
-  // current epoch with the one it last recovered for, both in Redis, and recovers when they
-  // differ — whichever worker set the new epoch, and even if that worker died since.
-  const recoverIfDue = async (): Promise<void> => {
-    await redis.set(keys.epoch, randomUUID(), 'NX');
-    const epoch = await redis.get(keys.epoch);
-    if (epoch === null || (await redis.get(keys.recoveredEpoch(deps.pool))) === epoch) return;
-    // Wait for the registry to come back too: recovery needs to know the pool's vendors.
-    if (running.size === 0) return;
-    if ((await redis.set(keys.recoveryLock(deps.pool), consumerName, 'PX', RECOVERY_LOCK_MS, 'NX')) !== 'OK') return;
-    await recoverLostQueue({ store: deps.store, redis, vendors: vendorSpecs, metrics, logger, now });
-    // Only after the jobs are queued: a worker dying before this line leaves the recovery due.
-    await redis.set(keys.recoveredEpoch(deps.pool), epoch);
-    await redis.del(keys.recoveryLock(deps.pool));
-  };
   const vendorSpecs = () => new Map([...running].map(([v, r]) => [v, r.runtime.spec]));
 
   const sweep = async () => {
-    await recoverIfDue();
+    // Redis losing its data is noticed here, before the sweep: the lost jobs are queued at once.
+    await recoverIfDataLost({ store: deps.store, redis, pool: deps.pool, vendors: vendorSpecs, holder: consumerName, metrics, logger, now });
     return sweepOnce({
       store: deps.store,
       redis,

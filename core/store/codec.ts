@@ -1,12 +1,12 @@
 // Helpers both adapters share: payloads and results travel as JSON text, and any failure of
-// the underlying database surfaces as one retryable `unavailable` error (→ 503 in the api).
+// the underlying database surfaces as one retryable `unavailable` error.
 
 import { isVendorfetchError, unavailable, unserializable, VendorfetchError } from '../errors.js';
 
 /**
  * JSON text of a payload or result; `undefined` is stored as `null` so it round-trips.
  * A value JSON.stringify cannot write (too deep for the stack, BigInt, a cycle) throws
- * `unserializable` (400, not retryable): reporting it as a store outage would make callers
+ * `unserializable` (not retryable): reporting it as a store outage would make callers
  * retry something that can never succeed.
  */
 export function toJsonText(value: unknown): string {
@@ -30,7 +30,6 @@ export function storeError(cause: unknown): VendorfetchError {
 /** Two different jobs claimed the same request_id (a UUID collision or a caller bug). */
 export const duplicateRequestId = (requestId: string): VendorfetchError =>
   new VendorfetchError('conflict', `a job with request_id ${requestId} already exists`, {
-    httpStatus: 409,
     retryable: false,
     details: { request_id: requestId },
   });
