@@ -48,37 +48,40 @@ function conflictCondition(plan: Published): ConditionUpdate {
     : { type: 'Conflict', status: 'False', reason: 'NoConflict', message: 'every vendor name belongs to this pool' };
 }
 
+/**
+ * A pass that could not finish: not Ready and Degraded for the same reason; what it could not
+ * check is said in Progressing and Conflict.
+ */
+function unfinished(
+  reason: string,
+  message: string,
+  progressing: Pick<ConditionUpdate, 'status' | 'message'>,
+  conflict: ConditionUpdate | string,
+): ConditionUpdate[] {
+  return [
+    { type: 'Ready', status: 'False', reason, message },
+    { type: 'Progressing', reason, ...progressing },
+    { type: 'Degraded', status: 'True', reason, message },
+    typeof conflict === 'string' ? { type: 'Conflict', status: 'Unknown', reason, message: conflict } : conflict,
+  ];
+}
+
 /** Ready, Progressing, Degraded and Conflict for an observation: every type, every time. */
 export function poolConditions(o: PoolObservation): ConditionUpdate[] {
   switch (o.outcome) {
     case 'InvalidSpec':
-      return [
-        { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: o.message },
-        { type: 'Progressing', status: 'False', reason: 'InvalidSpec', message: 'fix the spec to continue' },
-        { type: 'Degraded', status: 'True', reason: 'InvalidSpec', message: o.message },
-        { type: 'Conflict', status: 'Unknown', reason: 'InvalidSpec', message: 'vendor names are not checked while the spec is invalid' },
-      ];
+      return unfinished(o.outcome, o.message, { status: 'False', message: 'fix the spec to continue' }, 'vendor names are not checked while the spec is invalid');
     case 'NoWorkerStore':
-      return [
-        { type: 'Ready', status: 'False', reason: 'NoWorkerStore', message: o.message },
-        { type: 'Progressing', status: 'False', reason: 'NoWorkerStore', message: 'no worker Deployment is made until the controller has a store for workers' },
-        { type: 'Degraded', status: 'True', reason: 'NoWorkerStore', message: o.message },
-        { type: 'Conflict', status: 'Unknown', reason: 'NoWorkerStore', message: 'vendor names are not published without a store for workers' },
-      ];
+      return unfinished(
+        o.outcome,
+        o.message,
+        { status: 'False', message: 'no worker Deployment is made until the controller has a store for workers' },
+        'vendor names are not published without a store for workers',
+      );
     case 'RegistryUnavailable':
-      return [
-        { type: 'Ready', status: 'False', reason: 'RegistryUnavailable', message: o.message },
-        { type: 'Progressing', status: 'Unknown', reason: 'RegistryUnavailable', message: 'the worker Deployment is left as it is until Redis is back' },
-        { type: 'Degraded', status: 'True', reason: 'RegistryUnavailable', message: o.message },
-        { type: 'Conflict', status: 'Unknown', reason: 'RegistryUnavailable', message: 'the registry cannot be read' },
-      ];
+      return unfinished(o.outcome, o.message, { status: 'Unknown', message: 'the worker Deployment is left as it is until Redis is back' }, 'the registry cannot be read');
     case 'ApplyFailed':
-      return [
-        { type: 'Ready', status: 'False', reason: 'ApplyFailed', message: o.message },
-        { type: 'Progressing', status: 'Unknown', reason: 'ApplyFailed', message: 'the worker Deployment could not be applied' },
-        { type: 'Degraded', status: 'True', reason: 'ApplyFailed', message: o.message },
-        conflictCondition(o.plan),
-      ];
+      return unfinished(o.outcome, o.message, { status: 'Unknown', message: 'the worker Deployment could not be applied' }, conflictCondition(o.plan));
     case 'Applied': {
       const { replicas, ready, updated, rolledOut } = o.rollout;
       const unschedulable = o.scheduling.unschedulable;
