@@ -50,6 +50,9 @@ export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataP
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const workers: RunningProgram[] = [];
   let workersStarted = 0; // names stay unique when workers start in parallel
+  // Workers still starting: stop() waits for them, so one that comes up after a test failed
+  // (a sibling start rejected, its Promise.all with it) is stopped too, not left running.
+  const starting = new Set<Promise<RunningProgram>>();
 
   const plane: DataPlane = {
     redisServer,
@@ -62,9 +65,15 @@ export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataP
     env: shared,
     async startWorker(pool, extra = {}) {
       const port = await freePort();
-      const w = await startProgram(`worker-${workersStarted++}`, (process.env.VF_E2E_DIST ?? 'dist') + '/worker/main.js', { ...shared, VF_POOL: pool, WORKER_METRICS_PORT: String(port), ...extra }, { waitPort: port });
-      workers.push(w);
-      return w;
+      const start = startProgram(`worker-${workersStarted++}`, (process.env.VF_E2E_DIST ?? 'dist') + '/worker/main.js', { ...shared, VF_POOL: pool, WORKER_METRICS_PORT: String(port), ...extra }, { waitPort: port });
+      starting.add(start);
+      try {
+        const w = await start;
+        workers.push(w);
+        return w;
+      } finally {
+        starting.delete(start);
+      }
     },
     async publish(pool, vendors) {
       const specs = vendors.map((v) => vendorSpecSchema.parse(v));
@@ -87,6 +96,7 @@ export async function startDataPlane(env: NodeJS.ProcessEnv = {}): Promise<DataP
     },
     counts: (vendor) => store.countByStatus(vendor),
     async stop() {
+      await Promise.allSettled([...starting]);
       await Promise.all(workers.map((w) => w.stop()));
       await api.stop();
       await store.close();
