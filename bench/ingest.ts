@@ -1,23 +1,53 @@
-// Benchmark (a): POST /jobs on the durable path (store insert + XADD) at 200 connections,
-// beside a bare Express 5 handler doing one awaited XADD — the ceiling for Express ingest.
+// Benchmark (a): POST /jobs on the durable path (store insert + XADD) at 200 connections, on
+// both stores, each beside the ceilings that bound it, all from the same run:
+// - the limit: bare node:http, XADDs pipelined per turn, no framework, no store
+//   (baselines/http-xadd.ts) — how far the product is from what this machine can do;
+// - a bare Express 5 handler doing one awaited XADD (baselines/express-xadd.ts);
+// - vendorfetch on the embedded SQLite store (the default);
+// - when FerretDB is built (`npm run testenv -- build`): the raw driver's insertMany by 100 of
+//   the same documents (mongo-ceiling.ts), then vendorfetch on that server.
+// Prints its own table with the ratios (benchmarks print, they do not assert) and returns the
+// figures; run.ts prints and records the SQLite ones.
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../testing/ports.js';
+import { startStoreServer } from '../e2e/faults/store-server.js';
 import { VendorRegistry } from '../core/registry.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
+import { freePort } from '../testing/ports.js';
 import { startProgram } from '../testing/programs.js';
+import { insertManyCeiling } from './mongo-ceiling.js';
+import { ferretDbBinary, ratio, round, withPeakRss } from './support.js';
+
+/** One HTTP program under load. */
+export interface LoadFigures {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  peak_rss_mib: number | undefined;
+}
 
 export interface IngestFigures {
   rps: number;
   p50_ms: number;
   p99_ms: number;
+  /** Express 5 + one awaited XADD. */
   ceiling_rps: number;
   ceiling_p99_ms: number;
   errors: number;
+  /** node:http + XADDs pipelined per turn: the physical limit. */
+  limit_rps: number;
+  /** Absent when no FerretDB is built. */
+  mongo?: LoadFigures & { insert_many_docs_per_s: number };
 }
+
+/** Issue 14: a published Express + Mongoose + Redis Streams implementation on the same FerretDB, same machine. */
+const PUBLISHED_TS_ON_FERRETDB_RPS = 618;
+
+const PAYLOAD = { query: 'acme corp', page: 1, filters: ['a', 'b'] };
 
 const load = (url: string, seconds: number) =>
   autocannon({
@@ -26,8 +56,71 @@ const load = (url: string, seconds: number) =>
     connections: 200,
     duration: seconds,
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ vendor: 'bench', payload: { query: 'acme corp', page: 1, filters: ['a', 'b'] } }),
+    body: JSON.stringify({ vendor: 'bench', payload: PAYLOAD }),
   });
+
+/** Start a program from dist/, warm it up for 2 s, load it for `seconds`, stop it. */
+async function loadProgram(name: string, script: string, env: NodeJS.ProcessEnv, seconds: number): Promise<LoadFigures> {
+  const port = await freePort();
+  const program = await startProgram(name, script, { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, { waitPort: port });
+  try {
+    const url = `http://127.0.0.1:${port}/jobs`;
+    await load(url, 2);
+    const { result: r, peakRssMiB } = await withPeakRss(program.child.pid, load(url, seconds));
+    return { rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts, peak_rss_mib: peakRssMiB };
+  } finally {
+    await program.stop();
+  }
+}
+
+/** The MongoDB path on a private FerretDB: the raw insertMany ceiling, then the api on it. */
+async function benchMongo(redisUrl: string, seconds: number): Promise<IngestFigures['mongo']> {
+  const binary = await ferretDbBinary();
+  if (!binary) {
+    console.log('ingest: no FerretDB build (npm run testenv -- build): the MongoDB path is not measured');
+    return undefined;
+  }
+  const server = await startStoreServer(binary, 'vf_bench_api');
+  try {
+    const ceiling = await insertManyCeiling(server.url, 'vf_bench_ceiling', PAYLOAD, seconds);
+    const api = await loadProgram('api (MongoDB)', 'dist/api/main.js', { REDIS_URL: redisUrl, MONGODB_URL: server.url }, seconds);
+    return { ...api, insert_many_docs_per_s: ceiling.docs_per_s };
+  } finally {
+    await server.close();
+  }
+}
+
+function printTable(limit: LoadFigures, express: LoadFigures, sqlite: LoadFigures, mongo: IngestFigures['mongo']): void {
+  const row = (system: string, f: LoadFigures, vsCeiling = '', target = ''): Record<string, string | number> => ({
+    system,
+    'req/s': round(f.rps),
+    'p50 ms': round(f.p50_ms),
+    'p99 ms': round(f.p99_ms),
+    errors: f.errors,
+    'RSS MiB': f.peak_rss_mib === undefined ? '' : round(f.peak_rss_mib),
+    'vs limit': ratio(f.rps, limit.rps),
+    'vs ceiling': vsCeiling,
+    target,
+  });
+  const rows = [
+    row('limit: node:http + XADD pipelined per turn', limit),
+    row('Express 5 + one XADD', express),
+    row('vendorfetch api, SQLite', sqlite, `${ratio(sqlite.rps, express.rps)} Express`, '≥ 0.5× limit'),
+  ];
+  if (mongo) {
+    const docs = mongo.insert_many_docs_per_s;
+    rows.push(
+      { system: 'ceiling: raw insertMany ×100 (docs/s)', 'req/s': round(docs) },
+      row(
+        'vendorfetch api, MongoDB wire (FerretDB v1)',
+        mongo,
+        `${ratio(mongo.rps, docs)} insertMany; ${ratio(mongo.rps, PUBLISHED_TS_ON_FERRETDB_RPS)} of 618 req/s`,
+        '≥ 0.8× insertMany; ≥ 3× 618',
+      ),
+    );
+  }
+  console.table(rows);
+}
 
 export async function benchIngest(redisUrl: string, seconds: number): Promise<IngestFigures> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vf-bench-ingest-'));
@@ -36,31 +129,20 @@ export async function benchIngest(redisUrl: string, seconds: number): Promise<In
     await new VendorRegistry(redis).publish('local/bench', [
       vendorSpecSchema.parse({ name: 'bench', url: 'http://127.0.0.1:9/fetch', quota: { requestsPerSecond: 100000 } }),
     ]);
-
-    const ceilingPort = await freePort();
-    const ceiling = await startProgram('ceiling', 'dist/bench/baselines/express-xadd.js', { REDIS_URL: redisUrl, PORT: String(ceilingPort), LOG_LEVEL: 'warn' }, { waitPort: ceilingPort });
-    await load(`http://127.0.0.1:${ceilingPort}/jobs`, 2); // warm-up
-    const base = await load(`http://127.0.0.1:${ceilingPort}/jobs`, seconds);
-    await ceiling.stop();
-
-    const apiPort = await freePort();
-    const api = await startProgram(
-      'api',
-      'dist/api/main.js',
-      { REDIS_URL: redisUrl, PORT: String(apiPort), VF_SQLITE_PATH: path.join(dir, 'jobs.db'), LOG_LEVEL: 'warn' },
-      { waitPort: apiPort },
-    );
-    await load(`http://127.0.0.1:${apiPort}/jobs`, 2);
-    const ours = await load(`http://127.0.0.1:${apiPort}/jobs`, seconds);
-    await api.stop();
-
+    const limit = await loadProgram('limit', 'dist/bench/baselines/http-xadd.js', { REDIS_URL: redisUrl }, seconds);
+    const express = await loadProgram('ceiling', 'dist/bench/baselines/express-xadd.js', { REDIS_URL: redisUrl }, seconds);
+    const sqlite = await loadProgram('api (SQLite)', 'dist/api/main.js', { REDIS_URL: redisUrl, VF_SQLITE_PATH: path.join(dir, 'jobs.db') }, seconds);
+    const mongo = await benchMongo(redisUrl, seconds);
+    printTable(limit, express, sqlite, mongo);
     return {
-      rps: ours.requests.average,
-      p50_ms: ours.latency.p50,
-      p99_ms: ours.latency.p99,
-      ceiling_rps: base.requests.average,
-      ceiling_p99_ms: base.latency.p99,
-      errors: ours.errors + ours.non2xx + ours.timeouts,
+      rps: sqlite.rps,
+      p50_ms: sqlite.p50_ms,
+      p99_ms: sqlite.p99_ms,
+      ceiling_rps: express.rps,
+      ceiling_p99_ms: express.p99_ms,
+      errors: sqlite.errors,
+      limit_rps: limit.rps,
+      ...(mongo ? { mongo } : {}),
     };
   } finally {
     redis.disconnect();

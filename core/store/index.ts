@@ -2,13 +2,31 @@
 // SQLite file (local mode, nothing to run besides Redis). Both factories connect and create
 // their schema/indexes before resolving, so the first request pays no setup cost.
 
+import { z } from 'zod';
+
+import { blankToUndefined } from '../env.js';
 import type { JobStore } from '../job.js';
 import type { Logger } from '../logger.js';
-import { createMongoJobStore } from './mongo.js';
+import { createMongoJobStore, type MongoWriteConcern } from './mongo.js';
 import { createSqliteJobStore } from './sqlite.js';
 
-export { createMongoJobStore, dbNameFromUrl, usesNonAtomicUpdates, type MongoJobStoreOptions } from './mongo.js';
+export { createMongoJobStore, dbNameFromUrl, usesNonAtomicUpdates, type MongoJobStoreOptions, type MongoWriteConcern } from './mongo.js';
 export { createSqliteJobStore, type SqliteJobStoreOptions } from './sqlite.js';
+
+/**
+ * VF_MONGODB_WRITE_CONCERN, for the programs' environment schemas: `majority` (default) or a
+ * number of replica-set members ≥ 1 (see MongoJobStoreOptions.writeConcern). Unacknowledged
+ * writes (0) are refused: a 202 must mean the job is stored.
+ */
+export const mongoWriteConcernEnv = z.preprocess(
+  blankToUndefined,
+  z
+    .string()
+    .trim()
+    .regex(/^(majority|[1-9]\d*)$/, '"majority" or a number of members ≥ 1')
+    .default('majority')
+    .transform((s): MongoWriteConcern => (s === 'majority' ? 'majority' : Number(s))),
+);
 
 export interface JobStoreOptions {
   /** Set → MongoDB at this URL. Unset or empty → SQLite at `sqlitePath`. */
@@ -17,6 +35,8 @@ export interface JobStoreOptions {
   sqlitePath: string;
   /** MongoDB only: TTL retention of finished jobs where the server supports it. */
   retentionSeconds?: number | undefined;
+  /** MongoDB only: the write concern of every write. Default `majority`. */
+  mongoWriteConcern?: MongoWriteConcern | undefined;
   logger?: Pick<Logger, 'warn' | 'info'> | undefined;
 }
 
@@ -25,6 +45,7 @@ export function createJobStore(opts: JobStoreOptions): Promise<JobStore> {
     return createMongoJobStore({
       url: opts.mongodbUrl,
       ...(opts.retentionSeconds !== undefined ? { retentionSeconds: opts.retentionSeconds } : {}),
+      ...(opts.mongoWriteConcern !== undefined ? { writeConcern: opts.mongoWriteConcern } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
   }

@@ -1,10 +1,14 @@
 // Runs the JobStore contract against the MongoDB-wire server at MONGODB_URL (the jest global
-// setup exports the test environment's FerretDB there). Every store gets its own database,
-// named after this run, and all of them are dropped at the end.
+// setup exports the test environment's FerretDB there), then what is the MongoDB adapter's own:
+// version claims and the group commit of create(). Every store gets its own database, named
+// after this run, and all of them are dropped at the end.
+
+import { randomUUID } from 'node:crypto';
 
 import { MongoClient } from 'mongodb';
 
 import { freePort } from '../../testing/ports.js';
+import type { NewJob } from '../job.js';
 import { describeJobStoreContract } from './contract.js';
 import { createMongoJobStore, dbNameFromUrl, usesNonAtomicUpdates } from './mongo.js';
 
@@ -15,7 +19,7 @@ test('an unreachable server makes the factory reject with a retryable unavailabl
   const started = Date.now();
   await expect(
     createMongoJobStore({ url: `mongodb://127.0.0.1:${port}/x`, serverSelectionTimeoutMs: 300 }),
-  ).rejects.toMatchObject({ code: 'unavailable', httpStatus: 503, retryable: true });
+  ).rejects.toMatchObject({ code: 'unavailable', retryable: true });
   expect(Date.now() - started).toBeLessThan(5000);
 });
 
@@ -115,6 +119,106 @@ if (!url) {
       } finally {
         await store.close();
       }
+    });
+  });
+
+  // Issue 14 item 1: the creates of one event-loop turn share one insert command.
+  describe('group commit of create()', () => {
+    const newStore = async (opts: { insertBatchMax?: number; insertsInFlight?: number } = {}) => {
+      const dbName = `${runId}_${dbNames.length}`;
+      dbNames.push(dbName);
+      return { jobs: admin.db(dbName).collection<{ _id: string }>('jobs'), store: await createMongoJobStore({ url, dbName, ...opts }) };
+    };
+    let n = 0;
+    const job = (over: Partial<NewJob> = {}): NewJob => ({ request_id: randomUUID(), vendor: 'v', payload: { n: n++ }, deadline_at: new Date(), ...over });
+    /** Insert commands the server has answered so far (serverStatus; MongoDB and FerretDB report it). */
+    const insertCommands = async (): Promise<number> => {
+      const status = await admin.db('admin').command({ serverStatus: 1 });
+      const total = (status['metrics'] as { commands?: { insert?: { total?: unknown } } } | undefined)?.commands?.insert?.total;
+      if (total === undefined) throw new Error('this server reports no metrics.commands.insert in serverStatus');
+      return Number(total);
+    };
+
+    test('one turn, one insert command: a taken Idempotency-Key and a taken request_id fail only their own create', async () => {
+      const { jobs, store } = await newStore();
+      try {
+        const keyed = await store.create(job({ idempotency_key: 'taken' }), new Date());
+        const plain = await store.create(job(), new Date());
+        const fresh = Array.from({ length: 18 }, () => job());
+        const before = await insertCommands();
+        const [replay, conflict, ...created] = await Promise.allSettled([
+          store.create(job({ idempotency_key: 'taken' }), new Date()),
+          store.create(job({ request_id: plain.job.request_id }), new Date()),
+          ...fresh.map((j) => store.create(j, new Date())),
+        ]);
+        // The two duplicates fail inside the batch, each then takes its own path; one command carried all 20.
+        expect(await insertCommands()).toBe(before + 1);
+        expect(replay).toMatchObject({ status: 'fulfilled', value: { created: false, job: { request_id: keyed.job.request_id } } });
+        expect(conflict).toMatchObject({ status: 'rejected', reason: { code: 'conflict' } });
+        expect(created.map((r) => r.status === 'fulfilled' && r.value.created)).toEqual(fresh.map(() => true));
+        expect(await jobs.countDocuments({ _id: { $in: fresh.map((j) => j.request_id) } })).toBe(18);
+        expect(await jobs.countDocuments()).toBe(20);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('each create resolves only once its job is stored: another client reads it right after the await', async () => {
+      const { jobs, store } = await newStore();
+      try {
+        const found = await Promise.all(
+          Array.from({ length: 50 }, async () => {
+            const { job: j } = await store.create(job(), new Date());
+            return jobs.findOne({ _id: j.request_id });
+          }),
+        );
+        expect(found.filter((doc) => doc === null)).toHaveLength(0);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('a turn with more creates than insertBatchMax sends several commands of at most that many', async () => {
+      const { jobs, store } = await newStore({ insertBatchMax: 10 });
+      try {
+        const before = await insertCommands();
+        const results = await Promise.all(Array.from({ length: 25 }, () => store.create(job(), new Date())));
+        expect(await insertCommands()).toBe(before + 3);
+        expect(results.every((r) => r.created)).toBe(true);
+        expect(await jobs.countDocuments()).toBe(25);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('while a command is on the wire, the creates of the next turns gather into the next one', async () => {
+      const { jobs, store } = await newStore({ insertsInFlight: 1 });
+      try {
+        const before = await insertCommands();
+        const creates: Array<Promise<unknown>> = [];
+        // 20 turns of 5 creates, much faster than one insert's round trip.
+        for (let turn = 0; turn < 20; turn++) {
+          for (let i = 0; i < 5; i++) creates.push(store.create(job(), new Date()));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        await Promise.all(creates);
+        expect(await insertCommands() - before).toBeLessThan(20);
+        expect(await jobs.countDocuments()).toBe(100);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('close() lets the creates it interrupts finish and be stored', async () => {
+      const { jobs, store } = await newStore();
+      const pending = Array.from({ length: 5 }, () => store.create(job(), new Date()));
+      await store.close();
+      expect((await Promise.all(pending)).every((r) => r.created)).toBe(true);
+      expect(await jobs.countDocuments()).toBe(5);
+    });
+
+    test('unacknowledged writes (w: 0) are refused: a 202 must mean stored', async () => {
+      await expect(createMongoJobStore({ url, dbName: `${runId}_w0`, writeConcern: 0 })).rejects.toThrow(/writeConcern/);
     });
   });
 
