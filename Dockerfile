@@ -31,8 +31,14 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no
 
 # ---- runtime -----------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
+# V8 sizes its heap from the host's memory, not the pod's: on a 24 GB machine the api's young
+# generation grew to 128 MB and a worker's old generation to ~100 MB of mostly garbage. These
+# bounds hold the api and a worker at concurrency 50 to ~140 MB RSS at no measurable CPU cost
+# (README, "Memory"; bench/memory.ts). A worker whose vendors send answers near
+# VF_MAX_ANSWER_BYTES at high concurrency may need a larger old space: set NODE_OPTIONS.
 ENV NODE_ENV=production \
-    VF_SQLITE_PATH=/app/.data/vendorfetch.db
+    VF_SQLITE_PATH=/app/.data/vendorfetch.db \
+    NODE_OPTIONS="--max-semi-space-size=8 --max-old-space-size=256"
 WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./

@@ -171,7 +171,7 @@ withCluster('helm chart on kube-apiserver v1.33', () => {
     };
     expect(await defaultsOf([])).toEqual({
       logLevel: 'info',
-      resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+      resources: { requests: { cpu: '100m', memory: '192Mi' }, limits: { memory: '512Mi' } },
       podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
     });
     // Empty pull secrets and log level fall back to the top-level ones.
