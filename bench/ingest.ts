@@ -8,7 +8,6 @@
 //   the same documents (mongo-ceiling.ts), then vendorfetch on that server.
 // Prints its own table with the ratios (benchmarks print, they do not assert) and returns the
 // figures; run.ts prints and records the SQLite ones.
-import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,7 +18,7 @@ import { vendorSpecSchema } from '../core/vendorpool.js';
 import { freePort } from '../testing/ports.js';
 import { startProgram } from '../testing/programs.js';
 import { insertManyCeiling } from './mongo-ceiling.js';
-import { ferretDbBinary, ratio, round, withPeakRss } from './support.js';
+import { BENCH_PAYLOAD, ferretDbBinary, postJobsLoad, ratio, round, withPeakRss } from './support.js';
 
 /** One HTTP program under load. */
 export interface LoadFigures {
@@ -47,17 +46,7 @@ export interface IngestFigures {
 /** Issue 14: a published Express + Mongoose + Redis Streams implementation on the same FerretDB, same machine. */
 const PUBLISHED_TS_ON_FERRETDB_RPS = 618;
 
-const PAYLOAD = { query: 'acme corp', page: 1, filters: ['a', 'b'] };
-
-const load = (url: string, seconds: number) =>
-  autocannon({
-    url,
-    method: 'POST',
-    connections: 200,
-    duration: seconds,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ vendor: 'bench', payload: PAYLOAD }),
-  });
+const load = (url: string, seconds: number) => postJobsLoad(url, seconds, 'bench');
 
 /** Start a program from dist/, warm it up for 2 s, load it for `seconds`, stop it. */
 async function loadProgram(name: string, script: string, env: NodeJS.ProcessEnv, seconds: number): Promise<LoadFigures> {
@@ -82,7 +71,7 @@ async function benchMongo(redisUrl: string, seconds: number): Promise<IngestFigu
   }
   const server = await startStoreServer(binary, 'vf_bench_api');
   try {
-    const ceiling = await insertManyCeiling(server.url, 'vf_bench_ceiling', PAYLOAD, seconds);
+    const ceiling = await insertManyCeiling(server.url, 'vf_bench_ceiling', BENCH_PAYLOAD, seconds);
     const api = await loadProgram('api (MongoDB)', 'dist/api/main.js', { REDIS_URL: redisUrl, MONGODB_URL: server.url }, seconds);
     return { ...api, insert_many_docs_per_s: ceiling.docs_per_s };
   } finally {

@@ -12,7 +12,6 @@
 // V8 sizes the heap from the machine's memory: on a 24 GB machine the api's young generation
 // grew to 128 MB, and the worker's old generation to ~100 MB around a live heap of ~40 MB.
 // Alone: `node dist/bench/memory.js` (BENCH_SECONDS sets the load's length, default 20).
-import autocannon from 'autocannon';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +26,7 @@ import { vendorSpecSchema } from '../core/vendorpool.js';
 import { freePort } from '../testing/ports.js';
 import { startProgram, type RunningProgram } from '../testing/programs.js';
 import { startRedis } from '../testing/redis-server.js';
-import { round, sleep } from './support.js';
+import { postJobsLoad, round, sleep } from './support.js';
 
 export interface Rss {
   peak_mb: number;
@@ -77,15 +76,7 @@ async function measureWhile(program: RunningProgram, load: () => Promise<void>):
   return { peak_mb: round(peak / 1024), steady_mb: round(steady[Math.floor(steady.length / 2)]! / 1024) };
 }
 
-const post200 = (url: string, seconds: number) =>
-  autocannon({
-    url,
-    method: 'POST',
-    connections: 200,
-    duration: seconds,
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ vendor: 'mem', payload: { query: 'acme corp', page: 1, filters: ['a', 'b'] } }),
-  });
+const post200 = (url: string, seconds: number) => postJobsLoad(url, seconds, 'mem');
 
 async function createJobs(store: JobStore, vendor: string, n: number): Promise<string[]> {
   const ids = Array.from({ length: n }, () => randomUUID());

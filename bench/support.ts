@@ -1,4 +1,5 @@
 // Small helpers the benchmarks share.
+import autocannon from 'autocannon';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -52,3 +53,17 @@ export async function withPeakRss<T>(pid: number | undefined, work: Promise<T>):
     clearInterval(timer);
   }
 }
+
+/** The payload of every benchmark job. */
+export const BENCH_PAYLOAD = { query: 'acme corp', page: 1, filters: ['a', 'b'] };
+
+/** The ingest load: 200 connections of `POST /jobs` for `seconds` (the ingest and memory benches). */
+export const postJobsLoad = (url: string, seconds: number, vendor: string) =>
+  autocannon({
+    url,
+    method: 'POST',
+    connections: 200,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ vendor, payload: BENCH_PAYLOAD }),
+  });

@@ -10,6 +10,10 @@ import type { Redis } from 'ioredis';
 
 type Arg = string | number;
 
+/** Lua that sets `now` to Redis' clock in µs: the quota scripts all judge time by it, never the caller's. */
+export const LUA_NOW_US = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])`;
+
 /** Runs the script on `redis` with its KEYS and ARGV. */
 export type LuaScript<Keys extends readonly string[], Args extends readonly Arg[], Reply> = (
   redis: Redis,

@@ -1,6 +1,6 @@
 // The quota gate's grant (worker/quota.ts): a sliding log, a GCRA cursor, in-flight leases and
 // a pause key, checked and updated in one step on Redis' clock. Why: docs/adr/0002-hand-written-quota-gate.md.
-import { luaScript } from './lua-script.js';
+import { LUA_NOW_US, luaScript } from './lua-script.js';
 
 /** Reserved member of the window ZSET holding the GCRA cursor (TAT, µs). Grant tokens are UUIDs. */
 export const TAT_MEMBER = 'gcra:tat';
@@ -47,8 +47,7 @@ export const quotaAcquireScript = luaScript<
   name: 'vfQuotaAcquire',
   numberOfKeys: 4,
   lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+${LUA_NOW_US}
 local pauseMs = redis.call('PTTL', KEYS[3])
 if pauseMs > 0 then return {0, now, pauseMs * 1000, 'pause'} end
 

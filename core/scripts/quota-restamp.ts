@@ -1,6 +1,6 @@
 // Moves the quota gate's fresh grants to Redis' now when their reply came back slowly
 // (worker/quota.ts, freshGrantMs).
-import { luaScript } from './lua-script.js';
+import { LUA_NOW_US, luaScript } from './lua-script.js';
 
 /**
  * vfQuotaRestamp — move the log entries of grants later, to (this instant − ARGV[2]), because the
@@ -25,8 +25,7 @@ export const quotaRestampScript = luaScript<
   name: 'vfQuotaRestamp',
   numberOfKeys: 2,
   lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+${LUA_NOW_US}
 local window = tonumber(ARGV[1])
 local to = now - tonumber(ARGV[2])
 for i = 5, #ARGV do

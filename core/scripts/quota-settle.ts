@@ -1,6 +1,6 @@
 // Settles the quota gate's grants whose calls ended (worker/quota.ts, Release.settle): moves each
 // log entry to where its call reached the vendor at the latest.
-import { luaScript } from './lua-script.js';
+import { LUA_NOW_US, luaScript } from './lua-script.js';
 
 /**
  * vfQuotaSettle — settle many grants at once (settle() batches those of one event-loop turn into
@@ -21,8 +21,7 @@ export const quotaSettleScript = luaScript<[window: string, unsettled: string], 
   name: 'vfQuotaSettle',
   numberOfKeys: 2,
   lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+${LUA_NOW_US}
 local window = tonumber(ARGV[1])
 local moved = 0
 for i = 2, #ARGV - 2, 3 do
