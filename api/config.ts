@@ -2,7 +2,7 @@
 // Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
 import { z } from 'zod';
 import { blankToUndefined, intWithDefault, logLevel, optionalString, optionalUrl, parseEnv, type EnvResult } from '../core/env.js';
-import { mongoWriteConcernEnv } from '../core/store/index.js';
+import { mongoInsertBatchEnv, mongoWriteConcernEnv } from '../core/store/index.js';
 
 export const apiEnvSchema = z.object({
   /** Port to listen on. Default 8080. */
@@ -17,6 +17,8 @@ export const apiEnvSchema = z.object({
   MONGODB_URL: optionalString.pipe(z.url({ protocol: /^mongodb(\+srv)?$/ }).optional()),
   /** MongoDB write concern of every write: `majority` or a number of members ≥ 1; overrides `w` in the URL. Default majority. */
   VF_MONGODB_WRITE_CONCERN: mongoWriteConcernEnv,
+  /** Most new jobs per MongoDB insert command (group commit); 1 = one insert per job (default). See core/store/mongo.ts. */
+  VF_MONGODB_INSERT_BATCH: mongoInsertBatchEnv,
   /** SQLite file used when MONGODB_URL is unset. Default .data/vendorfetch.db. */
   VF_SQLITE_PATH: z.string().min(1).default('.data/vendorfetch.db'),
   /** Vendor for POST /jobs bodies without "vendor". Default: none (→ 422). */

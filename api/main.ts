@@ -22,7 +22,7 @@ const logger = createLogger('api', config.LOG_LEVEL);
 
 async function main(): Promise<void> {
   // Start-up order: store, Redis, registry, then the listener; shutdown in reverse.
-  const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, mongoWriteConcern: config.VF_MONGODB_WRITE_CONCERN, sqlitePath: config.VF_SQLITE_PATH, logger });
+  const store = await createJobStore({ mongodbUrl: config.MONGODB_URL, mongoWriteConcern: config.VF_MONGODB_WRITE_CONCERN, mongoInsertBatch: config.VF_MONGODB_INSERT_BATCH, sqlitePath: config.VF_SQLITE_PATH, logger });
   const redis = await createApiRedis(config.REDIS_URL);
   const subscriber = await createSubscriberRedis(config.REDIS_URL);
   const registryView = new RegistryView(new VendorRegistry(redis), subscriber, undefined, {

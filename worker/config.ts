@@ -2,7 +2,7 @@
 // Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
 import { z } from 'zod';
 import { intWithDefault, logLevel, optionalUrl, parseEnv, type EnvResult } from '../core/env.js';
-import { mongoWriteConcernEnv } from '../core/store/index.js';
+import { mongoInsertBatchEnv, mongoWriteConcernEnv } from '../core/store/index.js';
 
 export const workerEnvSchema = z.object({
   /** Redis for streams, registry, quotas. Default redis://127.0.0.1:6379. */
@@ -11,6 +11,8 @@ export const workerEnvSchema = z.object({
   MONGODB_URL: optionalUrl(/^mongodb(\+srv)?$/),
   /** MongoDB write concern of every write: `majority` or a number of members ≥ 1; overrides `w` in the URL. Default majority. */
   VF_MONGODB_WRITE_CONCERN: mongoWriteConcernEnv,
+  /** Most new jobs per MongoDB insert command (group commit); 1 = one insert per job (default). See core/store/mongo.ts. */
+  VF_MONGODB_INSERT_BATCH: mongoInsertBatchEnv,
   /** SQLite file used when MONGODB_URL is unset. Default .data/vendorfetch.db. */
   VF_SQLITE_PATH: z.string().min(1).default('.data/vendorfetch.db'),
   /** The pool whose vendors this worker serves: "namespace/name" (local mode "local/<name>"). Required. */

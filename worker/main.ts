@@ -25,6 +25,7 @@ async function main(): Promise<void> {
   const store = await createJobStore({
     mongodbUrl: config.MONGODB_URL,
     mongoWriteConcern: config.VF_MONGODB_WRITE_CONCERN,
+    mongoInsertBatch: config.VF_MONGODB_INSERT_BATCH,
     sqlitePath: config.VF_SQLITE_PATH,
     // MongoDB also gets a TTL index where the server has them; retention passes run anyway.
     retentionSeconds: config.VF_RETENTION_DAYS * 24 * 3600,

@@ -28,6 +28,9 @@ export const mongoWriteConcernEnv = z.preprocess(
     .transform((s): MongoWriteConcern => (s === 'majority' ? 'majority' : Number(s))),
 );
 
+/** VF_MONGODB_INSERT_BATCH: most new jobs per insert command (group commit); 1 = off (default). */
+export const mongoInsertBatchEnv = z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(1000).default(1));
+
 export interface JobStoreOptions {
   /** Set → MongoDB at this URL. Unset or empty → SQLite at `sqlitePath`. */
   mongodbUrl?: string | undefined;
@@ -37,6 +40,8 @@ export interface JobStoreOptions {
   retentionSeconds?: number | undefined;
   /** MongoDB only: the write concern of every write. Default `majority`. */
   mongoWriteConcern?: MongoWriteConcern | undefined;
+  /** MongoDB only: most new jobs per insert command (group commit). Default 1 (off). */
+  mongoInsertBatch?: number | undefined;
   logger?: Pick<Logger, 'warn' | 'info'> | undefined;
 }
 
@@ -46,6 +51,7 @@ export function createJobStore(opts: JobStoreOptions): Promise<JobStore> {
       url: opts.mongodbUrl,
       ...(opts.retentionSeconds !== undefined ? { retentionSeconds: opts.retentionSeconds } : {}),
       ...(opts.mongoWriteConcern !== undefined ? { writeConcern: opts.mongoWriteConcern } : {}),
+      ...(opts.mongoInsertBatch !== undefined ? { insertBatchMax: opts.mongoInsertBatch } : {}),
       ...(opts.logger ? { logger: opts.logger } : {}),
     });
   }

@@ -127,7 +127,7 @@ if (!url) {
     const newStore = async (opts: { insertBatchMax?: number; insertsInFlight?: number } = {}) => {
       const dbName = `${runId}_${dbNames.length}`;
       dbNames.push(dbName);
-      return { jobs: admin.db(dbName).collection<{ _id: string }>('jobs'), store: await createMongoJobStore({ url, dbName, ...opts }) };
+      return { jobs: admin.db(dbName).collection<{ _id: string }>('jobs'), store: await createMongoJobStore({ url, dbName, insertBatchMax: 100, ...opts }) };
     };
     let n = 0;
     const job = (over: Partial<NewJob> = {}): NewJob => ({ request_id: randomUUID(), vendor: 'v', payload: { n: n++ }, deadline_at: new Date(), ...over });

@@ -65,11 +65,18 @@ export interface MongoJobStoreOptions {
    * back). Overrides a `w` in the URL. 0 (unacknowledged) is refused: a 202 must mean stored.
    */
   writeConcern?: MongoWriteConcern;
-  /** Most new jobs one insert command carries (group commit); a turn with more sends several. Default 100. */
+  /**
+   * Most new jobs one insert command carries (group commit); a turn with more sends several.
+   * Default 1: one insert per job. Group commit is opt-in (VF_MONGODB_INSERT_BATCH) because a
+   * command abandoned at its deadline still runs on the server and may land late; the api has
+   * answered 503 for every job in it, and those jobs wait for the sweeper. With 100 per command,
+   * the chart e2e on the FerretDB dev store (one SQLite writer, near 100 % CPU) stranded enough
+   * jobs that a 500-job run did not finish in 10 min. Enable it where the server keeps up.
+   */
   insertBatchMax?: number;
   /**
    * Insert commands on the wire at once; new jobs arriving meanwhile wait for the next one.
-   * Default 2: on FerretDB v1 (one SQLite writer) 1–2 gave about 3× the throughput of
+   * Default with group commit 2 (without it, unbounded): on FerretDB v1 (one SQLite writer) 1–2 gave about 3× the throughput of
    * unbounded per-turn commands; a replica set can overlap a few. Raise it for MongoDB if
    * the insert latency (w: majority) rather than the server is the bound.
    */
@@ -183,7 +190,8 @@ export async function createMongoJobStore(opts: MongoJobStoreOptions): Promise<J
       await claims.createIndex({ at: 1 }, { name: 'at' }); // retention
       versioned = { update: versionedUpdate(claims, { timeoutMs, staleAfterMs: CLAIM_STALE_FACTOR * timeoutMs }), claims };
     }
-    const batching = { maxItems: opts.insertBatchMax ?? 100, maxInFlight: opts.insertsInFlight ?? 2 };
+    const maxItems = opts.insertBatchMax ?? 1;
+    const batching = { maxItems, maxInFlight: opts.insertsInFlight ?? (maxItems > 1 ? 2 : Infinity) };
     const store = new MongoJobStore(client, db.collection<JobDoc>('jobs'), timeoutMs, batching, versioned);
     await ensureIndexes(store.jobs, opts);
     return store;
