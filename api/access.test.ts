@@ -33,7 +33,7 @@ describe('over HTTP', () => {
     expect(wrong.status).toBe(401);
     const notBearer = await fetch(`${api.base}/openapi.json`, { headers: { authorization: 'Basic k-one' } });
     expect(notBearer.status).toBe(401);
-    expect(await s.store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0 });
+    expect(await s.store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0, cancelled: 0 });
   });
 
   test('a configured key → accepted', async () => {

@@ -1,7 +1,8 @@
 // Who may call the api and how often: optional bearer API keys and per-client rate limits.
 // Both are off unless configured (the webhook route's limit is on by default). Probes and the
 // vendors' webhook route need no API key (the webhook route authenticates by signature);
-// app.ts and webhook.ts decide where these are mounted.
+// app.ts and webhook.ts decide where these are mounted. Admin routes take admin keys only, and
+// are closed when none is configured (adminGuard).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { Redis } from 'ioredis';
@@ -105,5 +106,37 @@ export function clientGuard(opts: ClientGuardOptions): RequestHandler {
 export function ipRateLimit(perSecond: number, limiter: Limiter): RequestHandler {
   return (req, res, next) => {
     void limiter(ipOf(req)).then((r) => (r.ok ? next() : next(tooMany(res, r.retryAfterSeconds, perSecond))));
+  };
+}
+
+export interface AdminGuardOptions {
+  /** Admin bearer tokens (VF_ADMIN_API_KEYS); empty: every admin request is refused (403). */
+  adminKeys: readonly string[];
+  /** Client keys (VF_API_KEYS): a client key on an admin route is told 403, not 401. */
+  clientKeys: readonly string[];
+}
+
+/**
+ * Admin routes (dead letters): an admin key → through, with res.locals.adminId (the key's
+ * digest prefix, for the audit log; never the secret); a client key → 403; no key or an
+ * unknown one → 401. No admin key configured → 403 for everyone: closed by default, so an
+ * api deployed without thinking about it never exposes operator routes.
+ */
+export function adminGuard(opts: AdminGuardOptions): RequestHandler {
+  const adminDigests = opts.adminKeys.map(digest);
+  const clientDigests = opts.clientKeys.map(digest);
+  return (req, res, next) => {
+    if (adminDigests.length === 0) return next(httpError('forbidden', 'admin routes are closed: no admin key is configured (VF_ADMIN_API_KEYS)'));
+    const token = bearerToken(req.headers.authorization);
+    // Both lists are always compared (no early exit): the time does not tell which kind a key is.
+    const admin = token ? matchApiKey(token, adminDigests) : -1;
+    const client = token ? matchApiKey(token, clientDigests) : -1;
+    if (admin >= 0) {
+      res.locals['adminId'] = `admin:${adminDigests[admin]!.toString('hex').slice(0, 16)}`;
+      return next();
+    }
+    if (client >= 0) return next(httpError('forbidden', 'this route needs an admin key; a client key is not enough'));
+    res.setHeader('WWW-Authenticate', 'Bearer');
+    return next(httpError('unauthorized', 'a valid "Authorization: Bearer <admin key>" header is required'));
   };
 }

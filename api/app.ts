@@ -2,11 +2,14 @@
 //
 // Middleware order: metrics and access logs see every request; API keys and the per-client
 // rate limit guard only the client routes (/jobs, /openapi.json) — probes and the vendors'
-// signed webhook route (which has a limit of its own) are exempt; one error mapper at the end.
+// signed webhook route (which has a limit of its own) are exempt; the operator routes
+// (/vendors/…) take admin keys only, and are closed without one; one error mapper at the end.
 // /metrics is NOT served here: it has a port of its own (core/probe-server.ts), off the ingress.
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
-import { clientGuard, createLimiter, RATE_LIMIT_PREFIX } from './access.js';
+import { adminGuard, clientGuard, createLimiter, RATE_LIMIT_PREFIX } from './access.js';
+import { cancelRouter } from './cancel.js';
+import { deadLettersRouter } from './dead-letters.js';
 import type { ApiDeps } from './deps.js';
 import { jobsRouter } from './jobs.js';
 import { createApiMetrics, httpMetrics } from './metrics.js';
@@ -109,6 +112,12 @@ export function createApp(deps: ApiDeps): Express {
   });
   if (guards.length > 0) app.use('/jobs', ...guards);
   app.use(jobsRouter(deps, metrics));
+  app.use(cancelRouter(deps, metrics));
+
+  // Operator routes: admin keys only (403 to a client key, 401 without a key, 403 when no
+  // admin key is configured).
+  app.use('/vendors', adminGuard({ adminKeys: opts.adminApiKeys ?? [], clientKeys: opts.apiKeys ?? [] }));
+  app.use(deadLettersRouter(deps, metrics));
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

@@ -10,6 +10,7 @@ describe('parseApiConfig', () => {
       VF_SQLITE_PATH: '.data/vendorfetch.db',
       VF_BODY_LIMIT: '256kb',
       VF_API_KEYS: [],
+      VF_ADMIN_API_KEYS: [],
       VF_PENDING_TIMEOUT_SECONDS: 600,
       LOG_LEVEL: 'info',
       API_METRICS_PORT: 8083,
@@ -29,6 +30,17 @@ describe('parseApiConfig', () => {
     expect(r.ok).toBe(false);
     if (!r.ok) {
       expect(r.problems.map((p) => p.split(':')[0])).toEqual(['PORT', 'REDIS_URL', 'VF_BODY_LIMIT', 'VF_CLIENT_RATE_LIMIT', 'LOG_LEVEL']);
+    }
+  });
+  test('admin keys are their own list, and may not repeat a client key (the key is never printed)', () => {
+    const r = parseApiConfig({ VF_API_KEYS: 'client-1', VF_ADMIN_API_KEYS: ' admin-1 , admin-2 ' });
+    expect(r.ok && r.config.VF_ADMIN_API_KEYS).toEqual(['admin-1', 'admin-2']);
+    const shared = parseApiConfig({ VF_API_KEYS: 'client-1,same-secret', VF_ADMIN_API_KEYS: 'same-secret' });
+    expect(shared.ok).toBe(false);
+    if (!shared.ok) {
+      expect(shared.problems).toHaveLength(1);
+      expect(shared.problems[0]).toMatch(/^VF_ADMIN_API_KEYS:/);
+      expect(shared.problems.join('\n')).not.toContain('same-secret');
     }
   });
 });

@@ -34,6 +34,13 @@ export const apiEnvSchema = z.object({
   VF_API_KEYS: optionalString.transform((s) =>
     s === undefined ? [] : s.split(',').map((k) => k.trim()).filter((k) => k !== ''),
   ),
+  /**
+   * Comma-separated admin bearer tokens for the operator routes (dead letters), apart from
+   * VF_API_KEYS; unset → the admin routes answer 403 to everyone (closed by default).
+   */
+  VF_ADMIN_API_KEYS: optionalString.transform((s) =>
+    s === undefined ? [] : s.split(',').map((k) => k.trim()).filter((k) => k !== ''),
+  ),
   /** Requests per second per client (API key, else IP); unset → no limit. */
   VF_CLIENT_RATE_LIMIT: z.preprocess(
     blankToUndefined,
@@ -56,4 +63,11 @@ export const apiEnvSchema = z.object({
 
 export type ApiConfig = z.infer<typeof apiEnvSchema>;
 
-export const parseApiConfig = (env: Record<string, string | undefined>): EnvResult<ApiConfig> => parseEnv(apiEnvSchema, env);
+/** A key in both lists would make a client an operator: refused at start-up (never printing the key). */
+const separateKeys = (c: ApiConfig): boolean => !c.VF_ADMIN_API_KEYS.some((k) => c.VF_API_KEYS.includes(k));
+
+export function parseApiConfig(env: Record<string, string | undefined>): EnvResult<ApiConfig> {
+  const r = parseEnv(apiEnvSchema, env);
+  if (r.ok && !separateKeys(r.config)) return { ok: false, problems: ['VF_ADMIN_API_KEYS: a key is also in VF_API_KEYS; admin keys must differ from client keys'] };
+  return r;
+}

@@ -16,6 +16,8 @@ export interface ApiOptions {
   maxJsonDepth?: number;
   /** Bearer tokens; empty or unset: no authentication. */
   apiKeys?: readonly string[];
+  /** Admin bearer tokens for the operator routes; empty or unset: those routes answer 403 (closed). */
+  adminApiKeys?: readonly string[];
   /** Requests per second per client (API key, else IP); unset or 0: no limit. */
   clientRateLimit?: number | undefined;
   /**

@@ -79,7 +79,7 @@ describe('POST /jobs', () => {
     const before = await s.redis.xlen(keys.stream('nope'));
     await expectProblem(await postJson(`${api.base}/jobs`, { vendor: 'nope', payload: {} }), 422, '/problems/unknown-vendor');
     expect(await s.redis.xlen(keys.stream('nope'))).toBe(before);
-    expect(await s.store.countByStatus('nope')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0 });
+    expect(await s.store.countByStatus('nope')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0, cancelled: 0 });
   });
 
   test('malformed JSON → 400', async () => {

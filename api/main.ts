@@ -49,6 +49,7 @@ async function main(): Promise<void> {
       bodyLimit: config.VF_BODY_LIMIT,
       maxJsonDepth: config.VF_MAX_JSON_DEPTH,
       apiKeys: config.VF_API_KEYS,
+      adminApiKeys: config.VF_ADMIN_API_KEYS,
       clientRateLimit: config.VF_CLIENT_RATE_LIMIT,
       webhookRateLimit: config.VF_WEBHOOK_RATE_LIMIT,
       pendingTimeoutSeconds: config.VF_PENDING_TIMEOUT_SECONDS,
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
   // Metrics on their own port (not behind the public ingress), bound like the api itself.
   const metricsServer = await startProbeServer({ port: config.API_METRICS_PORT, host: config.HOST, registry: metrics.registry });
   logger.info(
-    { port: config.PORT, metrics_port: metricsServer.port, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}`, auth: config.VF_API_KEYS.length > 0 },
+    { port: config.PORT, metrics_port: metricsServer.port, store: config.MONGODB_URL ? 'mongodb' : `sqlite:${config.VF_SQLITE_PATH}`, auth: config.VF_API_KEYS.length > 0, admin_routes: config.VF_ADMIN_API_KEYS.length > 0 },
     'api listening',
   );
 

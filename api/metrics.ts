@@ -18,6 +18,10 @@ export type WebhookResult =
 export interface ApiMetrics {
   registry: Registry;
   jobsSubmitted: Counter<'vendor'>;
+  /** Jobs a client cancelled (POST /jobs/{id}/cancel that made the change). */
+  jobsCancelled: Counter<'vendor'>;
+  /** Failed jobs returned to pending by an operator (POST /vendors/{vendor}/dead-letters/replay). */
+  deadLettersReplayed: Counter<'vendor'>;
   httpRequests: Counter<'method' | 'route' | 'code'>;
   httpDuration: Histogram<'method' | 'route' | 'code'>;
   webhooks: Counter<'vendor' | 'result'>;
@@ -36,6 +40,18 @@ export function createApiMetrics(opts: { processMetrics?: boolean } = {}): ApiMe
     jobsSubmitted: new Counter({
       name: 'vendorfetch_jobs_submitted_total',
       help: 'Jobs accepted by POST /jobs (stored and queued), by vendor.',
+      labelNames: ['vendor'],
+      registers: [registry],
+    }),
+    jobsCancelled: new Counter({
+      name: 'vendorfetch_jobs_cancelled_total',
+      help: 'Jobs cancelled by their client (pending or processing → cancelled), by vendor.',
+      labelNames: ['vendor'],
+      registers: [registry],
+    }),
+    deadLettersReplayed: new Counter({
+      name: 'vendorfetch_dead_letters_replayed_total',
+      help: 'Failed jobs returned to pending and queued again by a dead-letter replay, by vendor.',
       labelNames: ['vendor'],
       registers: [registry],
     }),

@@ -34,6 +34,25 @@ describe('the document', () => {
     expect((openApiDocument.components.schemas['Job'] as { properties: { status: { enum: string[] } } }).properties.status.enum).toContain('complete');
   });
 
+  test('the job statuses include cancelled, and the cancel route is a client route', () => {
+    const status = (openApiDocument.components.schemas['Job'] as { properties: { status: { enum: string[] } } }).properties.status.enum;
+    expect(status).toEqual(['pending', 'processing', 'complete', 'failed', 'cancelled']);
+    const cancel = openApiDocument.paths['/jobs/{request_id}/cancel'].post;
+    expect(cancel.security).toEqual(openApiDocument.paths['/jobs/{request_id}'].get.security);
+    expect(Object.keys(cancel.responses)).toEqual(expect.arrayContaining(['200', '404', '409']));
+  });
+
+  test('the operator routes need an admin key and document 401 and 403', () => {
+    const admin = Object.entries(openApiDocument.paths).filter(([path]) => path.startsWith('/vendors/'));
+    expect(admin.map(([path]) => path).sort()).toEqual(['/vendors/{vendor}/dead-letters', '/vendors/{vendor}/dead-letters/replay']);
+    for (const [, item] of admin) {
+      for (const op of Object.values(item) as Array<{ security: unknown; responses: Record<string, unknown> }>) {
+        expect(op.security).toEqual([{ adminBearer: [] }]);
+        expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '401', '403']));
+      }
+    }
+  });
+
   test('every $ref points at a component that exists', () => {
     const refs = [...JSON.stringify(openApiDocument).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
     expect(refs.length).toBeGreaterThan(5);

@@ -35,6 +35,11 @@ const requestIdParam = { name: 'request_id', in: 'path', required: true, schema:
 /** Client routes: open, or a bearer API key when VF_API_KEYS is set. */
 const clientSecurity = [{}, { bearer: [] }];
 const unauthorized = problem('Missing or wrong API key (only when API keys are configured).');
+/** Operator routes: an admin key (VF_ADMIN_API_KEYS) is always required. */
+const adminSecurity = [{ adminBearer: [] }];
+const adminUnauthorized = problem('No key, or a key that is neither an admin nor a client key.');
+const adminForbidden = problem('A client key (admin routes need an admin key), or no admin key is configured at all: the admin routes are closed by default.');
+const vendorParam = { name: 'vendor', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } };
 const rateLimited = problem('Client rate limit exceeded; see Retry-After.');
 
 export const openApiDocument = {
@@ -51,11 +56,15 @@ export const openApiDocument = {
   ],
   tags: [
     { name: 'jobs', description: 'Submit jobs and read their results.' },
+    { name: 'dead letters', description: 'Operators (admin key): see the jobs that failed, and replay them.' },
     { name: 'webhooks', description: 'Async vendors deliver their answers (Standard Webhooks signatures).' },
     { name: 'operations', description: 'Probes and documentation.' },
   ],
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'Only when API keys are configured (VF_API_KEYS).' } },
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'Only when API keys are configured (VF_API_KEYS).' },
+      adminBearer: { type: 'http', scheme: 'bearer', description: 'An admin key (VF_ADMIN_API_KEYS), apart from the client keys. None configured: the admin routes answer 403.' },
+    },
     schemas: { ...toComponents(requestSchemas, 'input'), ...toComponents(responseSchemas, 'output') },
   },
   paths: {
@@ -122,6 +131,80 @@ export const openApiDocument = {
           '401': unauthorized,
           '404': problem('Unknown job.'),
           '429': { ...rateLimited, headers: retryAfter },
+          '503': problem('Store unavailable.'),
+        },
+      },
+    },
+    '/jobs/{request_id}/cancel': {
+      post: {
+        operationId: 'cancelJob',
+        tags: ['jobs'],
+        summary: 'Cancel a job',
+        description:
+          'Pending or processing → `cancelled` (terminal). A job waiting in the queue, for quota or for a retry is never sent to the vendor; if its call is already in flight, the answer is dropped, and a late webhook changes nothing. A POST on a sub-route rather than DELETE, because the job stays readable (as `cancelled`) until retention removes it. Idempotent: cancelling a cancelled job answers 200 again.',
+        security: clientSecurity,
+        parameters: [requestIdParam],
+        responses: {
+          '200': json('The job, now (or already) cancelled.', ref('Job')),
+          '400': problem('Malformed request_id.'),
+          '401': unauthorized,
+          '404': problem('Unknown job.'),
+          '409': problem('The job is already complete or failed (`job-finished`).'),
+          '429': { ...rateLimited, headers: retryAfter },
+          '503': problem('Store unavailable; nothing changed.'),
+        },
+      },
+    },
+    '/vendors/{vendor}/dead-letters': {
+      get: {
+        operationId: 'listDeadLetters',
+        tags: ['dead letters'],
+        summary: "A vendor's failed jobs: reason, attempts, last error",
+        description: 'From the job store (the truth), oldest first (request_id order), in cursor pages. Failed jobs stay until retention deletes them.',
+        security: adminSecurity,
+        parameters: [
+          vendorParam,
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'cursor', in: 'query', required: false, schema: { type: 'string', format: 'uuid' }, description: '`next_cursor` of the previous page.' },
+        ],
+        responses: {
+          '200': json('One page of dead letters.', ref('DeadLetterPage')),
+          '400': problem('Malformed vendor, limit or cursor.'),
+          '401': adminUnauthorized,
+          '403': adminForbidden,
+          '503': problem('Store unavailable.'),
+        },
+      },
+    },
+    '/vendors/{vendor}/dead-letters/replay': {
+      post: {
+        operationId: 'replayDeadLetters',
+        tags: ['dead letters'],
+        summary: 'Return failed jobs to pending with a fresh attempt budget, and queue them again',
+        description:
+          'Each replay is a compare-and-set failed → pending (two concurrent replays of one job queue it once), then a queue write; each is logged and counted (`vendorfetch_dead_letters_replayed_total`). If the queue write fails, the sweeper queues the pending job at its deadline.',
+        security: adminSecurity,
+        parameters: [vendorParam],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('ReplayRequest'),
+              examples: {
+                some: { summary: 'These failed jobs', value: { request_ids: ['0198c2a0-7b1e-7cc0-8f00-4a6f2b5d3e10'] } },
+                all: { summary: 'Every failed job of the vendor (up to 1000 per call)', value: { all: true } },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': json('What was replayed, and what was not (and why).', ref('ReplayAnswer')),
+          '400': problem('Malformed JSON or vendor; not exactly one of `request_ids` (1–1000 UUIDs) or `"all": true`.'),
+          '401': adminUnauthorized,
+          '403': adminForbidden,
+          '413': problem('Body over the limit.'),
+          '415': problem('A charset other than UTF-8.'),
+          '422': problem('Unknown vendor: no VendorPool serves it, so a replayed job could not run.'),
           '503': problem('Store unavailable.'),
         },
       },

@@ -8,7 +8,7 @@ import { keys } from '../core/keys.js';
 import { createJobStore } from '../core/store/index.js';
 import { postJson, signWebhook, startApi, startServices, type TestServices } from '../testing/api-app.js';
 
-const none = { pending: 0, processing: 0, complete: 0, failed: 0 };
+const none = { pending: 0, processing: 0, complete: 0, failed: 0, cancelled: 0 };
 
 describe('store down', () => {
   let s: TestServices;

@@ -29,8 +29,8 @@ export const problemDocs: Record<ProblemCode, ProblemDoc> = {
   },
   not_found: { means: 'No such job, route, webhook endpoint or problem type.', todo: 'Check the id or the URL.' },
   conflict: {
-    means: 'The webhook names a job of another vendor, or this webhook delivery is being handled right now.',
-    todo: 'For a delivery in progress, deliver again after Retry-After; it is then answered as a duplicate.',
+    means: 'The webhook names a job of another vendor, or this webhook delivery is being handled right now, or a job kept changing while it was being cancelled.',
+    todo: 'For a delivery in progress, deliver again after Retry-After; it is then answered as a duplicate. A cancel: send it again.',
   },
   idempotency_key_reused: {
     means: 'This Idempotency-Key was already used with another vendor or payload (compared canonically).',
@@ -43,6 +43,14 @@ export const problemDocs: Record<ProblemCode, ProblemDoc> = {
   unauthorized: {
     means: 'A valid `Authorization: Bearer <api key>` header is required, or a webhook signature is wrong or stale (tolerance 5 minutes).',
     todo: 'Send a valid API key; vendors sign webhooks with the current secret and clock.',
+  },
+  forbidden: {
+    means: 'The route is for operators: it needs an admin key (VF_ADMIN_API_KEYS), and a client key was sent — or no admin key is configured at all, which closes the admin routes.',
+    todo: 'Call it with an admin key; operators set VF_ADMIN_API_KEYS on the api.',
+  },
+  job_finished: {
+    means: 'The job is already complete or failed, so it can no longer be cancelled. (Cancelling a cancelled job again is answered 200.)',
+    todo: 'Read the job with GET /jobs/{request_id}; nothing is left to cancel.',
   },
   rate_limited: { means: 'More requests per second than this client (or webhook source) may send.', todo: 'Wait for Retry-After seconds.' },
   unavailable: {

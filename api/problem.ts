@@ -33,6 +33,8 @@ export type ProblemCode =
   | 'idempotency_key_reused'
   | 'idempotency_key_in_flight'
   | 'unauthorized'
+  | 'forbidden'
+  | 'job_finished'
   | 'rate_limited'
   | 'unsupported_media_type'
   | 'internal';
@@ -55,6 +57,8 @@ export const problemCodes: Record<ProblemCode, { status: number; title: string }
   idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with another request' },
   idempotency_key_in_flight: { status: 409, title: 'Request with this Idempotency-Key in progress' },
   unauthorized: { status: 401, title: 'Unauthorized' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  job_finished: { status: 409, title: 'Job already finished' },
   rate_limited: { status: 429, title: 'Too many requests' },
   unavailable: { status: 503, title: 'Service unavailable' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },

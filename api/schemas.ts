@@ -8,6 +8,7 @@ import { JOB_STATUSES } from '../core/job.js';
 import type { JobView } from './jobs.js';
 import type { Problem } from './problem.js';
 import { webhookBodySchema } from './webhook.js';
+import { replayRequestSchema, type DeadLetterPage, type ReplayAnswer } from './dead-letters.js';
 
 /** Any UUID (we mint v7; older ids and vendors' echoes may be any version). */
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/).meta({ format: 'uuid' });
@@ -52,6 +53,30 @@ export const webhookAnswerSchema = z.object({
   status: z.enum(['completed', 'duplicate', 'ignored']).describe('ignored: the job was already finished, or never sent to the vendor.'),
 });
 
+export const deadLetterSchema = z.object({
+  request_id: uuid,
+  reason: z.string().describe('What the job died of: the code of its last error, e.g. vendor_error, vendor_rejected, callback_timeout, worker_lost.'),
+  attempts: z.int().min(0).describe('Vendor calls started for the job over its whole life.'),
+  last_error: z.string().describe('The last error in full, e.g. `vendor_error: HTTP 503`.'),
+  created_at: timestamp,
+  failed_at: timestamp.optional(),
+});
+
+export const deadLetterPageSchema = z.object({
+  vendor: z.string(),
+  dead_letters: z.array(deadLetterSchema),
+  next_cursor: uuid.optional().describe('Pass as `cursor` for the next page; absent on the last page.'),
+});
+
+export const replayAnswerSchema = z.object({
+  vendor: z.string(),
+  replayed: z.array(uuid).describe('Back to pending with a fresh attempt budget, and queued.'),
+  not_replayed: z
+    .array(z.object({ request_id: uuid, reason: z.enum(['not_found', 'not_failed']) }))
+    .describe('not_found: no such job of this vendor; not_failed: not failed (any more), e.g. a concurrent replay won.'),
+  more: z.boolean().describe('With `all`: failed jobs remain; call again.'),
+});
+
 export const healthSchema = z.object({ status: z.literal('ok') });
 export const readySchema = z.object({ status: z.literal('ready') });
 
@@ -59,6 +84,7 @@ export const readySchema = z.object({ status: z.literal('ready') });
 export const requestSchemas = {
   JobRequest: jobRequestSchema,
   // The handler's own schema (its refinements do not survive the conversion: say them here).
+  ReplayRequest: replayRequestSchema,
   WebhookBody: webhookBodySchema.describe('`request_id` (a UUID) or its alias `job_id` is required, and `data`: the vendor\'s answer.'),
 } as const;
 export const responseSchemas = {
@@ -66,6 +92,8 @@ export const responseSchemas = {
   Accepted: acceptedSchema,
   Job: jobSchema,
   WebhookAnswer: webhookAnswerSchema,
+  DeadLetterPage: deadLetterPageSchema,
+  ReplayAnswer: replayAnswerSchema,
   Health: healthSchema,
   Ready: readySchema,
 } as const;
@@ -74,5 +102,9 @@ export const responseSchemas = {
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const sameJob: Same<z.infer<typeof jobSchema>, JobView> = true;
 const sameProblem: Same<z.infer<typeof problemSchema>, Problem> = true;
+const sameDeadLetterPage: Same<z.infer<typeof deadLetterPageSchema>, DeadLetterPage> = true;
+const sameReplayAnswer: Same<z.infer<typeof replayAnswerSchema>, ReplayAnswer> = true;
+void sameDeadLetterPage;
+void sameReplayAnswer;
 void sameJob;
 void sameProblem;

@@ -2,17 +2,25 @@
 // pass the same contract suite (core/store/contract.ts). Every status change is compare-and-set,
 // so a duplicate delivery or a late worker can never overwrite a finished job.
 
-export const JOB_STATUSES = ['pending', 'processing', 'complete', 'failed'] as const;
+export const JOB_STATUSES = ['pending', 'processing', 'complete', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-export const isFinished = (s: JobStatus): boolean => s === 'complete' || s === 'failed';
+/** Terminal statuses: no transition leaves them, except a dead-letter replay (failed → pending). */
+export const FINISHED_STATUSES = ['complete', 'failed', 'cancelled'] as const satisfies readonly JobStatus[];
+export const isFinished = (s: JobStatus): boolean => (FINISHED_STATUSES as readonly JobStatus[]).includes(s);
 
 export interface Job {
   request_id: string;
   vendor: string;
   payload: unknown;
   status: JobStatus;
-  /** Vendor calls started for this job (incremented by startAttempt). */
+  /** Vendor calls started for this job (incremented by startAttempt). Never goes down: it is the attempt fence. */
   attempts: number;
+  /**
+   * `attempts` when the job was last replayed from the dead letters (absent if never): those
+   * calls do not count against maxAttempts, which is how a replay gets a fresh budget while
+   * `attempts` keeps growing (resetting it would let a stale worker's fenced write match again).
+   */
+  replayed_attempts?: number;
   result?: unknown;
   /** Last error: a short code such as `vendor_5xx`, `timeout`, `callback_timeout`, with detail. */
   error?: string;
@@ -71,6 +79,23 @@ export interface JobStore {
   completeByCallback(requestId: string, result: unknown, now: Date): Promise<boolean>;
   /** pending|processing → failed. True only for the call that made the transition. */
   fail(requestId: string, error: string, now: Date, attempt?: number): Promise<boolean>;
+  /**
+   * pending|processing → cancelled (a client's cancel), completed_at = now. No attempt fence:
+   * it wins over whichever attempt is running, whose later fenced writes then match nothing.
+   * True only for the call that made the transition.
+   */
+  cancel(requestId: string, now: Date): Promise<boolean>;
+  /**
+   * Dead letters: `vendor`'s failed jobs, metadata only, in request_id order (≈ creation order:
+   * ids are UUIDv7), after `afterRequestId` when given (the cursor), at most `limit`.
+   */
+  listFailed(vendor: string, limit: number, afterRequestId?: string): Promise<JobMeta[]>;
+  /**
+   * Dead-letter replay: failed → pending for `vendor`'s job, with a fresh attempt budget
+   * (replayed_attempts = attempts), no completed_at and the new deadline. Compare-and-set, so
+   * of two concurrent replays of one job exactly one returns true (and queues it).
+   */
+  replayFailed(requestId: string, vendor: string, deadline: Date, now: Date): Promise<boolean>;
   /** Move an unfinished job's deadline (the sweeper re-queued it). CAS on status. */
   setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date, attempt?: number): Promise<boolean>;
   /**

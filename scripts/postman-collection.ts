@@ -28,6 +28,7 @@ const SCHEMA = 'https://schema.getpostman.com/json/collection/v2.1.0/collection.
 const FOLDERS: Record<Scenario['folder'], string> = {
   Jobs: 'Submit jobs and read them: sync, async, the lenient form, an idempotent retry.',
   Webhooks: 'What an async vendor sends, signed in the Standard Webhooks form by a pre-request script.',
+  'Dead letters': 'Operators, with an admin key (adminApiKey): the jobs that failed, and their replay.',
   Errors: 'The error cases: each answers an RFC 9457 problem (application/problem+json).',
   Operations: 'Probes and documentation.',
 };
@@ -38,6 +39,7 @@ export function environmentValues(doc: OpenApiLike): { key: string; value: strin
   return [
     { key: 'baseUrl', value: baseUrl, description: 'The api (local mode: http://localhost:8080).' },
     { key: 'apiKey', value: '', description: 'A bearer API key (VF_API_KEYS); empty when the api runs without keys.', secret: true },
+    { key: 'adminApiKey', value: '', description: 'An admin key (VF_ADMIN_API_KEYS) for the dead-letter requests; empty: they are skipped.', secret: true },
     {
       key: 'webhookSecret',
       value: '',
@@ -68,16 +70,20 @@ function bodyOf(s: Scenario, op: Operation): string | undefined {
 }
 
 function testScript(s: Scenario): string[] {
+  const statusTest = s.alsoExpect?.length
+    ? `pm.test('status ${[s.expect, ...s.alsoExpect].join(' or ')}', () => pm.expect(${JSON.stringify([s.expect, ...s.alsoExpect])}).to.include(pm.response.code));`
+    : `pm.test('status ${s.expect}', () => pm.response.to.have.status(${s.expect}));`;
   const status = [
-    `pm.test('status ${s.expect}', () => pm.response.to.have.status(${s.expect}));`,
+    statusTest,
     ...(s.expect >= 400 ? ["pm.test('a problem+json answer', () => pm.expect(pm.response.headers.get('Content-Type')).to.match(/^application\\/problem\\+json/));"] : []),
     ...(s.saveRequestIdAs ? [`pm.collectionVariables.set('${s.saveRequestIdAs}', pm.response.json().request_id);`] : []),
     ...(s.tests ?? []),
   ];
-  if (!s.needsApiKey) return status;
+  const needed = [...(s.needsApiKey ? ['apiKey'] : []), ...(s.needsAdminKey ? ['adminApiKey'] : [])];
+  if (needed.length === 0) return status;
   return [
-    "if (!pm.variables.get('apiKey')) {",
-    "  pm.test('skipped: no apiKey set, so the api may run without keys', () => {});",
+    `if (${needed.map((v) => `!pm.variables.get('${v}')`).join(' || ')}) {`,
+    `  pm.test('skipped: ${needed.join(' or ')} not set, so the api may run without such keys', () => {});`,
     '} else {',
     ...status.map((l) => `  ${l}`),
     '}',
@@ -86,7 +92,9 @@ function testScript(s: Scenario): string[] {
 
 function requestItem(doc: OpenApiLike, s: Scenario) {
   const { template, method, op } = findOperation(doc, s.operationId);
-  if (!op.responses[String(s.expect)]) throw new Error(`${s.name}: status ${s.expect} is not documented for ${s.operationId}`);
+  for (const status of [s.expect, ...(s.alsoExpect ?? [])]) {
+    if (!op.responses[String(status)]) throw new Error(`${s.name}: status ${status} is not documented for ${s.operationId}`);
+  }
   const body = bodyOf(s, op);
   const pathParams = (op.parameters ?? []).filter((p) => p.in === 'path');
   for (const p of pathParams) if (s.path?.[p.name] === undefined) throw new Error(`${s.name}: no value for path parameter ${p.name}`);
@@ -95,7 +103,8 @@ function requestItem(doc: OpenApiLike, s: Scenario) {
     ...(body !== undefined ? [{ key: 'Content-Type', value: 'application/json' }] : []),
     ...Object.entries(s.headers ?? {}).map(([key, value]) => ({ key, value })),
   ];
-  const usesKey = (op.security ?? []).some((r) => 'bearer' in r) && !s.noAuth;
+  const usesKey = ((op.security ?? []).some((r) => 'bearer' in r) || s.asClient === true) && !s.noAuth;
+  const usesAdminKey = (op.security ?? []).some((r) => 'adminBearer' in r) && !s.noAuth && !s.asClient;
   const events = [
     ...(s.sign || s.prerequest ? [{ listen: 'prerequest', script: { type: 'text/javascript', exec: [...(s.prerequest ?? []), ...(s.sign ? signingScript : [])] } }] : []),
     { listen: 'test', script: { type: 'text/javascript', exec: testScript(s) } },
@@ -105,8 +114,13 @@ function requestItem(doc: OpenApiLike, s: Scenario) {
     name: s.name,
     event: events,
     request: {
-      // Inherit the collection's bearer auth where the document lists it; else send none.
-      ...(usesKey ? {} : { auth: { type: 'noauth' } }),
+      // Inherit the collection's bearer auth (the client key) where the document lists it; the
+      // admin key where it asks for one; else send none.
+      ...(usesAdminKey
+        ? { auth: { type: 'bearer', bearer: [{ key: 'token', value: '{{adminApiKey}}', type: 'string' }] } }
+        : usesKey
+          ? {}
+          : { auth: { type: 'noauth' } }),
       method: method.toUpperCase(),
       header: headers,
       ...(body !== undefined ? { body: { mode: 'raw', raw: body, options: { raw: { language: 'json' } } } } : {}),
@@ -146,7 +160,7 @@ export function postmanCollection(doc: OpenApiLike, scenarios: readonly Scenario
     variable: [
       ...environmentValues(doc).map(({ key, value }) => ({ key, value })),
       // Filled in while the collection runs (test scripts), in this order.
-      ...['syncRequestId', 'asyncRequestId', 'idempotencyKey', 'idempotentRequestId'].map((key) => ({ key, value: '' })),
+      ...['syncRequestId', 'asyncRequestId', 'idempotencyKey', 'idempotentRequestId', 'cancelRequestId'].map((key) => ({ key, value: '' })),
     ],
     item: folders.map((folder) => ({
       name: folder,

@@ -5,11 +5,13 @@
 // expected status the document does not have, and an operation no scenario covers.
 
 export interface Scenario {
-  folder: 'Jobs' | 'Webhooks' | 'Errors' | 'Operations';
+  folder: 'Jobs' | 'Webhooks' | 'Dead letters' | 'Errors' | 'Operations';
   name: string;
   operationId: string;
   /** Expected HTTP status; must be documented for the operation. */
   expect: number;
+  /** Other statuses that also pass (a race with a live worker, e.g. cancel vs completion); documented too. */
+  alsoExpect?: number[];
   /** A request-body example of the operation in the document. */
   example?: string;
   /** Top-level body fields replaced after the example is taken (Postman variables). */
@@ -21,6 +23,8 @@ export interface Scenario {
   headers?: Record<string, string>;
   /** Send without the API key, whatever the operation's security says. */
   noAuth?: boolean;
+  /** Send the client API key even to an admin operation (to show its 403). */
+  asClient?: boolean;
   /** Sign the body in the Standard Webhooks form before sending (pre-request script). */
   sign?: boolean;
   /** Collection variable that receives the answer's request_id. */
@@ -30,6 +34,8 @@ export interface Scenario {
   tests?: string[];
   /** Only meaningful when API keys are configured: skipped (passes) when apiKey is empty. */
   needsApiKey?: boolean;
+  /** Only meaningful when admin keys are configured: skipped (passes) when adminApiKey is empty. */
+  needsAdminKey?: boolean;
 }
 
 const unknownJob = '00000000-0000-7000-8000-000000000000';
@@ -69,6 +75,43 @@ export const scenarios: Scenario[] = [
       "pm.test('the first request_id', () => pm.expect(pm.response.json().request_id).to.eql(pm.collectionVariables.get('idempotentRequestId')));",
       "pm.test('marked as replayed', () => pm.expect(pm.response.headers.get('Idempotent-Replayed')).to.eql('true'));",
     ],
+  },
+  { folder: 'Jobs', name: 'Submit a job to cancel', operationId: 'submitJob', example: 'syncJob', expect: 202, saveRequestIdAs: 'cancelRequestId' },
+  {
+    folder: 'Jobs',
+    name: 'Cancel it (409 if the vendor was quicker)',
+    operationId: 'cancelJob',
+    path: { request_id: '{{cancelRequestId}}' },
+    expect: 200,
+    alsoExpect: [409],
+    tests: ["pm.test('cancelled, or already complete', () => pm.response.code === 409 || pm.expect(pm.response.json().status).to.eql('cancelled'));"],
+  },
+  {
+    folder: 'Jobs',
+    name: 'Cancel it again: idempotent',
+    operationId: 'cancelJob',
+    path: { request_id: '{{cancelRequestId}}' },
+    expect: 200,
+    alsoExpect: [409],
+  },
+  {
+    folder: 'Dead letters',
+    name: 'List the failed jobs of a vendor (admin key)',
+    operationId: 'listDeadLetters',
+    path: { vendor: '{{syncVendor}}' },
+    needsAdminKey: true,
+    expect: 200,
+    tests: ["pm.test('a list', () => pm.expect(pm.response.json().dead_letters).to.be.an('array'));"],
+  },
+  {
+    folder: 'Dead letters',
+    name: 'Replay them all (admin key)',
+    operationId: 'replayDeadLetters',
+    example: 'all',
+    path: { vendor: '{{syncVendor}}' },
+    needsAdminKey: true,
+    expect: 200,
+    tests: ["pm.test('what was replayed', () => pm.expect(pm.response.json().replayed).to.be.an('array'));"],
   },
   {
     folder: 'Webhooks',
@@ -119,6 +162,25 @@ export const scenarios: Scenario[] = [
     path: { vendor: 'no-such-vendor' },
     sign: true,
     expect: 404,
+  },
+  { folder: 'Errors', name: 'Cancel an unknown job → 404', operationId: 'cancelJob', path: { request_id: unknownJob }, expect: 404 },
+  {
+    folder: 'Errors',
+    name: 'Dead letters with a client key → 403',
+    operationId: 'listDeadLetters',
+    path: { vendor: '{{syncVendor}}' },
+    asClient: true,
+    needsApiKey: true,
+    expect: 403,
+  },
+  {
+    folder: 'Errors',
+    name: 'Dead letters without a key → 401 (when admin keys are configured)',
+    operationId: 'listDeadLetters',
+    path: { vendor: '{{syncVendor}}' },
+    noAuth: true,
+    needsAdminKey: true,
+    expect: 401,
   },
   { folder: 'Errors', name: 'No API key → 401 (when keys are configured)', operationId: 'submitJob', example: 'syncJob', noAuth: true, needsApiKey: true, expect: 401 },
   { folder: 'Operations', name: 'Liveness', operationId: 'healthz', expect: 200 },

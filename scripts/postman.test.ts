@@ -55,7 +55,7 @@ describe('newman runs the committed collection against a real api', () => {
   let api: TestApi;
   beforeAll(async () => {
     s = await startServices();
-    api = await startApi(s, { apiKeys: ['postman-test-key'] });
+    api = await startApi(s, { apiKeys: ['postman-test-key'], adminApiKeys: ['postman-admin-key'] });
   });
   afterAll(async () => {
     await api?.close();
@@ -75,7 +75,7 @@ describe('newman runs the committed collection against a real api', () => {
       child.on('exit', (code) => resolve({ code, output }));
     });
 
-  const vars = () => ({ baseUrl: api.base, apiKey: 'postman-test-key', webhookSecret: SECRET, syncVendor: 'acme', asyncVendor: 'slowco' });
+  const vars = () => ({ baseUrl: api.base, apiKey: 'postman-test-key', adminApiKey: 'postman-admin-key', webhookSecret: SECRET, syncVendor: 'acme', asyncVendor: 'slowco' });
 
   test('every request answers as its test script expects (the webhook signed by the pre-request script)', async () => {
     const { code, output } = await newman(vars());

@@ -76,4 +76,8 @@ describe('decideOverdue', () => {
     expect(decideOverdue({ status: 'processing', attempts: 3 }, sync, 0)).toEqual({ do: 'requeue', error: 'worker_lost' });
     expect(decideOverdue({ status: 'processing', attempts: 6 }, sync, 0)).toEqual({ do: 'fail', error: 'worker_lost' });
   });
+  it('counts only the calls since the last dead-letter replay (a fresh budget)', () => {
+    expect(decideOverdue({ status: 'processing', attempts: 5, replayed_attempts: 3 }, async_, 0)).toEqual({ do: 'requeue', error: 'callback_timeout' });
+    expect(decideOverdue({ status: 'processing', attempts: 6, replayed_attempts: 3 }, async_, 0)).toEqual({ do: 'fail', error: 'callback_timeout' });
+  });
 });

@@ -111,9 +111,14 @@ export type OverdueAction =
  * - processing, sync vendor: its worker died mid-call → queue it again. A worker dying is not the
  *   vendor's failure, but a job that keeps killing workers must stop: fail it after 2 × maxAttempts calls.
  */
-export function decideOverdue(job: Pick<Job, 'status' | 'attempts'>, spec: Pick<VendorSpec, 'mode' | 'retry'>, freeCalls: number): OverdueAction {
+export function decideOverdue(
+  job: Pick<Job, 'status' | 'attempts' | 'replayed_attempts'>,
+  spec: Pick<VendorSpec, 'mode' | 'retry'>,
+  freeCalls: number,
+): OverdueAction {
   if (job.status === 'pending') return { do: 'requeue' };
-  const failures = job.attempts - freeCalls;
+  // Calls before a dead-letter replay do not count: the replay gave the job a fresh budget.
+  const failures = job.attempts - (job.replayed_attempts ?? 0) - freeCalls;
   if (spec.mode === 'async') {
     return failures >= spec.retry.maxAttempts ? { do: 'fail', error: 'callback_timeout' } : { do: 'requeue', error: 'callback_timeout' };
   }

@@ -26,7 +26,7 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
     registry,
     jobsFinished: new Counter({
       name: 'vendorfetch_jobs_finished_total',
-      help: 'Jobs that reached a final status, by vendor and status (complete|failed).',
+      help: 'Jobs that the worker brought to a final status, by vendor and status (complete|failed); cancels are counted by the api (vendorfetch_jobs_cancelled_total).',
       labelNames: ['vendor', 'status'] as const,
       registers,
     }),
@@ -96,6 +96,12 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
     completionConflicts: new Counter({
       name: 'vendorfetch_completion_conflicts_total',
       help: 'Vendor answers not stored because the job was already finished (another worker or a webhook won the compare-and-set).',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
+    cancelledAnswersDropped: new Counter({
+      name: 'vendorfetch_cancelled_answers_dropped_total',
+      help: 'Vendor answers dropped because the client cancelled the job while its call was in flight.',
       labelNames: ['vendor'] as const,
       registers,
     }),

@@ -10,6 +10,12 @@
 //      crash in between leaves the job in the store for the sweeper or the entry for XAUTOCLAIM.
 // Every store write after step 3 carries our attempt number as a fencing token: if the job was
 // taken over (a newer startAttempt), a stale worker's write matches nothing.
+//
+// A client's cancel (store.cancel, from the api) is a CAS of its own that no step can undo:
+// before step 3 startAttempt refuses the job; while it waits for quota the deadline extension
+// misses, and after a wait the job is read again before the call (so a job cancelled while
+// waiting is never sent); once the call is out, every fenced write of step 5 misses, and the
+// answer is dropped and counted (vendorfetch_cancelled_answers_dropped_total).
 import type { Redis } from 'ioredis';
 import { clean } from '../core/clean.js';
 import { isFinished, type Job, type JobStore } from '../core/job.js';
@@ -53,6 +59,15 @@ export interface ProcessDeps {
   now?: () => number;
   random?: () => number;
 }
+
+/**
+ * A grant that came later than this after asking means the job waited for its quota: it is
+ * read again before the call, so a cancel that landed during the wait stops it. A quicker grant
+ * (the usual case below the quota) goes straight to the vendor: a cancel in that moment is a
+ * cancel of a call in flight. Why not always: the read then sits between every grant and its
+ * call, which the gate's rolling-second accounting would have to absorb (ADR 0002).
+ */
+export const RECHECK_AFTER_QUOTA_WAIT_MS = 20;
 
 export type JobProcessor = (v: VendorRuntime, entry: QueueEntry, signals: ProcessSignals) => Promise<void>;
 
@@ -134,7 +149,8 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         if (
           lost.signal.aborted ||
           (waited > deps.quotaWaitAllowanceMs &&
-            !(await store.setDeadline(started.request_id, 'processing', at(now() + callWindowMs(v)), at(now()), attempt)))
+            !(await store.setDeadline(started.request_id, 'processing', at(now() + callWindowMs(v)), at(now()), attempt))) ||
+          (waited > RECHECK_AFTER_QUOTA_WAIT_MS && !(await stillOurs(started)))
         ) {
           return droppedTakenOver(started, entry);
         }
@@ -148,7 +164,9 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
 
     // 5. Carry out the verdict.
     const free = outcome.kind === 'failed' ? await queue.freeCalls(redis, vendor, started.request_id) : 0;
-    const action = decide({ outcome, failures: started.attempts - free, spec: v.spec, nowMs: now(), ...(deps.random ? { random: deps.random } : {}) });
+    // Calls before a dead-letter replay do not count: the replay gave the job a fresh budget.
+    const failures = started.attempts - (started.replayed_attempts ?? 0) - free;
+    const action = decide({ outcome, failures, spec: v.spec, nowMs: now(), ...(deps.random ? { random: deps.random } : {}) });
     switch (action.do) {
       case 'complete': {
         const won = await store.complete(started.request_id, clean(action.result, v.spec.cleaning), at(now()), started.attempts);
@@ -156,7 +174,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
           finished(started, 'complete');
           // Written only by the call that won the store's compare-and-set: one line per job.
           deps.logger.info({ ...ctx, attempts: started.attempts }, 'job complete');
-        } else {
+        } else if (!(await droppedForCancel(started))) {
           metrics.completionConflicts.inc({ vendor });
           deps.logger.info({ ...ctx, attempts: started.attempts }, 'job already finished elsewhere; answer dropped');
         }
@@ -166,7 +184,9 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         return;
       }
       case 'await_callback':
-        await store.setDeadline(started.request_id, 'processing', at(action.deadlineMs), at(now()), started.attempts);
+        if (!(await store.setDeadline(started.request_id, 'processing', at(action.deadlineMs), at(now()), started.attempts))) {
+          await droppedForCancel(started);
+        }
         await ackEntry(vendor, entry.entryId);
         deps.logger.debug(ctx, 'vendor accepted; waiting for its webhook');
         return;
@@ -176,7 +196,10 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         const due = now() + action.delayMs;
         if (await store.releaseForRetry(started.request_id, action.error, at(due + deps.pendingTimeoutMs), at(now()), started.attempts)) {
           await queue.scheduleRetry(redis, vendor, entry, due);
-        } else await ackEntry(vendor, entry.entryId);
+        } else {
+          await ackEntry(vendor, entry.entryId);
+          if (await droppedForCancel(started)) return;
+        }
         metrics.retries.inc({ vendor, reason: action.countsAsFailure ? 'failure' : outcome.kind });
         deps.logger.info({ ...ctx, attempts: started.attempts, delay_ms: action.delayMs, error: action.error }, 'retry scheduled');
         return;
@@ -187,7 +210,10 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
           metrics.deadLettered.inc({ vendor });
           finished(started, 'failed');
           deps.logger.warn({ ...ctx, attempts: started.attempts, error: action.error }, 'job failed; dead-lettered');
-        } else await ackEntry(vendor, entry.entryId);
+        } else {
+          await ackEntry(vendor, entry.entryId);
+          await droppedForCancel(started);
+        }
         await queue.forgetFreeCalls(redis, vendor, started.request_id);
         return;
       case 'leave':
@@ -211,12 +237,33 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
 
   /**
    * Our job was taken over while we waited for quota (the sweeper re-queued it and another
-   * worker started it): we made no call, so our increment is a free one; the entry is dropped.
+   * worker started it), or its client cancelled it: we made no call, so our increment is a free
+   * one (the free-call hash expires on its own for a cancelled job); the entry is dropped.
    */
   async function droppedTakenOver(job: Job, entry: QueueEntry): Promise<void> {
     await queue.addFreeCall(redis, job.vendor, job.request_id);
     await ackEntry(job.vendor, entry.entryId);
-    deps.logger.info({ request_id: job.request_id, vendor: job.vendor }, 'job taken over while waiting for quota; not calling');
+    deps.logger.info({ request_id: job.request_id, vendor: job.vendor }, 'job taken over or cancelled while waiting for quota; not calling');
+  }
+
+  /** After a quota wait: is the job still processing under our attempt (not cancelled, not taken over)? */
+  async function stillOurs(job: Job): Promise<boolean> {
+    const current = await store.get(job.request_id);
+    return current !== null && current.status === 'processing' && current.attempts === job.attempts;
+  }
+
+  /**
+   * A fenced write after the call matched nothing. If the client cancelled the job meanwhile,
+   * the vendor's answer is dropped and counted here (true); otherwise (false) the job was
+   * finished or taken over elsewhere, which the caller reports its own way.
+   */
+  async function droppedForCancel(job: Job): Promise<boolean> {
+    const current = await store.get(job.request_id);
+    if (current?.status !== 'cancelled') return false;
+    metrics.cancelledAnswersDropped.inc({ vendor: job.vendor });
+    deps.logger.info({ request_id: job.request_id, vendor: job.vendor, attempts: job.attempts }, 'job cancelled during its vendor call; answer dropped');
+    await queue.forgetFreeCalls(redis, job.vendor, job.request_id);
+    return true;
   }
 
   /** Put a job back until `delayMs` from now without touching its attempts. */

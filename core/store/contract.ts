@@ -141,7 +141,7 @@ export function describeJobStoreContract(
         expect(b.job.payload).toEqual({ n: 1 });
         expect(b.job.created_at).toEqual(at(0));
         expect(await store.get(second.request_id)).toBeNull();
-        expect(await store.countByStatus('acme')).toEqual({ pending: 1, processing: 0, complete: 0, failed: 0 });
+        expect(await store.countByStatus('acme')).toEqual({ pending: 1, processing: 0, complete: 0, failed: 0, cancelled: 0 });
       });
 
       test('the replay returns the job as it is now', async () => {
@@ -382,6 +382,131 @@ export function describeJobStoreContract(
       });
     });
 
+    describe('cancel (a client\'s cancel: terminal status cancelled)', () => {
+      test('pending → cancelled and processing → cancelled, once each, with completed_at', async () => {
+        const { job: pending } = await store.create(newJob(), at(0));
+        expect(await store.cancel(pending.request_id, at(3))).toBe(true);
+        expect(await store.get(pending.request_id)).toMatchObject({ status: 'cancelled', attempts: 0, completed_at: at(3), updated_at: at(3) });
+        expect(await store.cancel(pending.request_id, at(4))).toBe(false);
+        expect((await store.get(pending.request_id))?.completed_at).toEqual(at(3));
+
+        const processing = await processingJob();
+        expect(await store.cancel(processing.request_id, at(5))).toBe(true);
+        expect(await store.get(processing.request_id)).toMatchObject({ status: 'cancelled', attempts: 1 });
+        expect(await store.cancel(randomUUID(), at(5))).toBe(false);
+      });
+
+      test('a finished job cannot be cancelled, and stays as it was', async () => {
+        const done = await processingJob();
+        await store.complete(done.request_id, { ok: 1 }, at(2));
+        const failed = await processingJob();
+        await store.fail(failed.request_id, 'boom', at(2));
+        for (const id of [done.request_id, failed.request_id]) {
+          const before = await store.get(id);
+          expect(await store.cancel(id, at(9))).toBe(false);
+          expect(await store.get(id)).toEqual(before);
+        }
+      });
+
+      test('a cancelled job is finished for every other write: no start, complete, retry, fail, callback or deadline', async () => {
+        // The worker whose call is in flight holds attempt 1: each of its fenced writes must miss.
+        const job = await processingJob();
+        await store.cancel(job.request_id, at(2));
+        const cancelled = await store.get(job.request_id);
+        expect(await store.startAttempt(job.request_id, at(99), at(3))).toBeNull();
+        expect(await store.startAttempt(job.request_id, at(99), at(3), 1)).toBeNull();
+        expect(await store.complete(job.request_id, { late: true }, at(3), 1)).toBe(false);
+        expect(await store.complete(job.request_id, { late: true }, at(3))).toBe(false);
+        expect(await store.releaseForRetry(job.request_id, 'e', at(99), at(3), 1)).toBe(false);
+        expect(await store.fail(job.request_id, 'e', at(3), 1)).toBe(false);
+        expect(await store.completeByCallback(job.request_id, { webhook: true }, at(3))).toBe(false);
+        expect(await store.setDeadline(job.request_id, 'processing', at(99), at(3), 1)).toBe(false);
+        expect(await store.setDeadline(job.request_id, 'cancelled', at(99), at(3))).toBe(false);
+        expect(await store.replayFailed(job.request_id, 'acme', at(99), at(3))).toBe(false);
+        expect(await store.get(job.request_id)).toEqual(cancelled);
+        // Never overdue: the sweeper leaves it alone.
+        expect((await store.findOverdue(at(10_000), 10)).map((j) => j.request_id)).not.toContain(job.request_id);
+        expect(await store.countOverdueByVendor(at(10_000))).toEqual(new Map());
+      });
+
+      raceTest('cancel racing complete of the running attempt: exactly one wins', async () => {
+        for (let i = 0; i < 10; i++) {
+          const job = await processingJob();
+          const [cancelled, completed] = await Promise.all([
+            store.cancel(job.request_id, at(5)),
+            store.complete(job.request_id, { i }, at(5), job.attempts),
+          ]);
+          expect([cancelled, completed].filter(Boolean)).toHaveLength(1);
+          expect((await store.get(job.request_id))?.status).toBe(cancelled ? 'cancelled' : 'complete');
+        }
+      });
+    });
+
+    describe('dead letters: listFailed and replayFailed', () => {
+      /** A job that failed after `calls` vendor calls. */
+      async function failedJob(calls: number, overrides: Partial<NewJob> = {}): Promise<Job> {
+        const { job } = await store.create(newJob(overrides), at(0));
+        for (let n = 0; n < calls; n++) await store.startAttempt(job.request_id, at(30 + n), at(1 + n));
+        if (!(await store.fail(job.request_id, `vendor_error: HTTP 50${calls}`, at(20)))) throw new Error('fail did not apply');
+        return (await store.get(job.request_id))!;
+      }
+
+      test('lists one vendor\'s failed jobs in request_id order, metadata only, paged by cursor', async () => {
+        const failed = [await failedJob(3), await failedJob(1), await failedJob(2)];
+        await failedJob(1, { vendor: 'other' });
+        await processingJob();
+        const done = await processingJob();
+        await store.complete(done.request_id, {}, at(2));
+        const ids = failed.map((j) => j.request_id).sort();
+
+        const all = await store.listFailed('acme', 10);
+        expect(all.map((j) => j.request_id)).toEqual(ids);
+        const first = all.find((j) => j.request_id === failed[0]!.request_id);
+        expect(first).toMatchObject({ status: 'failed', attempts: 3, error: 'vendor_error: HTTP 503', completed_at: at(20) });
+        expect(first).not.toHaveProperty('payload');
+
+        const page1 = await store.listFailed('acme', 2);
+        const page2 = await store.listFailed('acme', 2, page1[1]!.request_id);
+        expect([...page1, ...page2].map((j) => j.request_id)).toEqual(ids);
+        expect(await store.listFailed('acme', 2, ids[2])).toEqual([]);
+        expect(await store.listFailed('nobody', 10)).toEqual([]);
+      });
+
+      test('replay: failed → pending with a fresh budget; attempts (the fence) never go down', async () => {
+        const job = await failedJob(3);
+        expect(await store.replayFailed(job.request_id, 'acme', at(700), at(50))).toBe(true);
+        const replayed = await store.get(job.request_id);
+        expect(replayed).toMatchObject({ status: 'pending', attempts: 3, replayed_attempts: 3, deadline_at: at(700), updated_at: at(50) });
+        expect(replayed).not.toHaveProperty('completed_at');
+        expect(await store.listFailed('acme', 10)).toEqual([]);
+        // A stale worker of attempt 1 still cannot write; the next call is attempt 4.
+        expect(await store.startAttempt(job.request_id, at(800), at(51), 3)).toMatchObject({ attempts: 4, replayed_attempts: 3 });
+        expect(await store.complete(job.request_id, { stale: true }, at(52), 1)).toBe(false);
+        expect(await store.complete(job.request_id, { ok: true }, at(52), 4)).toBe(true);
+        expect((await store.findOverdue(at(10_000), 10)).map((j) => j.request_id)).not.toContain(job.request_id);
+      });
+
+      test('only a failed job of that vendor is replayed', async () => {
+        const other = await failedJob(1, { vendor: 'other' });
+        expect(await store.replayFailed(other.request_id, 'acme', at(700), at(50))).toBe(false);
+        const { job: pending } = await store.create(newJob(), at(0));
+        expect(await store.replayFailed(pending.request_id, 'acme', at(700), at(50))).toBe(false);
+        const done = await processingJob();
+        await store.complete(done.request_id, {}, at(2));
+        expect(await store.replayFailed(done.request_id, 'acme', at(700), at(50))).toBe(false);
+        expect(await store.replayFailed(randomUUID(), 'acme', at(700), at(50))).toBe(false);
+        expect((await store.get(other.request_id))?.status).toBe('failed');
+        expect((await store.get(done.request_id))?.status).toBe('complete');
+      });
+
+      raceTest('10 concurrent replays of one job: exactly one wins', async () => {
+        const job = await failedJob(2);
+        const wins = await Promise.all(Array.from({ length: 10 }, () => store.replayFailed(job.request_id, 'acme', at(700), at(50))));
+        expect(wins.filter(Boolean)).toHaveLength(1);
+        expect(await store.get(job.request_id)).toMatchObject({ status: 'pending', attempts: 2, replayed_attempts: 2 });
+      });
+    });
+
     describe('releaseForRetry', () => {
       test('processing → pending with the error and the new deadline; attempts kept', async () => {
         const job = await processingJob();
@@ -484,9 +609,11 @@ export function describeJobStoreContract(
     });
 
     describe('deleteFinishedBefore', () => {
-      test('deletes complete and failed jobs finished before the cutoff, nothing else', async () => {
+      test('deletes complete, failed and cancelled jobs finished before the cutoff, nothing else', async () => {
         const early = await processingJob();
         await store.complete(early.request_id, {}, at(10));
+        const { job: earlyCancel } = await store.create(newJob(), at(0));
+        await store.cancel(earlyCancel.request_id, at(15));
         const { job: earlyFail } = await store.create(newJob(), at(0));
         await store.fail(earlyFail.request_id, 'x', at(20));
         const late = await processingJob();
@@ -494,8 +621,9 @@ export function describeJobStoreContract(
         const { job: oldPending } = await store.create(newJob({ deadline_at: at(1) }), at(0));
         const oldProcessing = await processingJob();
 
-        expect(await store.deleteFinishedBefore(at(30))).toBe(2);
+        expect(await store.deleteFinishedBefore(at(30))).toBe(3);
         expect(await store.get(early.request_id)).toBeNull();
+        expect(await store.get(earlyCancel.request_id)).toBeNull();
         expect(await store.get(earlyFail.request_id)).toBeNull();
         expect(await store.get(late.request_id)).not.toBeNull();
         expect(await store.get(oldPending.request_id)).not.toBeNull();
@@ -528,15 +656,17 @@ export function describeJobStoreContract(
 
     describe('countByStatus', () => {
       test('counts one vendor\'s jobs in every status, zeros included', async () => {
-        expect(await store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0 });
+        expect(await store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0, cancelled: 0 });
         await store.create(newJob(), at(0));
         await store.create(newJob(), at(0));
         await processingJob();
         const done = await processingJob();
         await store.complete(done.request_id, {}, at(2));
         await store.create(newJob({ vendor: 'other' }), at(0));
-        expect(await store.countByStatus('acme')).toEqual({ pending: 2, processing: 1, complete: 1, failed: 0 });
-        expect(await store.countByStatus('other')).toEqual({ pending: 1, processing: 0, complete: 0, failed: 0 });
+        const cancelled = await processingJob();
+        await store.cancel(cancelled.request_id, at(3));
+        expect(await store.countByStatus('acme')).toEqual({ pending: 2, processing: 1, complete: 1, failed: 0, cancelled: 1 });
+        expect(await store.countByStatus('other')).toEqual({ pending: 1, processing: 0, complete: 0, failed: 0, cancelled: 0 });
       });
     });
 
@@ -546,7 +676,7 @@ export function describeJobStoreContract(
         expect(await store.delete(job.request_id)).toBe(true);
         expect(await store.get(job.request_id)).toBeNull();
         expect(await store.delete(job.request_id)).toBe(false);
-        expect(await store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0 });
+        expect(await store.countByStatus('acme')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0, cancelled: 0 });
       });
     });
 

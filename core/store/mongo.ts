@@ -31,7 +31,7 @@ import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, ty
 
 import { batchPerTurn } from '../batch.js';
 import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
-import { JOB_STATUSES } from '../job.js';
+import { FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 import { forWrite, timeLimit, type Deadline } from './deadline.js';
@@ -89,7 +89,7 @@ export type MongoWriteConcern = 'majority' | number;
 const UNFINISHED: JobStatus[] = ['pending', 'processing'];
 /** The attempt fence of JobStore's writes: only while `attempts` still equals the caller's. */
 const fence = (attempt: number | undefined) => (attempt === undefined ? {} : { attempts: attempt });
-const FINISHED: JobStatus[] = ['complete', 'failed'];
+const FINISHED: JobStatus[] = [...FINISHED_STATUSES];
 /** Retention's batch deletes may touch many documents: their deadline is this many operations'. */
 const BULK_TIMEOUT_FACTOR = 10;
 /** A version claim this many operation deadlines old is stale: its writer died (version-claims.ts). */
@@ -116,6 +116,8 @@ interface JobDoc {
   payload_json: string;
   status: JobStatus;
   attempts: number;
+  /** Set by a dead-letter replay (Job.replayed_attempts); absent on jobs never replayed. */
+  replayed_attempts?: number;
   result_json?: string;
   error?: string;
   idem: string;
@@ -144,6 +146,7 @@ function docToJobMeta(doc: JobDoc): Omit<Job, 'payload'> {
     deadline_at: doc.deadline_at,
   };
   if (doc.result_json !== undefined && doc.result_json !== null) job.result = fromJsonText(doc.result_json);
+  if (typeof doc.replayed_attempts === 'number' && doc.replayed_attempts > 0) job.replayed_attempts = doc.replayed_attempts;
   if (doc.error !== undefined && doc.error !== null) job.error = doc.error;
   if (doc.idem.startsWith('k:')) job.idempotency_key = doc.idem.slice(2);
   if (doc.completed_at instanceof Date) job.completed_at = doc.completed_at;
@@ -390,6 +393,46 @@ class MongoJobStore implements JobStore {
       { _id: requestId, status: { $in: UNFINISHED }, ...fence(attempt) },
       { $set: { status: 'failed', error, completed_at: now, updated_at: now } },
     );
+  }
+
+  async cancel(requestId: string, now: Date): Promise<boolean> {
+    // No attempt fence: a cancel wins over whatever attempt runs (see JobStore.cancel).
+    return this.cas(
+      { _id: requestId, status: { $in: UNFINISHED } },
+      { $set: { status: 'cancelled', completed_at: now, updated_at: now } },
+    );
+  }
+
+  async listFailed(vendor: string, limit: number, afterRequestId?: string): Promise<JobMeta[]> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.guard(async (o) => {
+      // vendor_status narrows to the vendor's failed jobs; they are few, the sort is cheap.
+      const docs = await this.jobs
+        .find(
+          { vendor, status: 'failed', ...(afterRequestId === undefined ? {} : { _id: { $gt: afterRequestId } }) },
+          { projection: { payload_json: 0, result_json: 0 }, ...o },
+        )
+        .sort({ _id: 1 })
+        .limit(n)
+        .toArray();
+      return docs.map(docToJobMeta);
+    });
+  }
+
+  async replayFailed(requestId: string, vendor: string, deadline: Date, now: Date): Promise<boolean> {
+    // attempts stays (the fence); the budget restarts from its current value. Two steps because
+    // a value copied from another field needs a pipeline update, which FerretDB v1 lacks: read
+    // the count, then CAS on status AND that count (a failed job's count cannot move, so the
+    // condition only guards against a replay + run + fail in between).
+    return this.guard(async (o) => {
+      const doc = await this.jobs.findOne({ _id: requestId, vendor, status: 'failed' }, { projection: { attempts: 1 }, ...o });
+      if (!doc) return false;
+      return this.cas(
+        { _id: requestId, vendor, status: 'failed', attempts: doc.attempts },
+        { $set: { status: 'pending', replayed_attempts: doc.attempts, deadline_at: deadline, updated_at: now }, $unset: { completed_at: '' } },
+      );
+    });
   }
 
   async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date, attempt?: number): Promise<boolean> {

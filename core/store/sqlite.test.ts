@@ -186,3 +186,57 @@ describe('sqlite file shared by several connections and processes', () => {
     expect((await store.countByStatus('v')).pending).toBe(2);
   });
 });
+
+describe('sqlite file made before `cancelled` and dead-letter replays', () => {
+  // The table as earlier versions created it: its CHECK refuses 'cancelled', and it has no
+  // replayed_attempts column. Opening the file must rebuild it without losing a job or an index.
+  const OLD_TABLE = `CREATE TABLE jobs (
+    request_id TEXT PRIMARY KEY, vendor TEXT NOT NULL, payload TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'complete', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0, result TEXT, error TEXT, idempotency_key TEXT,
+    created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, completed_at INTEGER, deadline_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE UNIQUE INDEX jobs_idempotency_key ON jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;`;
+
+  test('is migrated on open: jobs, keys and indexes kept; cancel and replay work', async () => {
+    const path = freshPath();
+    await createSqliteJobStore({ path }).then((s) => s.close()); // makes the folder
+    rmSync(path);
+    const old = new DatabaseSync(path);
+    old.exec(OLD_TABLE);
+    const insert = old.prepare(
+      `INSERT INTO jobs (request_id, vendor, payload, status, attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at)
+       VALUES (?, 'v', '{"a":1}', ?, ?, ?, ?, 0, 0, ?, 60000)`,
+    );
+    const pending = randomUUID();
+    const failed = randomUUID();
+    insert.run(pending, 'pending', 0, null, 'key-1', null);
+    insert.run(failed, 'failed', 2, 'vendor_error: HTTP 500', null, 5000);
+    old.close();
+
+    const store = await createSqliteJobStore({ path });
+    try {
+      expect(await store.get(pending)).toMatchObject({ status: 'pending', payload: { a: 1 }, idempotency_key: 'key-1' });
+      expect(await store.get(pending)).not.toHaveProperty('replayed_attempts');
+      expect(await store.create({ request_id: randomUUID(), vendor: 'v', payload: {}, idempotency_key: 'key-1', deadline_at: at(1) }, at(0))).toMatchObject({
+        created: false,
+        job: { request_id: pending },
+      });
+      expect(await store.cancel(pending, at(1))).toBe(true);
+      expect((await store.listFailed('v', 10)).map((j) => j.request_id)).toEqual([failed]);
+      expect(await store.replayFailed(failed, 'v', at(600), at(1))).toBe(true);
+      expect(await store.get(failed)).toMatchObject({ status: 'pending', attempts: 2, replayed_attempts: 2 });
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL").all() as { name: string }[]).map((r) => r.name);
+    const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+    check.close();
+    expect(indexes).toEqual(expect.arrayContaining(['jobs_idempotency_key', 'jobs_unfinished_deadline', 'jobs_vendor_status', 'jobs_completed_at']));
+    expect(tables).toContain('jobs');
+    expect(tables).not.toContain('jobs_migrating');
+    // A second open finds the new table and changes nothing.
+    await (await createSqliteJobStore({ path })).close();
+  });
+});

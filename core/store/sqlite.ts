@@ -34,13 +34,15 @@ export interface SqliteJobStoreOptions {
 }
 
 // STRICT: a wrong type is an error, not a silent conversion. Dates are ms since the epoch.
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS jobs (
+// `jobsTable` is also what migrateJobsTable() rebuilds an older table into.
+const jobsTable = (name: string) => `
+CREATE TABLE IF NOT EXISTS ${name} (
   request_id      TEXT PRIMARY KEY,
   vendor          TEXT NOT NULL,
   payload         TEXT NOT NULL,
-  status          TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'complete', 'failed')),
+  status          TEXT NOT NULL CHECK (status IN ('pending', 'processing', 'complete', 'failed', 'cancelled')),
   attempts        INTEGER NOT NULL DEFAULT 0,
+  replayed_attempts INTEGER NOT NULL DEFAULT 0,
   result          TEXT,
   error           TEXT,
   idempotency_key TEXT,
@@ -48,7 +50,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   updated_at      INTEGER NOT NULL,
   completed_at    INTEGER,
   deadline_at     INTEGER NOT NULL
-) STRICT;
+) STRICT;`;
+
+const SCHEMA = `${jobsTable('jobs')}
 -- Partial indexes hold only the rows they serve, so a fresh pending job without a key costs
 -- two index entries (sweeper, vendor counts) besides the primary key.
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency_key
@@ -69,11 +73,15 @@ CREATE INDEX IF NOT EXISTS jobs_vendor_status ON jobs (vendor, status);
 `;
 
 const COLUMNS =
-  'request_id, vendor, payload, status, attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+  'request_id, vendor, payload, status, attempts, replayed_attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
 
 /** Everything but payload and result (the sweeper's reads). */
 const META_COLUMNS =
-  'request_id, vendor, status, attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+  'request_id, vendor, status, attempts, replayed_attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+
+/** The columns a table made before `cancelled` and dead-letter replays already has. */
+const COLUMNS_BEFORE_CANCEL =
+  'request_id, vendor, payload, status, attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
 
 type Row = Record<string, SQLOutputValue>;
 
@@ -104,6 +112,8 @@ function rowToMeta(row: Row): JobMeta {
     updated_at: new Date(row['updated_at'] as number),
     deadline_at: new Date(row['deadline_at'] as number),
   };
+  const replayed = Number(row['replayed_attempts'] ?? 0);
+  if (replayed > 0) job.replayed_attempts = replayed;
   if (row['error'] != null) job.error = row['error'] as string;
   if (row['idempotency_key'] != null) job.idempotency_key = row['idempotency_key'] as string;
   if (row['completed_at'] != null) job.completed_at = new Date(row['completed_at'] as number);
@@ -143,10 +153,38 @@ class SqliteJobStore implements JobStore {
       // keeping the high-water mark on disk.
       this.db.exec('PRAGMA journal_size_limit = 67108864');
       this.db.exec(SCHEMA);
+      this.migrateJobsTable();
       this.stmts = this.prepare();
     } catch (e) {
       this.db.close();
       throw storeError(e);
+    }
+  }
+
+  /**
+   * A database made before `cancelled` existed has a CHECK that refuses it and no
+   * replayed_attempts column. SQLite cannot change a CHECK in place, so the table is rebuilt
+   * (the documented 12-step way, in one IMMEDIATE transaction; the indexes come back from
+   * SCHEMA). Another process opening the file at the same time waits for the lock and then
+   * finds the new table: the check is repeated inside the transaction.
+   */
+  private migrateJobsTable(): void {
+    const current = () =>
+      (this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'").get() as Row | undefined)?.['sql'];
+    const isCurrent = () => String(current() ?? '').includes('replayed_attempts');
+    if (isCurrent()) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      if (!isCurrent()) {
+        this.db.exec(`DROP TABLE IF EXISTS jobs_migrating; ${jobsTable('jobs_migrating')}`);
+        this.db.exec(`INSERT INTO jobs_migrating (${COLUMNS_BEFORE_CANCEL}) SELECT ${COLUMNS_BEFORE_CANCEL} FROM jobs`);
+        this.db.exec('DROP TABLE jobs; ALTER TABLE jobs_migrating RENAME TO jobs');
+        this.db.exec(SCHEMA);
+      }
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw e;
     }
   }
 
@@ -183,6 +221,21 @@ class SqliteJobStore implements JobStore {
         `UPDATE jobs SET status = 'failed', error = ?, completed_at = ?, updated_at = ?
          WHERE request_id = ? AND status IN ('pending', 'processing') AND (? IS NULL OR attempts = ?)`,
       ),
+      // No attempt fence: a cancel wins over whatever attempt runs (see JobStore.cancel).
+      cancel: db.prepare(
+        `UPDATE jobs SET status = 'cancelled', completed_at = ?, updated_at = ?
+         WHERE request_id = ? AND status IN ('pending', 'processing')`,
+      ),
+      // jobs_vendor_status narrows to the vendor's failed jobs; they are few, the sort is cheap.
+      listFailed: db.prepare(
+        `SELECT ${META_COLUMNS} FROM jobs WHERE vendor = ? AND status = 'failed' AND request_id > ?
+         ORDER BY request_id LIMIT ?`,
+      ),
+      // attempts stays (the fence); the budget restarts from here (see Job.replayed_attempts).
+      replayFailed: db.prepare(
+        `UPDATE jobs SET status = 'pending', replayed_attempts = attempts, completed_at = NULL, deadline_at = ?, updated_at = ?
+         WHERE request_id = ? AND vendor = ? AND status = 'failed'`,
+      ),
       setDeadline: db.prepare(
         `UPDATE jobs SET deadline_at = ?, updated_at = ?
          WHERE request_id = ? AND status = ? AND status IN ('pending', 'processing') AND (? IS NULL OR attempts = ?)`,
@@ -203,7 +256,7 @@ class SqliteJobStore implements JobStore {
         'UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL AND created_at < ?',
       ),
       deleteFinishedBefore: db.prepare(
-        `DELETE FROM jobs WHERE completed_at < ? AND status IN ('complete', 'failed')`,
+        `DELETE FROM jobs WHERE completed_at < ? AND status IN ('complete', 'failed', 'cancelled')`,
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM jobs WHERE vendor = ? GROUP BY status'),
       ping: db.prepare('SELECT 1'),
@@ -344,6 +397,25 @@ class SqliteJobStore implements JobStore {
       const t = now.getTime();
       return this.stmts.fail.run(error, t, t, requestId, a, a).changes === 1;
     });
+  }
+
+  async cancel(requestId: string, now: Date): Promise<boolean> {
+    return this.guard(() => {
+      const t = now.getTime();
+      return this.stmts.cancel.run(t, t, requestId).changes === 1;
+    });
+  }
+
+  async listFailed(vendor: string, limit: number, afterRequestId?: string): Promise<JobMeta[]> {
+    return this.guard(() => {
+      const n = Math.max(0, Math.floor(limit));
+      // '' sorts before every id: no cursor means from the start.
+      return (this.stmts.listFailed.all(vendor, afterRequestId ?? '', n) as Row[]).map(rowToMeta);
+    });
+  }
+
+  async replayFailed(requestId: string, vendor: string, deadline: Date, now: Date): Promise<boolean> {
+    return this.guard(() => this.stmts.replayFailed.run(deadline.getTime(), now.getTime(), requestId, vendor).changes === 1);
   }
 
   async setDeadline(requestId: string, status: JobStatus, deadline: Date, now: Date, attempt?: number): Promise<boolean> {

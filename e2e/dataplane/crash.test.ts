@@ -51,5 +51,5 @@ test('SIGKILL one of three workers mid-run: all 500 complete, each completion re
   const known = new Set(ids);
   for (const id of completions.keys()) expect(known.has(id)).toBe(true);
   const counts = await plane.counts('crash');
-  expect(counts).toEqual({ pending: 0, processing: 0, complete: JOBS, failed: 0 });
+  expect(counts).toEqual({ pending: 0, processing: 0, complete: JOBS, failed: 0, cancelled: 0 });
 }, 180_000);

@@ -62,5 +62,5 @@ test('FLUSHALL mid-run: registry and consumer group come back, every job complet
   const groups = (await plane.redis.xinfo('GROUPS', keys.stream('flush'))) as unknown[];
   console.log(`flushall e2e: all ${JOBS} jobs complete ${((Date.now() - flushedAt) / 1000).toFixed(1)} s after FLUSHALL`);
   expect(groups.length).toBe(1);
-  expect(await plane.counts('flush')).toEqual({ pending: 0, processing: 0, complete: JOBS, failed: 0 });
+  expect(await plane.counts('flush')).toEqual({ pending: 0, processing: 0, complete: JOBS, failed: 0, cancelled: 0 });
 }, 180_000);
