@@ -8,14 +8,17 @@
 import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from '../core/logger.js';
 import { adminGuard, clientGuard, createLimiter, RATE_LIMIT_PREFIX } from './access.js';
+import { batchRouter } from './batch.js';
 import { cancelRouter } from './cancel.js';
 import { deadLettersRouter } from './dead-letters.js';
 import type { ApiDeps } from './deps.js';
 import { jobsRouter } from './jobs.js';
+import { listRouter } from './list.js';
 import { createApiMetrics, httpMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { errorHandler, notFoundHandler, problem, PROBLEM_BASE_URL, sendProblem } from './problem.js';
 import { problemTypesRouter } from './problem-types.js';
+import { vendorStatusRouter } from './vendor-status.js';
 import { webhookRouter } from './webhook.js';
 
 export type { ApiDeps } from './deps.js';
@@ -111,6 +114,8 @@ export function createApp(deps: ApiDeps): Express {
     res.type('application/json').send(openApiJson);
   });
   if (guards.length > 0) app.use('/jobs', ...guards);
+  app.use(batchRouter(deps, metrics));
+  app.use(listRouter(deps));
   app.use(jobsRouter(deps, metrics));
   app.use(cancelRouter(deps, metrics));
 
@@ -118,6 +123,7 @@ export function createApp(deps: ApiDeps): Express {
   // admin key is configured).
   app.use('/vendors', adminGuard({ adminKeys: opts.adminApiKeys ?? [], clientKeys: opts.apiKeys ?? [] }));
   app.use(deadLettersRouter(deps, metrics));
+  app.use(vendorStatusRouter(deps));
 
   app.use(notFoundHandler);
   app.use(errorHandler(deps.logger));

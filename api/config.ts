@@ -28,6 +28,13 @@ export const apiEnvSchema = z.object({
     .string()
     .regex(/^\d+\s*(b|kb|mb)?$/i, 'a size such as 256kb, 1mb or a number of bytes')
     .default('256kb'),
+  /** Most jobs in one POST /jobs/batch; more → 413. Default 1000. */
+  VF_BATCH_MAX_JOBS: intWithDefault(1000, 1, 100_000),
+  /** Largest POST /jobs/batch body (each job in it still obeys VF_BODY_LIMIT), e.g. 5mb. Default 5mb. */
+  VF_BATCH_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+\s*(b|kb|mb)?$/i, 'a size such as 5mb, 512kb or a number of bytes')
+    .default('5mb'),
   /** Deepest JSON nesting of a request body (its own object is level 1); deeper → 400. Default 64. */
   VF_MAX_JSON_DEPTH: intWithDefault(64, 2, 1000),
   /** Comma-separated bearer tokens; unset → no authentication. */

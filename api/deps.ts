@@ -12,6 +12,10 @@ export interface ApiOptions {
   defaultVendor?: string | undefined;
   /** Largest accepted request body, bytes or a size string ("256kb"). Default 256 KiB. */
   bodyLimit?: number | string;
+  /** Most jobs in one POST /jobs/batch (more → 413). Default 1000. */
+  batchMaxJobs?: number;
+  /** Largest POST /jobs/batch body, bytes or a size string; each job in it still obeys bodyLimit. Default 5 MiB. */
+  batchBodyLimit?: number | string;
   /** Deepest JSON nesting of a request body (its own object is level 1) → else 400. Default 64. */
   maxJsonDepth?: number;
   /** Bearer tokens; empty or unset: no authentication. */

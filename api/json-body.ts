@@ -61,6 +61,15 @@ export function scanJson(text: string, maxDepth: number): JsonScan {
   return { ok: true };
 }
 
+/** A body limit as bytes: a number, or a size string as the config takes it ("256kb", "4mb", "1000"). */
+export function sizeInBytes(limit: number | string): number {
+  if (typeof limit === 'number') return limit;
+  const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(limit.trim());
+  if (!m) throw new RangeError(`not a size: ${limit}`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  return Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+}
+
 /** Parse JSON text or throw the client error (400) that says why not. */
 export function parseJsonText(text: string, maxDepth: number): unknown {
   const scan = scanJson(text, maxDepth);

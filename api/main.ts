@@ -48,6 +48,8 @@ async function main(): Promise<void> {
       defaultVendor: config.VF_DEFAULT_VENDOR,
       bodyLimit: config.VF_BODY_LIMIT,
       maxJsonDepth: config.VF_MAX_JSON_DEPTH,
+      batchMaxJobs: config.VF_BATCH_MAX_JOBS,
+      batchBodyLimit: config.VF_BATCH_BODY_LIMIT,
       apiKeys: config.VF_API_KEYS,
       adminApiKeys: config.VF_ADMIN_API_KEYS,
       clientRateLimit: config.VF_CLIENT_RATE_LIMIT,

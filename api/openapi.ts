@@ -57,6 +57,7 @@ export const openApiDocument = {
   tags: [
     { name: 'jobs', description: 'Submit jobs and read their results.' },
     { name: 'dead letters', description: 'Operators (admin key): see the jobs that failed, and replay them.' },
+    { name: 'vendors', description: "Operators (admin key): each vendor's quota use, breaker, lag and paused state." },
     { name: 'webhooks', description: 'Async vendors deliver their answers (Standard Webhooks signatures).' },
     { name: 'operations', description: 'Probes and documentation.' },
   ],
@@ -69,6 +70,29 @@ export const openApiDocument = {
   },
   paths: {
     '/jobs': {
+      get: {
+        operationId: 'listJobs',
+        tags: ['jobs'],
+        summary: 'List jobs, newest last, in cursor pages',
+        description:
+          'Jobs in request_id order (UUIDv7: creation order), filtered, without payloads or results unless `include` asks. Follow `next_cursor` until it is absent: a walk sees every job that existed when it began exactly once; jobs added meanwhile appear on later pages.',
+        security: clientSecurity,
+        parameters: [
+          { name: 'vendor', in: 'query', required: false, schema: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } },
+          { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['pending', 'processing', 'complete', 'failed', 'cancelled'] } },
+          { name: 'created_after', in: 'query', required: false, schema: { type: 'string', format: 'date-time' }, description: 'Only jobs created strictly after this RFC 3339 instant (with a zone).' },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+          { name: 'cursor', in: 'query', required: false, schema: { type: 'string', format: 'uuid' }, description: '`next_cursor` of the previous page.' },
+          { name: 'include', in: 'query', required: false, schema: { type: 'string', pattern: '^(payload|result)(,(payload|result))?$' }, description: '`payload`, `result` or both (comma-separated): add them to each job.' },
+        ],
+        responses: {
+          '200': json('One page of jobs.', ref('JobPage')),
+          '400': problem('A bad vendor, status, created_after, limit, cursor or include (each listed in `errors`).'),
+          '401': unauthorized,
+          '429': { ...rateLimited, headers: retryAfter },
+          '503': problem('Store unavailable.'),
+        },
+      },
       post: {
         operationId: 'submitJob',
         tags: ['jobs'],
@@ -118,6 +142,40 @@ export const openApiDocument = {
         },
       },
     },
+    '/jobs/batch': {
+      post: {
+        operationId: 'submitJobBatch',
+        tags: ['jobs'],
+        summary: 'Submit many jobs at once, each answered on its own',
+        description:
+          'Up to VF_BATCH_MAX_JOBS (default 1000) jobs in one request, stored in ONE store write and queued with one pipelined XADD per vendor. Each job is checked as POST /jobs checks a body (same forms, default vendor, per-job size limit VF_BODY_LIMIT) and answered on its own in `results`, in order: 202 with its `request_id` (stored and queued), or its problem (400, 409, 413, 422, 503 — what POST /jobs would have answered for it). A job whose queue write fails is deleted again and answered 503: retry it (with its `idempotency_key`). Counts once against the client rate limit.',
+        security: clientSecurity,
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: ref('BatchRequest'),
+              examples: {
+                two: {
+                  summary: 'Two jobs, one with its own Idempotency-Key',
+                  value: { jobs: [{ vendor: 'sync', payload: { company: 'acme' } }, { vendor: 'async', payload: { company: 'globex' }, idempotency_key: 'order-42' }] },
+                },
+                mixed: { summary: 'One good job, one for an unknown vendor (its item gets 422)', value: { jobs: [{ vendor: 'sync', payload: { n: 1 } }, { vendor: 'no-such-vendor', payload: { n: 2 } }] } },
+              },
+            },
+          },
+        },
+        responses: {
+          '200': json('Every job answered on its own (see `results`).', ref('BatchAnswer')),
+          '400': problem('Malformed JSON, not `{"jobs": [...]}`, no jobs, JSON nested deeper than the limit (per job, as POST /jobs), or a number that is not finite.'),
+          '401': unauthorized,
+          '413': problem('Body over the batch limit (VF_BATCH_BODY_LIMIT, default 5 MiB), or more jobs than VF_BATCH_MAX_JOBS (default 1000).'),
+          '415': problem('A charset other than UTF-8.'),
+          '429': { ...rateLimited, headers: retryAfter },
+          '503': problem('Store or Redis unavailable before any job was stored; nothing was written.'),
+        },
+      },
+    },
     '/jobs/{request_id}': {
       get: {
         operationId: 'getJob',
@@ -152,6 +210,21 @@ export const openApiDocument = {
           '409': problem('The job is already complete or failed (`job-finished`).'),
           '429': { ...rateLimited, headers: retryAfter },
           '503': problem('Store unavailable; nothing changed.'),
+        },
+      },
+    },
+    '/vendors': {
+      get: {
+        operationId: 'listVendors',
+        tags: ['vendors'],
+        summary: "Every vendor: quota use, breaker state, stream lag, paused",
+        description: 'From the registry and the live Redis state: calls granted in the last rolling second (Redis clock) and open now, the circuit state the workers publish, the stream backlog, and the VendorPool `paused` flag.',
+        security: adminSecurity,
+        responses: {
+          '200': json('Every vendor of the registry, by name.', ref('Vendors')),
+          '401': adminUnauthorized,
+          '403': adminForbidden,
+          '503': problem('Redis unavailable.'),
         },
       },
     },

@@ -21,7 +21,10 @@ export const problemDocs: Record<ProblemCode, ProblemDoc> = {
     todo: 'Flatten the payload, or ask the operator to raise the limit.',
   },
   unserializable: { means: 'The data cannot be stored as JSON.', todo: 'Send plain JSON values.' },
-  payload_too_large: { means: 'The body is larger than the limit (default 256 KiB, VF_BODY_LIMIT).', todo: 'Send a smaller body.' },
+  payload_too_large: {
+    means: 'The body is larger than the limit (default 256 KiB, VF_BODY_LIMIT); or a batch (POST /jobs/batch) is larger than VF_BATCH_BODY_LIMIT (default 5 MiB) or holds more jobs than VF_BATCH_MAX_JOBS (default 1000); or one job of a batch is larger than VF_BODY_LIMIT.',
+    todo: 'Send a smaller body, or split the batch.',
+  },
   unsupported_media_type: { means: 'The body uses a charset or content encoding the api does not read.', todo: 'Send UTF-8 JSON without content encoding.' },
   unknown_vendor: {
     means: 'No VendorPool declares this vendor, or the body names no vendor and no default vendor is configured.',

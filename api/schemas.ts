@@ -9,6 +9,9 @@ import type { JobView } from './jobs.js';
 import type { Problem } from './problem.js';
 import { webhookBodySchema } from './webhook.js';
 import { replayRequestSchema, type DeadLetterPage, type ReplayAnswer } from './dead-letters.js';
+import type { BatchAnswer } from './batch.js';
+import type { JobPage } from './list.js';
+import type { VendorsAnswer } from './vendor-status.js';
 
 /** Any UUID (we mint v7; older ids and vendors' echoes may be any version). */
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/).meta({ format: 'uuid' });
@@ -49,6 +52,67 @@ export const jobSchema = z.object({
   completed_at: timestamp.optional(),
 });
 
+export const batchRequestSchema = z
+  .object({
+    jobs: z
+      .array(
+        jobRequestSchema.extend({
+          idempotency_key: z
+            .string()
+            .regex(/^[\x21-\x7e]{1,255}$/)
+            .optional()
+            .describe("This job's Idempotency-Key: scoped like POST /jobs' header (the same key there and here names the same job). Not part of the payload."),
+        }),
+      )
+      .min(1)
+      .describe('1 to VF_BATCH_MAX_JOBS (default 1000) jobs, each in a form POST /jobs takes.'),
+  })
+  .describe('Jobs to submit at once; each is checked, stored and queued as POST /jobs would, and answered on its own.');
+
+export const batchAnswerSchema = z.object({
+  accepted: z.int().min(0).describe('Items stored and queued (Idempotency-Key replays included).'),
+  rejected: z.int().min(0).describe('Items refused, each with its problem.'),
+  results: z
+    .array(
+      z.union([
+        z.object({
+          status: z.literal(202),
+          request_id: uuid,
+          replayed: z.literal(true).optional().describe('Its Idempotency-Key was used before: this is the first job.'),
+        }),
+        z.object({ status: z.int().min(400).max(599), problem: problemSchema }),
+      ]),
+    )
+    .describe("One per job, in the request's order: its request_id, or the problem POST /jobs would have answered with for it."),
+});
+
+export const jobPageSchema = z.object({
+  jobs: z.array(jobSchema.extend({ payload: z.unknown().optional().describe('With `include=payload`.') })),
+  next_cursor: uuid.optional().describe('Pass as `cursor` for the next page; absent on the last page.'),
+});
+
+export const vendorsAnswerSchema = z.object({
+  vendors: z.array(
+    z.object({
+      name: z.string(),
+      pool: z.string().describe('The owning VendorPool, namespace/name (local mode: local/<name>).'),
+      mode: z.enum(['sync', 'async']),
+      quota: z.object({
+        requests_per_second: z.number(),
+        burst: z.number(),
+        max_in_flight: z.int().min(0).describe('0: unlimited.'),
+        used_last_second: z.int().min(0).describe('Calls granted in the last rolling second, across every worker.'),
+        in_flight: z.int().min(0).describe('Calls open now.'),
+        slowed_down_ms: z.int().min(0).describe("> 0 while the pool waits out the vendor's 429 + Retry-After."),
+      }),
+      breaker: z.string().describe('closed | open | half-open, as the workers publish it; unknown when no worker did yet.'),
+      lag: z.int().min(0).describe('Jobs queued, not yet delivered to a worker.'),
+      pending: z.int().min(0).describe('Delivered to a worker, not yet acknowledged.'),
+      paused: z.boolean().describe("The VendorPool's paused flag; false when the spec has none."),
+    }),
+  ),
+});
+
 export const webhookAnswerSchema = z.object({
   status: z.enum(['completed', 'duplicate', 'ignored']).describe('ignored: the job was already finished, or never sent to the vendor.'),
 });
@@ -83,6 +147,7 @@ export const readySchema = z.object({ status: z.literal('ready') });
 /** Named components: requests are read leniently (extra fields allowed), answers exactly. */
 export const requestSchemas = {
   JobRequest: jobRequestSchema,
+  BatchRequest: batchRequestSchema,
   // The handler's own schema (its refinements do not survive the conversion: say them here).
   ReplayRequest: replayRequestSchema,
   WebhookBody: webhookBodySchema.describe('`request_id` (a UUID) or its alias `job_id` is required, and `data`: the vendor\'s answer.'),
@@ -91,6 +156,9 @@ export const responseSchemas = {
   Problem: problemSchema,
   Accepted: acceptedSchema,
   Job: jobSchema,
+  BatchAnswer: batchAnswerSchema,
+  JobPage: jobPageSchema,
+  Vendors: vendorsAnswerSchema,
   WebhookAnswer: webhookAnswerSchema,
   DeadLetterPage: deadLetterPageSchema,
   ReplayAnswer: replayAnswerSchema,
@@ -104,6 +172,12 @@ const sameJob: Same<z.infer<typeof jobSchema>, JobView> = true;
 const sameProblem: Same<z.infer<typeof problemSchema>, Problem> = true;
 const sameDeadLetterPage: Same<z.infer<typeof deadLetterPageSchema>, DeadLetterPage> = true;
 const sameReplayAnswer: Same<z.infer<typeof replayAnswerSchema>, ReplayAnswer> = true;
+const sameBatchAnswer: Same<z.infer<typeof batchAnswerSchema>, BatchAnswer> = true;
+const sameJobPage: Same<z.infer<typeof jobPageSchema>, JobPage> = true;
+const sameVendors: Same<z.infer<typeof vendorsAnswerSchema>, VendorsAnswer> = true;
+void sameVendors;
+void sameBatchAnswer;
+void sameJobPage;
 void sameDeadLetterPage;
 void sameReplayAnswer;
 void sameJob;

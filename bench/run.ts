@@ -3,6 +3,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { startRedis } from '../testing/redis-server.js';
 import { freePort } from '../testing/ports.js';
+import { benchBatch, printBatch } from './batch.js';
 import { benchIngest } from './ingest.js';
 import { benchMemory, printMemory } from './memory.js';
 import { benchOverhead, printOverhead } from './overhead.js';
@@ -26,6 +27,8 @@ try {
   const overhead = await benchOverhead(redis.url, { seconds: overheadSeconds });
   console.log(`memory: RSS under load, ${seconds} s per program, V8 defaults then the image's sizing…`);
   const memory = await benchMemory(redis.url, seconds);
+  console.log(`batch: POST /jobs/batch of 1000 beside single POST /jobs, ${seconds} s each…`);
+  const batch = await benchBatch(redis.url, seconds);
 
   const results = {
     ingest: {
@@ -39,6 +42,7 @@ try {
     pipeline: { jobs_per_s: round(pipeline.jobs_per_s), bullmq_jobs_per_s: round(pipeline.bullmq_jobs_per_s) },
     overhead,
     memory,
+    batch: batch.map((b) => ({ ...b, single_jobs_per_s: round(b.single_jobs_per_s), batch_jobs_per_s: round(b.batch_jobs_per_s), batch_p99_ms: round(b.batch_p99_ms) })),
   };
   await mkdir('bench/results', { recursive: true });
   await writeFile('bench/results/latest.json', JSON.stringify(results, null, 2) + '\n');
@@ -54,6 +58,7 @@ try {
   ]);
   printOverhead(overhead);
   printMemory(memory);
+  printBatch(batch);
   console.log('wrote bench/results/latest.json');
 } finally {
   await mock.stop();

@@ -46,12 +46,40 @@ export interface NewJob {
   deadline_at: Date;
 }
 
+/** One job's fate in createMany: stored (or the key's existing job), or its own error. */
+export type CreateOutcome = { ok: true; job: Job; created: boolean } | { ok: false; error: unknown };
+
+/** What listJobs selects; every filter is optional. Order: request_id ascending (≈ creation order). */
+export interface JobQuery {
+  vendor?: string;
+  status?: JobStatus;
+  /** Only jobs created strictly after this instant. */
+  createdAfter?: Date;
+  /** The cursor: only jobs whose request_id sorts after this one. */
+  afterRequestId?: string;
+  limit: number;
+  /** Read payload and result too (they are the costly part of a page; off by default). */
+  withPayload?: boolean;
+}
+
+/** A listed job: metadata, plus payload and result when the query asked for them. */
+export type ListedJob = JobMeta & Partial<Pick<Job, 'payload' | 'result'>>;
+
 export interface JobStore {
   /**
    * Insert a pending job. With an idempotency key already used, inserts nothing and returns
    * the existing job with created=false.
    */
   create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }>;
+  /**
+   * POST /jobs/batch: insert many pending jobs in ONE write (SQLite: one transaction; MongoDB:
+   * one unordered insertMany). Outcomes in input order; each item behaves as create() would —
+   * a used idempotency key takes the existing job (created=false), a taken request_id fails
+   * that item alone. A failure of the write as a whole rejects (nothing was stored).
+   */
+  createMany(jobs: readonly NewJob[], now: Date): Promise<CreateOutcome[]>;
+  /** GET /jobs: one page of jobs in request_id order, after the cursor, at most `limit`. */
+  listJobs(query: JobQuery): Promise<ListedJob[]>;
   get(requestId: string): Promise<Job | null>;
   /** Remove a job that was never queued (the api's undo when the queue write fails). */
   delete(requestId: string): Promise<boolean>;

@@ -9,6 +9,7 @@ import {
   deadLetter,
   DEFAULT_DEAD_LETTER_MAX_LEN,
   enqueue,
+  enqueueMany,
   ensureGroup,
   forgetDeadConsumer,
   isNoGroupError,
@@ -32,6 +33,23 @@ test('ensureGroup is idempotent and delivers entries queued before the group exi
   await ensureGroup(server.redis, v);
   const r = await readNew(server.redis, v, 'c1', 10, 10);
   expect(r.entries.map((e) => e.requestId)).toEqual(['early']);
+});
+
+test('enqueueMany queues every id in one pipeline, in order; a failing stream fails each of its entries', async () => {
+  const v = vendor();
+  const ids = Array.from({ length: 300 }, (_, i) => `job-${i}`);
+  const out = await enqueueMany(server.redis, v, ids);
+  expect(out.every((e) => typeof e === 'string')).toBe(true);
+  await ensureGroup(server.redis, v);
+  const r = await readNew(server.redis, v, 'c1', 1000, 10);
+  expect(r.entries.map((e) => e.requestId)).toEqual(ids);
+  expect(await enqueueMany(server.redis, v, [])).toEqual([]);
+
+  const broken = vendor();
+  await server.redis.set(keys.stream(broken), 'not a stream'); // every XADD gets WRONGTYPE
+  const failed = await enqueueMany(server.redis, broken, ['a', 'b']);
+  expect(failed).toHaveLength(2);
+  for (const e of failed) expect(e).toBeInstanceOf(Error);
 });
 
 test('a missing group is reported as NOGROUP', async () => {

@@ -18,6 +18,29 @@ export async function enqueue(redis: Redis, vendor: string, requestId: string): 
   return id;
 }
 
+/**
+ * Queue many jobs of one vendor in ONE pipelined round trip (POST /jobs/batch). Outcomes in
+ * input order: the entry id, or that XADD's error. A pipeline that could not be sent at all
+ * (Redis unreachable) fails every entry: none of them can be known to be queued.
+ */
+export async function enqueueMany(redis: Redis, vendor: string, requestIds: readonly string[]): Promise<Array<string | Error>> {
+  if (requestIds.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const id of requestIds) pipeline.xadd(keys.stream(vendor), '*', 'id', id);
+  let replies: Array<[Error | null, unknown]> | null;
+  try {
+    replies = await pipeline.exec();
+  } catch (e) {
+    const err = e instanceof Error ? e : new Error(String(e));
+    return requestIds.map(() => err);
+  }
+  return requestIds.map((_, i) => {
+    const [err, id] = replies?.[i] ?? [new Error('no reply to XADD'), null];
+    if (err) return err;
+    return typeof id === 'string' ? id : new Error('XADD returned no id');
+  });
+}
+
 /** One delivered stream entry. */
 export interface QueueEntry {
   /** The stream entry id (what XACK takes). */

@@ -29,6 +29,7 @@ const FOLDERS: Record<Scenario['folder'], string> = {
   Jobs: 'Submit jobs and read them: sync, async, the lenient form, an idempotent retry.',
   Webhooks: 'What an async vendor sends, signed in the Standard Webhooks form by a pre-request script.',
   'Dead letters': 'Operators, with an admin key (adminApiKey): the jobs that failed, and their replay.',
+  Vendors: "Operators, with an admin key (adminApiKey): each vendor's quota use, breaker, lag and paused state.",
   Errors: 'The error cases: each answers an RFC 9457 problem (application/problem+json).',
   Operations: 'Probes and documentation.',
 };
@@ -65,8 +66,11 @@ function bodyOf(s: Scenario, op: Operation): string | undefined {
   const example = op.requestBody?.content['application/json']?.examples?.[s.example];
   if (!example) throw new Error(`${s.name}: ${op.operationId} has no request example "${s.example}"`);
   const value = { ...(example.value as Record<string, unknown>), ...s.set };
-  if (typeof value['vendor'] === 'string') value['vendor'] = vendorVariables[value['vendor']] ?? value['vendor'];
-  return JSON.stringify(value, null, 2);
+  const withVariables = (job: Record<string, unknown>) =>
+    typeof job['vendor'] === 'string' ? { ...job, vendor: vendorVariables[job['vendor']] ?? job['vendor'] } : job;
+  // A batch (POST /jobs/batch) names its vendors one level down.
+  const body = Array.isArray(value['jobs']) ? { ...value, jobs: (value['jobs'] as Array<Record<string, unknown>>).map(withVariables) } : withVariables(value);
+  return JSON.stringify(body, null, 2);
 }
 
 function testScript(s: Scenario): string[] {
@@ -98,6 +102,9 @@ function requestItem(doc: OpenApiLike, s: Scenario) {
   const body = bodyOf(s, op);
   const pathParams = (op.parameters ?? []).filter((p) => p.in === 'path');
   for (const p of pathParams) if (s.path?.[p.name] === undefined) throw new Error(`${s.name}: no value for path parameter ${p.name}`);
+  for (const key of Object.keys(s.query ?? {})) {
+    if (!(op.parameters ?? []).some((p) => p.in === 'query' && p.name === key)) throw new Error(`${s.name}: ${key} is not a query parameter of ${s.operationId}`);
+  }
   const segments = template.split('/').filter(Boolean).map((seg) => seg.replace(/^\{(.+)\}$/, ':$1'));
   const headers = [
     ...(body !== undefined ? [{ key: 'Content-Type', value: 'application/json' }] : []),
@@ -125,9 +132,10 @@ function requestItem(doc: OpenApiLike, s: Scenario) {
       header: headers,
       ...(body !== undefined ? { body: { mode: 'raw', raw: body, options: { raw: { language: 'json' } } } } : {}),
       url: {
-        raw: `{{baseUrl}}/${segments.join('/')}`,
+        raw: `{{baseUrl}}/${segments.join('/')}${s.query ? `?${Object.entries(s.query).map(([k, v]) => `${k}=${v}`).join('&')}` : ''}`,
         host: ['{{baseUrl}}'],
         path: segments,
+        ...(s.query ? { query: Object.entries(s.query).map(([key, value]) => ({ key, value })) } : {}),
         ...(pathParams.length > 0
           ? { variable: pathParams.map((p) => ({ key: p.name, value: s.path![p.name]!, ...(p.description ? { description: p.description } : {}) })) }
           : {}),

@@ -5,7 +5,7 @@
 // expected status the document does not have, and an operation no scenario covers.
 
 export interface Scenario {
-  folder: 'Jobs' | 'Webhooks' | 'Dead letters' | 'Errors' | 'Operations';
+  folder: 'Jobs' | 'Webhooks' | 'Dead letters' | 'Vendors' | 'Errors' | 'Operations';
   name: string;
   operationId: string;
   /** Expected HTTP status; must be documented for the operation. */
@@ -18,6 +18,8 @@ export interface Scenario {
   set?: Record<string, string>;
   /** A body that cannot be an example (malformed JSON). */
   rawBody?: string;
+  /** Query parameters (each must be a documented parameter of the operation). */
+  query?: Record<string, string>;
   /** Path parameter values. */
   path?: Record<string, string>;
   headers?: Record<string, string>;
@@ -76,6 +78,29 @@ export const scenarios: Scenario[] = [
       "pm.test('marked as replayed', () => pm.expect(pm.response.headers.get('Idempotent-Replayed')).to.eql('true'));",
     ],
   },
+  {
+    folder: 'Jobs',
+    name: 'Submit a batch: each job answered on its own',
+    operationId: 'submitJobBatch',
+    example: 'mixed',
+    expect: 200,
+    tests: [
+      "pm.test('the good job accepted', () => pm.expect(pm.response.json().results[0].status).to.eql(202));",
+      "pm.test('the unknown vendor refused alone', () => pm.expect(pm.response.json().results[1].status).to.eql(422));",
+    ],
+  },
+  {
+    folder: 'Jobs',
+    name: "List a vendor's jobs (a cursor page, no payloads)",
+    operationId: 'listJobs',
+    query: { vendor: '{{syncVendor}}', limit: '10' },
+    expect: 200,
+    tests: [
+      "pm.test('a page of jobs', () => pm.expect(pm.response.json().jobs).to.be.an('array').that.is.not.empty);",
+      "pm.test('no payloads by default', () => pm.expect(pm.response.json().jobs[0]).to.not.have.property('payload'));",
+    ],
+  },
+  { folder: 'Errors', name: 'List with a bad cursor → 400', operationId: 'listJobs', query: { cursor: 'not-a-cursor' }, expect: 400 },
   { folder: 'Jobs', name: 'Submit a job to cancel', operationId: 'submitJob', example: 'syncJob', expect: 202, saveRequestIdAs: 'cancelRequestId' },
   {
     folder: 'Jobs',
@@ -112,6 +137,14 @@ export const scenarios: Scenario[] = [
     needsAdminKey: true,
     expect: 200,
     tests: ["pm.test('what was replayed', () => pm.expect(pm.response.json().replayed).to.be.an('array'));"],
+  },
+  {
+    folder: 'Vendors',
+    name: 'Every vendor: quota use, breaker, lag, paused (admin key)',
+    operationId: 'listVendors',
+    needsAdminKey: true,
+    expect: 200,
+    tests: ["pm.test('the vendors', () => pm.expect(pm.response.json().vendors).to.be.an('array').that.is.not.empty);"],
   },
   {
     folder: 'Webhooks',

@@ -670,6 +670,89 @@ export function describeJobStoreContract(
       });
     });
 
+    describe('createMany (POST /jobs/batch: one write for many jobs)', () => {
+      test('stores every job pending, outcomes in input order, each readable as create() would store it', async () => {
+        const inputs = [newJob({ payload: NESTED_PAYLOAD }), newJob({ vendor: 'other', payload: [1] }), newJob({ idempotency_key: 'many-1' })];
+        const outcomes = await store.createMany(inputs, at(0));
+        expect(outcomes.map((o) => o.ok && o.created)).toEqual([true, true, true]);
+        for (const [i, input] of inputs.entries()) {
+          const o = outcomes[i]!;
+          if (!o.ok) throw new Error('expected ok');
+          expect(o.job).toMatchObject({ request_id: input.request_id, vendor: input.vendor, status: 'pending', attempts: 0, created_at: at(0) });
+          expect(await store.get(input.request_id)).toEqual(o.job);
+        }
+        expect((await store.createMany([], at(0))).length).toBe(0);
+      });
+
+      test('a used Idempotency-Key takes the existing job (created=false); a taken request_id fails only its item', async () => {
+        const first = (await store.create(newJob({ idempotency_key: 'many-key', payload: { n: 1 } }), at(0))).job;
+        const taken = (await store.create(newJob(), at(0))).job;
+        const fresh = newJob();
+        const outcomes = await store.createMany(
+          [newJob({ idempotency_key: 'many-key', payload: { n: 2 } }), newJob({ request_id: taken.request_id }), fresh],
+          at(5),
+        );
+        expect(outcomes[0]).toEqual({ ok: true, created: false, job: first });
+        expect(outcomes[1]).toMatchObject({ ok: false, error: { code: 'conflict' } });
+        expect(outcomes[2]).toMatchObject({ ok: true, created: true });
+        expect(await store.get(fresh.request_id)).not.toBeNull();
+        expect(await store.countByStatus('acme')).toMatchObject({ pending: 3 });
+      });
+
+      test('the same key twice in one call stores one job; the second item takes it', async () => {
+        const a = newJob({ idempotency_key: 'twice' });
+        const b = newJob({ idempotency_key: 'twice' });
+        const [oa, ob] = await store.createMany([a, b], at(0));
+        expect(oa).toMatchObject({ ok: true, created: true });
+        expect(ob).toMatchObject({ ok: true, created: false, job: { request_id: a.request_id } });
+        expect(await store.get(b.request_id)).toBeNull();
+      });
+
+      test('a payload JSON cannot encode fails its item as unserializable; the others are stored', async () => {
+        const good = newJob();
+        const [bad, ok] = await store.createMany([newJob({ payload: { x: 10n } }), good], at(0));
+        expect(bad).toMatchObject({ ok: false, error: { code: 'unserializable' } });
+        expect(ok).toMatchObject({ ok: true, created: true });
+      });
+    });
+
+    describe('listJobs (GET /jobs)', () => {
+      /** Jobs with ascending ids (a fixed prefix + counter), so the expected order is the input order. */
+      const seq = (n: number) => `0190${String(n).padStart(4, '0')}-0000-7000-8000-000000000000`;
+
+      test('pages in request_id order by cursor, with filters, metadata only unless asked', async () => {
+        const made: Job[] = [];
+        for (let n = 0; n < 7; n++) {
+          const { job } = await store.create(newJob({ request_id: seq(n), vendor: n % 2 === 0 ? 'acme' : 'other', payload: { n } }), at(n));
+          made.push(job);
+        }
+        await store.startAttempt(seq(2), at(60), at(10));
+        await store.complete(seq(2), { done: true }, at(11));
+
+        const all = await store.listJobs({ limit: 100 });
+        expect(all.map((j) => j.request_id)).toEqual(made.map((j) => j.request_id));
+        expect(all[0]).not.toHaveProperty('payload');
+        expect(all[2]).not.toHaveProperty('result');
+        expect(all[2]).toMatchObject({ status: 'complete', attempts: 1, completed_at: at(11) });
+
+        const p1 = await store.listJobs({ limit: 3 });
+        const p2 = await store.listJobs({ limit: 3, afterRequestId: p1[2]!.request_id });
+        const p3 = await store.listJobs({ limit: 3, afterRequestId: p2[2]!.request_id });
+        expect([...p1, ...p2, ...p3].map((j) => j.request_id)).toEqual(all.map((j) => j.request_id));
+
+        expect((await store.listJobs({ limit: 100, vendor: 'acme' })).map((j) => j.request_id)).toEqual([seq(0), seq(2), seq(4), seq(6)]);
+        expect((await store.listJobs({ limit: 100, vendor: 'acme', status: 'pending' })).map((j) => j.request_id)).toEqual([seq(0), seq(4), seq(6)]);
+        expect((await store.listJobs({ limit: 100, status: 'complete' })).map((j) => j.request_id)).toEqual([seq(2)]);
+        expect((await store.listJobs({ limit: 100, createdAfter: at(4) })).map((j) => j.request_id)).toEqual([seq(5), seq(6)]);
+        expect(await store.listJobs({ limit: 100, vendor: 'nobody' })).toEqual([]);
+        expect(await store.listJobs({ limit: 0 })).toEqual([]);
+
+        const full = await store.listJobs({ limit: 3, withPayload: true });
+        expect(full.map((j) => j.payload)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
+        expect(full[2]!.result).toEqual({ done: true });
+      });
+    });
+
     describe('delete', () => {
       test('removes a job once', async () => {
         const { job } = await store.create(newJob(), at(0));

@@ -30,7 +30,7 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type WriteError } from 'mongodb';
 
 import { batchPerTurn } from '../batch.js';
-import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
+import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob } from '../job.js';
 import { FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
@@ -90,6 +90,8 @@ const UNFINISHED: JobStatus[] = ['pending', 'processing'];
 /** The attempt fence of JobStore's writes: only while `attempts` still equals the caller's. */
 const fence = (attempt: number | undefined) => (attempt === undefined ? {} : { attempts: attempt });
 const FINISHED: JobStatus[] = [...FINISHED_STATUSES];
+/** POST /jobs/batch's one insertMany (up to 1,000 jobs): its deadline is this many operations'. */
+const BATCH_TIMEOUT_FACTOR = 3;
 /** Retention's batch deletes may touch many documents: their deadline is this many operations'. */
 const BULK_TIMEOUT_FACTOR = 10;
 /** A version claim this many operation deadlines old is stale: its writer died (version-claims.ts). */
@@ -126,6 +128,19 @@ interface JobDoc {
   completed_at?: Date;
   deadline_at: Date;
 }
+
+/** The document of a new pending job (createMany; create() builds the same inline). */
+const newDoc = (job: NewJob, now: Date): JobDoc => ({
+  _id: job.request_id,
+  vendor: job.vendor,
+  payload_json: toJsonText(job.payload),
+  status: 'pending',
+  attempts: 0,
+  idem: idemOf(job),
+  created_at: now,
+  updated_at: now,
+  deadline_at: job.deadline_at,
+});
 
 const idemOf = (job: NewJob): string =>
   job.idempotency_key === undefined ? `r:${job.request_id}` : `k:${job.idempotency_key}`;
@@ -214,6 +229,10 @@ async function ensureIndexes(jobs: Collection<JobDoc>, opts: MongoJobStoreOption
   await jobs.createIndex({ created_at: 1 }, { name: 'created_at' }); // retention of Idempotency-Keys
   await jobs.createIndex({ vendor: 1, status: 1 }, { name: 'vendor_status' }); // countByStatus
   await jobs.createIndex({ vendor: 1, status: 1, deadline_at: 1 }, { name: 'vendor_status_deadline' }); // sweeper, per vendor
+  // GET /jobs (listJobs): each filter combination walks one index in _id (request_id) order.
+  await jobs.createIndex({ vendor: 1, status: 1, _id: 1 }, { name: 'vendor_status_id' });
+  await jobs.createIndex({ vendor: 1, _id: 1 }, { name: 'vendor_id' });
+  await jobs.createIndex({ status: 1, _id: 1 }, { name: 'status_id' });
   if (opts.retentionSeconds !== undefined) {
     try {
       await jobs.createIndex(
@@ -313,6 +332,73 @@ class MongoJobStore implements JobStore {
     } catch (e) {
       throw storeError(e);
     }
+  }
+
+  async createMany(jobs: readonly NewJob[], now: Date): Promise<CreateOutcome[]> {
+    const outcomes: Array<CreateOutcome | undefined> = new Array<CreateOutcome | undefined>(jobs.length);
+    const docs: JobDoc[] = [];
+    const positions: number[] = []; // docs[k] is jobs[positions[k]]
+    jobs.forEach((job, i) => {
+      try {
+        docs.push(newDoc(job, now));
+        positions.push(i);
+      } catch (e) {
+        outcomes[i] = { ok: false, error: e };
+      }
+    });
+    const failures = new Map<number, WriteError>();
+    await this.guard(async (o) => {
+      if (docs.length === 0) return;
+      try {
+        // The driver splits a command that outgrows the server's message size; ONE logical write.
+        await this.jobs.insertMany(docs, { ordered: false, ...forWrite(o) });
+      } catch (e) {
+        const perDocument = documentFailures(e);
+        if (!perDocument) throw e; // the command failed as a whole: no job's fate is known
+        for (const f of perDocument) failures.set(f.index, f);
+      }
+    }, BATCH_TIMEOUT_FACTOR);
+    // Duplicate keys: one read for every used Idempotency-Key, as create() does one by one.
+    const keyed = [...failures.entries()].filter(([k, f]) => isDuplicateKey(f) && jobs[positions[k]!]!.idempotency_key !== undefined);
+    const holders = new Map<string, JobDoc>();
+    if (keyed.length > 0) {
+      await this.guard(async (o) => {
+        const idems = keyed.map(([k]) => docs[k]!.idem);
+        for (const d of await this.jobs.find({ idem: { $in: idems } }, o).toArray()) holders.set(d.idem, d);
+      });
+    }
+    for (let k = 0; k < docs.length; k++) {
+      const i = positions[k]!;
+      const job = jobs[i]!;
+      const failure = failures.get(k);
+      if (!failure) {
+        outcomes[i] = { ok: true, job: { ...docToJobMeta(docs[k]!), payload: job.payload ?? null }, created: true };
+      } else if (!isDuplicateKey(failure)) {
+        outcomes[i] = { ok: false, error: storeError(failure) };
+      } else {
+        const holder = holders.get(docs[k]!.idem);
+        if (holder) outcomes[i] = { ok: true, job: docToJob(holder), created: false };
+        // The key's holder vanished (the api's undo) or the request_id is taken: create()
+        // settles both, one job at a time; rare enough not to matter for the batch's cost.
+        else outcomes[i] = await this.create(job, now).then((r): CreateOutcome => ({ ok: true, ...r }), (error: unknown): CreateOutcome => ({ ok: false, error }));
+      }
+    }
+    return outcomes as CreateOutcome[];
+  }
+
+  async listJobs(q: JobQuery): Promise<ListedJob[]> {
+    const n = Math.max(0, Math.floor(q.limit));
+    if (n === 0) return [];
+    return this.guard(async (o) => {
+      const filter: Document = {};
+      if (q.afterRequestId !== undefined) filter['_id'] = { $gt: q.afterRequestId };
+      if (q.vendor !== undefined) filter['vendor'] = q.vendor;
+      if (q.status !== undefined) filter['status'] = q.status;
+      if (q.createdAfter !== undefined) filter['created_at'] = { $gt: q.createdAfter };
+      const projection = q.withPayload ? {} : { payload_json: 0, result_json: 0 };
+      const docs = await this.jobs.find(filter, { projection, ...o }).sort({ _id: 1 }).limit(n).toArray();
+      return docs.map((d): ListedJob => (q.withPayload ? docToJob(d) : docToJobMeta(d)));
+    });
   }
 
   /**

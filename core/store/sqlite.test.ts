@@ -130,15 +130,40 @@ describe('sqlite file shared by several connections and processes', () => {
     const db = new DatabaseSync(path, { readOnly: true });
     try {
       expect(db.prepare('PRAGMA journal_mode').get()).toEqual({ journal_mode: 'wal' });
+      // The store names the index (INDEXED BY: see sqlite.ts); SQLite refuses the query if the index could not serve it.
       const plan = db
         .prepare(
-          `EXPLAIN QUERY PLAN SELECT * FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ? ORDER BY deadline_at LIMIT ?`,
+          `EXPLAIN QUERY PLAN SELECT * FROM jobs INDEXED BY jobs_unfinished_deadline WHERE status IN ('pending', 'processing') AND deadline_at < ? ORDER BY deadline_at LIMIT ?`,
         )
         .all(0, 10)
         .map((r) => String(r['detail']))
         .join('\n');
       expect(plan).toContain('jobs_unfinished_deadline');
       expect(plan).not.toContain('TEMP B-TREE');
+      // The status-led index of GET /jobs must not take over the sweeper's count or retention
+      // (without statistics SQLite preferred it): they read their own partial indexes.
+      for (const [sql, index] of [
+        [`SELECT vendor, COUNT(*) AS n FROM jobs INDEXED BY jobs_unfinished_vendor_deadline WHERE status IN ('pending', 'processing') AND deadline_at < ? GROUP BY vendor`, 'jobs_unfinished_vendor_deadline'],
+        [`DELETE FROM jobs INDEXED BY jobs_completed_at WHERE completed_at < ? AND status IN ('complete', 'failed', 'cancelled')`, 'jobs_completed_at'],
+      ] as const) {
+        const detail = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(0).map((r) => String(r['detail'])).join('\n');
+        expect(detail).toContain(index);
+        expect(detail).not.toContain('TEMP B-TREE');
+      }
+      // GET /jobs: each filter combination reads its index in request_id order, no sort.
+      for (const [where, index] of [
+        ['vendor = ? AND status = ?', 'jobs_vendor_status_id'],
+        ['vendor = ?', 'jobs_vendor_id'],
+        ['status = ?', 'jobs_status_id'],
+      ] as const) {
+        const list = db
+          .prepare(`EXPLAIN QUERY PLAN SELECT request_id FROM jobs WHERE request_id > ? AND ${where} AND created_at > ? ORDER BY request_id LIMIT 10`)
+          .all(...(where.split('?').length === 3 ? ['', 'v', 'pending', 0] : ['', 'v', 0]))
+          .map((r) => String(r['detail']))
+          .join('\n');
+        expect(list).toContain(index);
+        expect(list).not.toContain('TEMP B-TREE');
+      }
     } finally {
       db.close();
     }
@@ -233,7 +258,7 @@ describe('sqlite file made before `cancelled` and dead-letter replays', () => {
     const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL").all() as { name: string }[]).map((r) => r.name);
     const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
     check.close();
-    expect(indexes).toEqual(expect.arrayContaining(['jobs_idempotency_key', 'jobs_unfinished_deadline', 'jobs_vendor_status', 'jobs_completed_at']));
+    expect(indexes).toEqual(expect.arrayContaining(['jobs_idempotency_key', 'jobs_unfinished_deadline', 'jobs_vendor_status_id', 'jobs_completed_at']));
     expect(tables).toContain('jobs');
     expect(tables).not.toContain('jobs_migrating');
     // A second open finds the new table and changes nothing.

@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 
-import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
+import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob } from '../job.js';
 import { JOB_STATUSES } from '../job.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 
@@ -68,8 +68,13 @@ CREATE INDEX IF NOT EXISTS jobs_unfinished_vendor_deadline
 CREATE INDEX IF NOT EXISTS jobs_keyed_created_at ON jobs (created_at) WHERE idempotency_key IS NOT NULL;
 -- Retention of finished jobs.
 CREATE INDEX IF NOT EXISTS jobs_completed_at ON jobs (completed_at) WHERE completed_at IS NOT NULL;
--- countByStatus, answered from the index alone.
-CREATE INDEX IF NOT EXISTS jobs_vendor_status ON jobs (vendor, status);
+-- GET /jobs (listJobs): each filter combination reads one index in request_id order, so a
+-- page costs its own rows whatever the table holds. (vendor, status, request_id) also answers
+-- countByStatus from the index alone, which the older (vendor, status) index did: it goes.
+DROP INDEX IF EXISTS jobs_vendor_status;
+CREATE INDEX IF NOT EXISTS jobs_vendor_status_id ON jobs (vendor, status, request_id);
+CREATE INDEX IF NOT EXISTS jobs_vendor_id ON jobs (vendor, request_id);
+CREATE INDEX IF NOT EXISTS jobs_status_id ON jobs (status, request_id);
 `;
 
 const COLUMNS =
@@ -135,6 +140,8 @@ class SqliteJobStore implements JobStore {
   private closed = false;
   private pendingCreates: PendingCreate[] = [];
   private flushScheduled = false;
+  /** listJobs' statements, one per filter combination, prepared on first use. */
+  private readonly listStmts = new Map<string, StatementSync>();
 
   constructor(opts: SqliteJobStoreOptions) {
     this.opts = opts;
@@ -240,23 +247,27 @@ class SqliteJobStore implements JobStore {
         `UPDATE jobs SET deadline_at = ?, updated_at = ?
          WHERE request_id = ? AND status = ? AND status IN ('pending', 'processing') AND (? IS NULL OR attempts = ?)`,
       ),
-      // The WHERE repeats the partial index's condition word for word, so SQLite uses it.
+      // The WHERE repeats the partial index's condition word for word, so SQLite can use it;
+      // INDEXED BY makes it: without statistics the planner preferred jobs_status_id (GET /jobs)
+      // for `status IN (…)` and then sorted every unfinished job.
       findOverdue: db.prepare(
-        `SELECT ${META_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ?
+        `SELECT ${META_COLUMNS} FROM jobs INDEXED BY jobs_unfinished_deadline WHERE status IN ('pending', 'processing') AND deadline_at < ?
          ORDER BY deadline_at LIMIT ?`,
       ),
       findOverdueOfVendor: db.prepare(
-        `SELECT ${META_COLUMNS} FROM jobs WHERE status IN ('pending', 'processing') AND vendor = ? AND deadline_at < ?
+        `SELECT ${META_COLUMNS} FROM jobs INDEXED BY jobs_unfinished_vendor_deadline WHERE status IN ('pending', 'processing') AND vendor = ? AND deadline_at < ?
          ORDER BY deadline_at LIMIT ?`,
       ),
+      // INDEXED BY here and below for the same reason as findOverdue: jobs_status_id would win
+      // the planner's guess and read every unfinished (or finished) job through the table.
       countOverdueByVendor: db.prepare(
-        `SELECT vendor, COUNT(*) AS n FROM jobs WHERE status IN ('pending', 'processing') AND deadline_at < ? GROUP BY vendor`,
+        `SELECT vendor, COUNT(*) AS n FROM jobs INDEXED BY jobs_unfinished_vendor_deadline WHERE status IN ('pending', 'processing') AND deadline_at < ? GROUP BY vendor`,
       ),
       expireIdempotencyKeys: db.prepare(
         'UPDATE jobs SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL AND created_at < ?',
       ),
       deleteFinishedBefore: db.prepare(
-        `DELETE FROM jobs WHERE completed_at < ? AND status IN ('complete', 'failed', 'cancelled')`,
+        `DELETE FROM jobs INDEXED BY jobs_completed_at WHERE completed_at < ? AND status IN ('complete', 'failed', 'cancelled')`,
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM jobs WHERE vendor = ? GROUP BY status'),
       ping: db.prepare('SELECT 1'),
@@ -326,7 +337,7 @@ class SqliteJobStore implements JobStore {
   }
 
   /** One insert inside the batch transaction: the new job, or the one already holding the key. */
-  private insertOne({ job, payload, now }: PendingCreate): { job: Job; created: boolean } {
+  private insertOne({ job, payload, now }: Pick<PendingCreate, 'job' | 'payload' | 'now'>): { job: Job; created: boolean } {
     const key = job.idempotency_key ?? null;
     const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime());
     if (res.changes === 1) {
@@ -348,6 +359,55 @@ class SqliteJobStore implements JobStore {
     const existing = this.stmts.byKey.get(key) as Row | undefined;
     if (!existing) throw new Error('idempotency key conflict without a holder');
     return { job: rowToJob(existing), created: false };
+  }
+
+  async createMany(jobs: readonly NewJob[], now: Date): Promise<CreateOutcome[]> {
+    if (this.closed) throw storeError(new Error('job store is closed'));
+    const t = now.getTime();
+    const outcomes: CreateOutcome[] = [];
+    // Synchronous from BEGIN to COMMIT: no other call of this process can interleave, and the
+    // group commit of create() runs its own transaction before or after this one.
+    try {
+      this.stmts.begin.run();
+      for (const job of jobs) {
+        let payload: string;
+        try {
+          payload = toJsonText(job.payload);
+        } catch (e) {
+          outcomes.push({ ok: false, error: e });
+          continue;
+        }
+        try {
+          outcomes.push({ ok: true, ...this.insertOne({ job, payload, now: t }) });
+        } catch (e) {
+          if (!this.db.isTransaction) throw e; // the transaction itself ended: all fail
+          outcomes.push({ ok: false, error: isPrimaryKeyViolation(e) ? duplicateRequestId(job.request_id) : storeError(e) });
+        }
+      }
+      this.stmts.commit.run();
+    } catch (e) {
+      if (this.db.isOpen && this.db.isTransaction) this.stmts.rollback.run();
+      throw storeError(e);
+    }
+    return outcomes;
+  }
+
+  async listJobs(q: JobQuery): Promise<ListedJob[]> {
+    const n = Math.max(0, Math.floor(q.limit));
+    if (n === 0) return [];
+    return this.guard(() => {
+      const where = ['request_id > ?'];
+      const args: Array<string | number> = [q.afterRequestId ?? ''];
+      if (q.vendor !== undefined) (where.push('vendor = ?'), args.push(q.vendor));
+      if (q.status !== undefined) (where.push('status = ?'), args.push(q.status));
+      if (q.createdAfter !== undefined) (where.push('created_at > ?'), args.push(q.createdAfter.getTime()));
+      const cols = q.withPayload ? COLUMNS : META_COLUMNS;
+      const sql = `SELECT ${cols} FROM jobs WHERE ${where.join(' AND ')} ORDER BY request_id LIMIT ?`;
+      let stmt = this.listStmts.get(sql);
+      if (stmt === undefined) this.listStmts.set(sql, (stmt = this.db.prepare(sql)));
+      const rows = stmt.all(...args, n) as Row[];
+      return rows.map(q.withPayload ? rowToJob : rowToMeta);
+    });
   }
 
   async get(requestId: string): Promise<Job | null> {
