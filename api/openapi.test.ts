@@ -65,6 +65,7 @@ describe('responseChecker: a response that drifted from the document is reported
   const job = {
     request_id: '0198c2a0-7b1e-7cc0-8f00-4a6f2b5d3e10',
     vendor: 'acme',
+    priority: 'normal',
     status: 'pending',
     attempts: 0,
     created_at: '2026-11-30T08:00:00.000Z',

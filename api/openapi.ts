@@ -82,7 +82,7 @@ export const openApiDocument = {
             required: false,
             schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
             description:
-              'Scoped by client (API key) and route. A repeat with the same vendor and payload (compared canonically) returns the same request_id (with `Idempotent-Replayed: true`) and creates nothing new; another body → 422; a repeat while the first is still being handled → 409 + Retry-After. Keys expire (default 24 h).',
+              'Scoped by client (API key) and route. A repeat with the same vendor, priority and payload (compared canonically) returns the same request_id (with `Idempotent-Replayed: true`) and creates nothing new; another body → 422; a repeat while the first is still being handled → 409 + Retry-After. Keys expire (default 24 h).',
           },
         ],
         requestBody: {
@@ -93,6 +93,7 @@ export const openApiDocument = {
               examples: {
                 syncJob: { summary: 'A sync vendor: the answer is stored at once', value: { vendor: 'sync', payload: { company: 'acme' } } },
                 asyncJob: { summary: 'An async vendor: the answer arrives later by webhook', value: { vendor: 'async', payload: { company: 'acme' } } },
+                highPriority: { summary: 'A high-priority job: read ahead of normal and low ones of the same vendor', value: { vendor: 'sync', priority: 'high', payload: { company: 'acme' } } },
                 lenient: { summary: 'Lenient form: without `payload` the rest of the body is the payload', value: { vendor: 'sync', company: 'acme' } },
                 unknownVendor: { summary: 'A vendor no VendorPool declares → 422', value: { vendor: 'no-such-vendor', payload: { company: 'acme' } } },
                 wrongTypes: { summary: 'Wrong types → 400, each bad field listed', value: { vendor: 42, payload: [1, 2] } },

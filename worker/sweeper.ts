@@ -8,7 +8,8 @@
 // other pools — or of vendors no pool serves any more — can never crowd a pool's own out of
 // the batch. Those "unserved" jobs are counted in a gauge and, once overdue longer than
 // `unservedFailAfterMs`, failed with the reason `vendor_unserved` by whichever worker holds
-// the global unserved lock.
+// the global unserved lock. A paused vendor is served (it is in the registry): its pending jobs
+// wait, untouched (holdPending).
 import type { Redis } from 'ioredis';
 import type { JobMeta, JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
@@ -29,6 +30,14 @@ export interface SweeperDeps {
   vendors: () => ReadonlyMap<string, VendorSpec>;
   /** Every vendor in the registry, of any pool (what "served" means). */
   registeredVendors: () => ReadonlySet<string>;
+  /**
+   * True while a vendor's overdue PENDING jobs are to be left alone: it is paused, or was resumed
+   * less than a pending timeout ago (worker.ts). They are neither re-queued (their entries are
+   * still in the stream: a re-queue would only add duplicates, a storm on a long pause) nor
+   * failed, nor have their deadline moved (no store write per job per sweep): they simply wait.
+   * Processing jobs are judged as ever — their calls were made before the pause. Default: none.
+   */
+  holdPending?: (vendor: string) => boolean;
   /** New deadline of a job queued again (how long it may stay pending). */
   pendingTimeoutMs: number;
   /** How long the lock is held: at most one sweep per interval across the pool. */
@@ -53,7 +62,11 @@ export async function sweepOnce(d: SweeperDeps): Promise<number | null> {
   let handled = 0;
   for (const [vendor, spec] of d.vendors()) {
     const overdue = await d.store.findOverdue(new Date(now()), d.batch ?? 1000, vendor);
-    for (const job of overdue) if (await sweepJob(d, job, spec)) handled++;
+    const held = d.holdPending?.(vendor) ?? false;
+    for (const job of overdue) {
+      if (held && job.status === 'pending') continue;
+      if (await sweepJob(d, job, spec)) handled++;
+    }
   }
   return handled + (await sweepUnserved(d));
 }
@@ -78,7 +91,7 @@ async function sweepJob(d: SweeperDeps, job: JobMeta, spec: VendorSpec): Promise
       ? await d.store.setDeadline(job.request_id, 'pending', deadline, t, job.attempts)
       : await d.store.releaseForRetry(job.request_id, action.error ?? 'overdue', deadline, t, job.attempts);
   if (!moved) return false;
-  await queue.enqueue(d.redis, job.vendor, job.request_id);
+  await queue.enqueue(d.redis, job.vendor, job.request_id, job.priority); // its own lane
   d.metrics.swept.inc({ vendor: job.vendor, action: job.status === 'pending' ? 'requeue' : 'retry' });
   log.info({ status: job.status, attempts: job.attempts, reason: action.error ?? 'pending_overdue' }, 'overdue job queued again');
   return true;

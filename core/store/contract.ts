@@ -77,6 +77,7 @@ export function describeJobStoreContract(
           request_id: input.request_id,
           vendor: 'acme',
           payload: NESTED_PAYLOAD,
+          priority: 'normal',
           status: 'pending',
           attempts: 0,
           created_at: at(0),
@@ -113,7 +114,21 @@ export function describeJobStoreContract(
         expect((await store.get(job.request_id))?.status).toBe('processing');
       });
 
-      test('get of an unknown id is null', async () => {
+      test('the priority is stored and read back (default normal), and survives every transition', async () => {
+        for (const priority of ['high', 'normal', 'low'] as const) {
+          const { job } = await store.create(newJob({ priority }), at(0));
+          expect(job.priority).toBe(priority);
+          expect((await store.get(job.request_id))?.priority).toBe(priority);
+        }
+        const { job: plain } = await store.create(newJob(), at(0));
+        expect((await store.get(plain.request_id))?.priority).toBe('normal');
+        const low = await processingJob({ priority: 'low' });
+        expect(low.priority).toBe('low');
+        expect(await store.releaseForRetry(low.request_id, 'vendor_error', at(40), at(2), low.attempts)).toBe(true);
+        expect((await store.get(low.request_id))?.priority).toBe('low');
+      });
+
+            test('get of an unknown id is null', async () => {
         expect(await store.get(randomUUID())).toBeNull();
       });
 
@@ -586,6 +601,17 @@ export function describeJobStoreContract(
     });
 
     describe('findOverdue by vendor, without payloads (the sweeper)', () => {
+      test('carries each job\'s priority: the sweeper re-queues it into its own lane', async () => {
+        const high = await store.create(newJob({ vendor: 'lanes', priority: 'high', deadline_at: at(5) }), at(0));
+        const low = await store.create(newJob({ vendor: 'lanes', priority: 'low', deadline_at: at(6) }), at(0));
+        const found = await store.findOverdue(at(100), 10, 'lanes');
+        expect(found.map((j) => [j.request_id, j.priority])).toEqual([
+          [high.job.request_id, 'high'],
+          [low.job.request_id, 'low'],
+        ]);
+      });
+
+
       test('only the named vendor\'s jobs, oldest first, ids and metadata only', async () => {
         const other = await store.create(newJob({ vendor: 'other', deadline_at: at(5) }), at(0));
         const a = await store.create(newJob({ vendor: 'acme', deadline_at: at(20), payload: { big: 'x'.repeat(1000) } }), at(0));
@@ -593,7 +619,7 @@ export function describeJobStoreContract(
         const found = await store.findOverdue(at(100), 10, 'acme');
         expect(found.map((j) => j.request_id)).toEqual([b.job.request_id, a.job.request_id]);
         expect(found[0]).not.toHaveProperty('payload');
-        expect(found[0]).toMatchObject({ vendor: 'acme', status: 'pending', attempts: 0, deadline_at: at(10) });
+        expect(found[0]).toMatchObject({ vendor: 'acme', priority: 'normal', status: 'pending', attempts: 0, deadline_at: at(10) });
         expect((await store.findOverdue(at(100), 10)).map((j) => j.request_id)).toContain(other.job.request_id);
       });
 

@@ -30,8 +30,8 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type WriteError } from 'mongodb';
 
 import { batchPerTurn } from '../batch.js';
-import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
-import { FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
+import type { Job, JobMeta, JobStatus, JobStore, NewJob, Priority } from '../job.js';
+import { DEFAULT_PRIORITY, FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 import { forWrite, timeLimit, type Deadline } from './deadline.js';
@@ -113,6 +113,8 @@ const OWN_BATCH_PAYLOAD_CHARS = 4 * 1024 * 1024;
 interface JobDoc {
   _id: string;
   vendor: string;
+  /** Job.priority; absent on jobs stored before priorities existed (read as DEFAULT_PRIORITY). */
+  priority?: Priority;
   payload_json: string;
   status: JobStatus;
   attempts: number;
@@ -139,6 +141,7 @@ function docToJobMeta(doc: JobDoc): Omit<Job, 'payload'> {
   const job: Omit<Job, 'payload'> = {
     request_id: doc._id,
     vendor: doc.vendor,
+    priority: doc.priority ?? DEFAULT_PRIORITY,
     status: doc.status,
     attempts: doc.attempts,
     created_at: doc.created_at,
@@ -279,6 +282,7 @@ class MongoJobStore implements JobStore {
     const doc: JobDoc = {
       _id: job.request_id,
       vendor: job.vendor,
+      priority: job.priority ?? DEFAULT_PRIORITY,
       payload_json: toJsonText(job.payload),
       status: 'pending',
       attempts: 0,
