@@ -1,9 +1,11 @@
 // POST /jobs/batch over real HTTP, a real redis-server and the SQLite store: each item answered
 // on its own, per-item Idempotency-Keys, a queue write that fails for one vendor (its stream
-// key made the wrong type: a real WRONGTYPE from Redis) undone item by item, hostile bodies.
+// key made the wrong type: a real WRONGTYPE from Redis) undone item by item, hostile bodies,
+// priorities (each job in its lane's stream).
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Priority } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { createJobStore } from '../core/store/index.js';
 import { postJson, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
@@ -31,7 +33,7 @@ async function batch(jobs: unknown, base = api.base): Promise<BatchAnswer> {
   return (await res.json()) as BatchAnswer;
 }
 
-const streamIds = async (vendor: string) => (await s.redis.xrange(keys.stream(vendor), '-', '+')).map(([, f]) => f[1]);
+const streamIds = async (vendor: string, lane: Priority = 'normal') => (await s.redis.xrange(keys.stream(vendor, lane), '-', '+')).map(([, f]) => f[1]);
 const submitted = async (vendor: string) => (await api.metrics.jobsSubmitted.get()).values.find((v) => v.labels.vendor === vendor)?.value ?? 0;
 
 async function expectProblem(res: Response, status: number, type: string) {
@@ -71,6 +73,53 @@ test('each item answered on its own: good ones stored pending and queued, bad on
   expect((await fetch(`${api.base}/jobs/${id0}`)).status).toBe(200);
 });
 
+test('priority per item, as POST /jobs: stored on the job, each job queued in its own lane\'s stream; default normal; a bad one fails its item alone', async () => {
+  const answer = await batch([
+    { vendor: 'acme', payload: { lane: 'h' }, priority: 'high' },
+    { vendor: 'acme', payload: { lane: 'l' }, priority: 'low' },
+    { vendor: 'acme', payload: { lane: 'n' } },
+    { vendor: 'slowco', payload: { lane: 'h' }, priority: 'high' },
+    { vendor: 'acme', payload: { lane: 'x' }, priority: 'urgent' },
+    { vendor: 'acme', payload: { lane: 'n2' }, priority: 'normal' },
+  ]);
+  expect(answer).toMatchObject({ accepted: 5, rejected: 1 });
+  expect(answer.results[4]).toMatchObject({ status: 400, problem: { errors: [{ field: 'priority', detail: 'must be one of high, normal, low' }] } });
+  const [high, low, plain, otherHigh, , normal] = answer.results.map((r) => (r as { request_id?: string }).request_id);
+  const expected: Array<[string | undefined, string, Priority]> = [
+    [high, 'acme', 'high'],
+    [low, 'acme', 'low'],
+    [plain, 'acme', 'normal'],
+    [otherHigh, 'slowco', 'high'],
+    [normal, 'acme', 'normal'],
+  ];
+  for (const [id, vendor, lane] of expected) {
+    expect(await s.store.get(id!)).toMatchObject({ vendor, priority: lane, status: 'pending' });
+    expect(((await (await fetch(`${api.base}/jobs/${id}`)).json()) as { priority: string }).priority).toBe(lane);
+    // In its own lane's stream, and in no other lane's.
+    for (const other of ['high', 'normal', 'low'] as const) {
+      expect(await streamIds(vendor, other)).toEqual(other === lane ? expect.arrayContaining([id]) : expect.not.arrayContaining([id]));
+    }
+  }
+});
+
+test('per-item Idempotency-Key with a priority: a replay with the same priority takes the job, another priority → 422 (as POST /jobs)', async () => {
+  const first = await batch([{ vendor: 'acme', payload: { p: 1 }, priority: 'low', idempotency_key: 'batch-prio' }]);
+  const id = (first.results[0] as { request_id: string }).request_id;
+  const again = await batch([{ vendor: 'acme', payload: { p: 1 }, priority: 'low', idempotency_key: 'batch-prio' }]);
+  expect(again.results[0]).toEqual({ status: 202, request_id: id, replayed: true });
+  const other = await batch([{ vendor: 'acme', payload: { p: 1 }, priority: 'high', idempotency_key: 'batch-prio' }]);
+  expect(other.results[0]).toMatchObject({ status: 422, problem: { type: `${api.base}/problems/idempotency-key-reused` } });
+  // Without a priority the repeat asks for normal: another request too.
+  const unset = await batch([{ vendor: 'acme', payload: { p: 1 }, idempotency_key: 'batch-prio' }]);
+  expect(unset.results[0]).toMatchObject({ status: 422 });
+  // The key is shared with POST /jobs, priority included.
+  const single = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { p: 1 }, priority: 'low' }, { 'Idempotency-Key': 'batch-prio' });
+  expect(single.status).toBe(202);
+  expect(((await single.json()) as { request_id: string }).request_id).toBe(id);
+  expect(await streamIds('acme', 'low')).toEqual(expect.arrayContaining([id]));
+  expect((await streamIds('acme', 'low')).filter((x) => x === id)).toHaveLength(1); // queued once
+});
+
 test('per-item Idempotency-Key: shared with POST /jobs, a replay takes the first job, another body → 422, a twin in the same batch → 409', async () => {
   const first = await batch([{ vendor: 'acme', payload: { k: 1 }, idempotency_key: 'batch-key-1' }]);
   const id = (first.results[0] as { request_id: string }).request_id;
@@ -80,7 +129,7 @@ test('per-item Idempotency-Key: shared with POST /jobs, a replay takes the first
   expect(single.headers.get('idempotent-replayed')).toBe('true');
   expect(((await single.json()) as { request_id: string }).request_id).toBe(id);
 
-  const xlen = await s.redis.xlen(keys.stream('acme'));
+  const xlen = await s.redis.xlen(keys.stream('acme', 'normal'));
   const again = await batch([
     { vendor: 'acme', payload: { k: 1 }, idempotency_key: 'batch-key-1' },
     { vendor: 'acme', payload: { k: 2 }, idempotency_key: 'batch-key-1' },
@@ -91,7 +140,7 @@ test('per-item Idempotency-Key: shared with POST /jobs, a replay takes the first
   expect(again.results[1]).toMatchObject({ status: 409 }); // batch-key-1 is claimed by item 0 of this very batch
   expect(again.results[2]).toMatchObject({ status: 202 });
   expect(again.results[3]).toMatchObject({ status: 409, problem: { type: `${api.base}/problems/idempotency-key-in-flight` } });
-  expect(await s.redis.xlen(keys.stream('acme'))).toBe(xlen + 1); // only the new twin was queued
+  expect(await s.redis.xlen(keys.stream('acme', 'normal'))).toBe(xlen + 1); // only the new twin was queued
 
   const reused = await batch([{ vendor: 'acme', payload: { k: 2 }, idempotency_key: 'batch-key-1' }]);
   expect(reused.results[0]).toMatchObject({ status: 422, problem: { type: `${api.base}/problems/idempotency-key-reused` } });
@@ -101,7 +150,7 @@ test('per-item Idempotency-Key: shared with POST /jobs, a replay takes the first
 
 test("a vendor whose queue write fails: its items are deleted again and answered 503; the other vendor's are accepted", async () => {
   // A real Redis error for this vendor's XADDs only: its stream key holds a string.
-  await s.redis.set(keys.stream('otherco'), 'not a stream');
+  await s.redis.set(keys.stream('otherco', 'normal'), 'not a stream');
   try {
     const answer = await batch([
       { vendor: 'otherco', payload: { n: 1 } },
@@ -116,7 +165,7 @@ test("a vendor whose queue write fails: its items are deleted again and answered
     expect(await s.store.countByStatus('otherco')).toMatchObject({ pending: 0 });
     expect(await s.store.get((answer.results[1] as { request_id: string }).request_id)).toMatchObject({ status: 'pending' });
   } finally {
-    await s.redis.del(keys.stream('otherco'));
+    await s.redis.del(keys.stream('otherco', 'normal'));
   }
 });
 
@@ -147,9 +196,9 @@ test('the store failing as a whole → 503 for the request, nothing queued', asy
   await broken.close();
   const down = await startApi(s, {}, { store: broken });
   try {
-    const xlen = await s.redis.xlen(keys.stream('acme'));
+    const xlen = await s.redis.xlen(keys.stream('acme', 'normal'));
     await expectProblem(await postJson(`${down.base}/jobs/batch`, { jobs: [{ vendor: 'acme', payload: {} }] }), 503, '/problems/unavailable');
-    expect(await s.redis.xlen(keys.stream('acme'))).toBe(xlen);
+    expect(await s.redis.xlen(keys.stream('acme', 'normal'))).toBe(xlen);
   } finally {
     await down.close();
     await rm(dir, { recursive: true, force: true });
@@ -157,11 +206,11 @@ test('the store failing as a whole → 503 for the request, nothing queued', asy
 });
 
 test('1,000 jobs in one request: all stored and queued once', async () => {
-  const xlen = await s.redis.xlen(keys.stream('acme'));
+  const xlen = await s.redis.xlen(keys.stream('acme', 'normal'));
   const answer = await batch(Array.from({ length: 1000 }, (_, n) => ({ vendor: 'acme', payload: { n } })));
   expect(answer).toMatchObject({ accepted: 1000, rejected: 0 });
   const ids = answer.results.map((r) => (r as { request_id: string }).request_id);
   expect(new Set(ids).size).toBe(1000);
-  expect(await s.redis.xlen(keys.stream('acme'))).toBe(xlen + 1000);
+  expect(await s.redis.xlen(keys.stream('acme', 'normal'))).toBe(xlen + 1000);
   expect(await s.store.get(ids[999]!)).toMatchObject({ payload: { n: 999 }, status: 'pending' });
 });

@@ -1,22 +1,24 @@
 // POST /jobs/batch: many jobs in one request, each answered on its own (its request_id, or its
 // problem). Why a route of its own rather than a loop of POST /jobs: one HTTP request, ONE
 // store write (JobStore.createMany: one SQLite transaction, one MongoDB insertMany) and one
-// pipelined XADD per vendor, instead of a round trip of each per job (bench/batch.ts measures
-// the difference).
+// pipeline of XADDs per vendor (each job into its priority lane's stream), instead of a round
+// trip of each per job (bench/batch.ts measures the difference).
 //
 // Each item goes through what POST /jobs does (api/jobs.ts), in bulk:
-// - the same checks (api/submission.ts), the same per-job body limit and default vendor; a bad
-//   item gets its problem, and the others go on;
+// - the same checks (api/submission.ts), the same per-job body limit and default vendor, the
+//   same `priority` (high | normal | low, default normal); a bad item gets its problem, and the
+//   others go on;
 // - its own Idempotency-Key (`idempotency_key` in the item), scoped exactly as the header of
 //   POST /jobs (client + "POST /jobs" + key), so a client may retry an item either way and get
 //   the same job; in-flight markers are claimed in one pipeline (a repeat in flight → 409);
+//   the same key with another vendor, payload or priority → 422, as POST /jobs;
 // - store first, then queue; an item whose XADD fails is deleted again and answered 503 (if
 //   that delete fails too, the job stays pending and the sweeper queues it: as POST /jobs).
 // A store write that fails as a whole stored nothing: the whole request is answered 503.
 import { createHash } from 'node:crypto';
 import { Router, type Response } from 'express';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
-import type { CreateOutcome, NewJob } from '../core/job.js';
+import type { CreateOutcome, NewJob, Priority } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { enqueueMany } from '../core/queue.js';
 import type { ApiDeps } from './deps.js';
@@ -48,7 +50,7 @@ export interface BatchAnswer {
 /** An item that passed the checks: what will be stored. */
 interface ValidItem {
   index: number;
-  job: NewJob;
+  job: NewJob & { priority: Priority };
   /** The scoped key, when the item has one. */
   scopedKey?: string;
 }
@@ -96,6 +98,7 @@ export function batchRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
         request_id: newRequestId(at.getTime()),
         vendor,
         payload: sub.payload,
+        priority: sub.priority,
         ...(scopedKey === undefined ? {} : { idempotency_key: scopedKey }),
         deadline_at: new Date(at.getTime() + pendingTimeoutMs),
       },
@@ -177,13 +180,17 @@ export function batchRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
         throw asStoreError(e);
       }
 
-      // Created jobs go to the queue, per vendor; the rest are answered now.
+      // Created jobs go to the queue, per vendor (each into its lane); the rest are answered now.
       const byVendor = new Map<string, ValidItem[]>();
       toStore.forEach((item, k) => {
         const o = outcomes[k]!;
         if (!o.ok) return problemAt(item.index, toProblem(o.error));
         if (!o.created) {
-          if (canonicalFingerprint(o.job.vendor, o.job.payload) !== canonicalFingerprint(item.job.vendor, item.job.payload)) {
+          // As POST /jobs: the priority is part of the request, so another one is another request.
+          if (
+            o.job.priority !== item.job.priority ||
+            canonicalFingerprint(o.job.vendor, o.job.payload) !== canonicalFingerprint(item.job.vendor, item.job.payload)
+          ) {
             return problemAt(item.index, toProblem(idempotencyKeyReused()));
           }
           results[item.index] = { status: 202, request_id: o.job.request_id, replayed: true };
@@ -196,7 +203,11 @@ export function batchRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
 
       await Promise.all(
         [...byVendor].map(async ([vendor, items]) => {
-          const queued = await enqueueMany(redis, vendor, items.map((i) => i.job.request_id));
+          const queued = await enqueueMany(
+            redis,
+            vendor,
+            items.map((i) => ({ requestId: i.job.request_id, lane: i.job.priority })),
+          );
           let ok = 0;
           await Promise.all(
             items.map(async (item, k) => {

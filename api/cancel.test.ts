@@ -64,10 +64,10 @@ test('a job waiting for its retry leaves the delayed set', async () => {
   const id = await submit();
   await s.store.startAttempt(id, new Date(Date.now() + 60_000), new Date());
   await s.store.releaseForRetry(id, 'vendor_error: HTTP 503', new Date(Date.now() + 60_000), new Date(), 1);
-  await queue.delay(s.redis, 'acme', id, Date.now() + 60_000);
-  expect(await s.redis.zscore(keys.delayed('acme'), id)).not.toBeNull();
+  await queue.delay(s.redis, 'acme', 'normal', id, Date.now() + 60_000);
+  expect(await s.redis.zscore(keys.delayed('acme', 'normal'), id)).not.toBeNull();
   expect((await cancel(id)).status).toBe(200);
-  expect(await s.redis.zscore(keys.delayed('acme'), id)).toBeNull();
+  expect(await s.redis.zscore(keys.delayed('acme', 'normal'), id)).toBeNull();
 });
 
 test('a complete or failed job → 409 job-finished, and it stays as it was', async () => {

@@ -32,7 +32,7 @@ const list = (vendor: string, query = '', headers: Record<string, string> = ADMI
   fetch(`${api.base}/vendors/${vendor}/dead-letters${query}`, { headers });
 const replay = (vendor: string, body: unknown, headers: Record<string, string> = ADMIN) =>
   postJson(`${api.base}/vendors/${vendor}/dead-letters/replay`, body, headers);
-const streamIds = async (vendor: string) => (await s.redis.xrange(keys.stream(vendor), '-', '+')).map(([, f]) => f[1]);
+const streamIds = async (vendor: string) => (await s.redis.xrange(keys.stream(vendor, 'normal'), '-', '+')).map(([, f]) => f[1]);
 const replayedCount = async (vendor: string) =>
   (await api.metrics.deadLettersReplayed.get()).values.find((v) => v.labels.vendor === vendor)?.value ?? 0;
 

@@ -14,7 +14,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
-import type { JobMeta } from '../core/job.js';
+import { DEFAULT_PRIORITY, type JobMeta } from '../core/job.js';
 import { enqueue } from '../core/queue.js';
 import { dnsLabel } from '../core/vendorpool.js';
 import type { ApiDeps } from './deps.js';
@@ -146,7 +146,9 @@ export function deadLettersRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       answer.replayed.push(id);
       metrics.deadLettersReplayed.inc({ vendor });
       try {
-        await enqueue(redis, vendor, id);
+        // Into the job's own lane: a replay keeps the priority it was submitted with.
+        const lane = (await store.get(id))?.priority ?? DEFAULT_PRIORITY;
+        await enqueue(redis, vendor, id, lane);
         logger.info({ request_id: id, vendor, admin }, 'dead letter replayed: job pending and queued again');
       } catch (err) {
         logger.warn({ request_id: id, vendor, admin, err }, 'dead letter replayed, but the queue write failed: the sweeper queues the pending job at its deadline');

@@ -35,14 +35,14 @@ test('the same key with another payload → 422, and no second job', async () =>
   const key = `k-${randomUUID()}`;
   const first = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { n: 1 } }, { 'Idempotency-Key': key });
   expect(first.status).toBe(202);
-  const queued = await s.redis.xlen(keys.stream('acme'));
+  const queued = await s.redis.xlen(keys.stream('acme', 'normal'));
   const other = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { n: 2 } }, { 'Idempotency-Key': key });
   expect(other.status).toBe(422);
   expect(other.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   const body = (await other.json()) as { type: string; detail: string };
   expect(body.type).toBe(`${api.base}/problems/idempotency-key-reused`);
   expect(body.detail).not.toContain(await idOf(first)); // the other body learns no request_id
-  expect(await s.redis.xlen(keys.stream('acme'))).toBe(queued);
+  expect(await s.redis.xlen(keys.stream('acme', 'normal'))).toBe(queued);
 });
 
 test('the same key with another vendor → 422', async () => {

@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 const streamIds = async (vendor: string) =>
-  (await s.redis.xrange(keys.stream(vendor), '-', '+')).map(([, fields]) => fields[1]);
+  (await s.redis.xrange(keys.stream(vendor, 'normal'), '-', '+')).map(([, fields]) => fields[1]);
 
 async function expectProblem(res: Response, status: number, type?: string) {
   expect(res.status).toBe(status);
@@ -76,14 +76,43 @@ describe('POST /jobs', () => {
   });
 
   test('unknown vendor → 422 and nothing stored or queued', async () => {
-    const before = await s.redis.xlen(keys.stream('nope'));
+    const before = await s.redis.xlen(keys.stream('nope', 'normal'));
     await expectProblem(await postJson(`${api.base}/jobs`, { vendor: 'nope', payload: {} }), 422, '/problems/unknown-vendor');
-    expect(await s.redis.xlen(keys.stream('nope'))).toBe(before);
+    expect(await s.redis.xlen(keys.stream('nope', 'normal'))).toBe(before);
     expect(await s.store.countByStatus('nope')).toEqual({ pending: 0, processing: 0, complete: 0, failed: 0, cancelled: 0 });
   });
 
   test('malformed JSON → 400', async () => {
     await expectProblem(await postJson(`${api.base}/jobs`, '{"vendor": "acme", '), 400, '/problems/malformed-json');
+  });
+
+  test('priority: stored on the job, queued in its lane, shown by GET; default normal; a bad one → 400 and nothing stored', async () => {
+    const ids: Record<string, string> = {};
+    for (const priority of ['high', 'low', undefined] as const) {
+      const res = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { p: priority ?? 'none' }, ...(priority ? { priority } : {}) });
+      expect(res.status).toBe(202);
+      ids[priority ?? 'default'] = ((await res.json()) as { request_id: string }).request_id;
+    }
+    const laneIds = async (lane: 'high' | 'normal' | 'low') => (await s.redis.xrange(keys.stream('acme', lane), '-', '+')).map(([, f]) => f[1]);
+    expect(await laneIds('high')).toContain(ids.high);
+    expect(await laneIds('low')).toContain(ids.low);
+    expect(await laneIds('normal')).toContain(ids.default);
+    expect(await laneIds('normal')).not.toContain(ids.high);
+    expect((await s.store.get(ids.high!))?.priority).toBe('high');
+    for (const [p, id] of [['high', ids.high], ['low', ids.low], ['normal', ids.default]] as const) {
+      expect(((await (await fetch(`${api.base}/jobs/${id}`)).json()) as { priority: string }).priority).toBe(p);
+    }
+    const queued = await Promise.all((['high', 'normal', 'low'] as const).map((l) => s.redis.xlen(keys.stream('acme', l))));
+    const body = await expectProblem(await postJson(`${api.base}/jobs`, { vendor: 'acme', priority: 'urgent', payload: {} }), 400, '/problems/validation');
+    expect(body.errors).toEqual([{ field: 'priority', detail: 'must be one of high, normal, low' }]);
+    expect(await Promise.all((['high', 'normal', 'low'] as const).map((l) => s.redis.xlen(keys.stream('acme', l))))).toEqual(queued);
+  });
+
+  test('Idempotency-Key: the same key with another priority is another request → 422', async () => {
+    const key = `prio-${randomUUID()}`;
+    expect((await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { n: 1 } }, { 'Idempotency-Key': key })).status).toBe(202);
+    await expectProblem(await postJson(`${api.base}/jobs`, { vendor: 'acme', priority: 'high', payload: { n: 1 } }, { 'Idempotency-Key': key }), 422);
+    expect((await postJson(`${api.base}/jobs`, { vendor: 'acme', priority: 'normal', payload: { n: 1 } }, { 'Idempotency-Key': key })).status).toBe(202);
   });
 
   test('wrong types → 400 listing each bad field', async () => {
@@ -116,18 +145,18 @@ describe('POST /jobs', () => {
     const first = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { n: 1 } }, { 'Idempotency-Key': key });
     expect(first.status).toBe(202);
     const { request_id } = (await first.json()) as { request_id: string };
-    const queuedBefore = await s.redis.xlen(keys.stream('acme'));
+    const queuedBefore = await s.redis.xlen(keys.stream('acme', 'normal'));
     const again = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { n: 1 } }, { 'Idempotency-Key': key });
     expect(again.status).toBe(202);
     expect(await again.json()).toEqual({ request_id });
     expect(again.headers.get('location')).toBe(`/jobs/${request_id}`);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
-    expect(await s.redis.xlen(keys.stream('acme'))).toBe(queuedBefore);
+    expect(await s.redis.xlen(keys.stream('acme', 'normal'))).toBe(queuedBefore);
   });
 
   test('Idempotency-Key: concurrent requests with one key make one job and one queue entry', async () => {
     const key = `burst-${randomUUID()}`;
-    const queuedBefore = await s.redis.xlen(keys.stream('acme'));
+    const queuedBefore = await s.redis.xlen(keys.stream('acme', 'normal'));
     const answers = await Promise.all(
       Array.from({ length: 8 }, () => postJson(`${api.base}/jobs`, { vendor: 'acme', payload: { k: key } }, { 'Idempotency-Key': key })),
     );
@@ -138,7 +167,7 @@ describe('POST /jobs', () => {
     expect(accepted.length).toBeGreaterThanOrEqual(1);
     const ids = new Set(await Promise.all(accepted.map(async (r) => ((await r.json()) as { request_id: string }).request_id)));
     expect(ids.size).toBe(1);
-    expect(await s.redis.xlen(keys.stream('acme'))).toBe(queuedBefore + 1);
+    expect(await s.redis.xlen(keys.stream('acme', 'normal'))).toBe(queuedBefore + 1);
   });
 
   test.each([['has space'], ['x'.repeat(256)], ['tab\tinside']])('malformed Idempotency-Key %# → 400', async (key) => {
@@ -160,6 +189,7 @@ describe('GET /jobs/:id', () => {
     expect(job).toEqual({
       request_id,
       vendor: 'acme',
+      priority: 'normal',
       status: 'pending',
       attempts: 0,
       created_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),

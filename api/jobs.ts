@@ -1,6 +1,6 @@
 // POST /jobs and GET /jobs/:id.
 import { Router } from 'express';
-import type { Job } from '../core/job.js';
+import type { Job, Priority } from '../core/job.js';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
 import { enqueue } from '../core/queue.js';
 import type { ApiDeps } from './deps.js';
@@ -14,6 +14,7 @@ import { isRequestId, parseIdempotencyKey, parseSubmission } from './submission.
 export interface JobView {
   request_id: string;
   vendor: string;
+  priority: Priority;
   status: Job['status'];
   attempts: number;
   result?: unknown;
@@ -28,6 +29,7 @@ export function jobView(job: Job): JobView {
   const view: JobView = {
     request_id: job.request_id,
     vendor: job.vendor,
+    priority: job.priority,
     status: job.status,
     attempts: job.attempts,
     created_at: job.created_at.toISOString(),
@@ -63,7 +65,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
    * - The worker's compare-and-set transitions keep duplicate queue entries (sweeper +
    *   original) from completing a job twice.
    */
-  async function submit(vendor: string, payload: Record<string, unknown>, key: string | undefined): Promise<{ job: Job; created: boolean }> {
+  async function submit(vendor: string, priority: Priority, payload: Record<string, unknown>, key: string | undefined): Promise<{ job: Job; created: boolean }> {
     const at = now();
     const requestId = newRequestId(at.getTime());
     let r: { job: Job; created: boolean };
@@ -73,6 +75,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
           request_id: requestId,
           vendor,
           payload,
+          priority,
           ...(key === undefined ? {} : { idempotency_key: key }),
           deadline_at: new Date(at.getTime() + pendingTimeoutMs),
         },
@@ -83,7 +86,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
     }
     if (!r.created) return r;
     try {
-      await enqueue(redis, vendor, requestId);
+      await enqueue(redis, vendor, requestId, priority); // the job's lane: docs/adr/0008-priority-lanes.md
     } catch (e) {
       try {
         await store.delete(requestId);
@@ -122,7 +125,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
     let job: Job;
     let created: boolean;
     if (idem.key === undefined) {
-      ({ job, created } = await submit(vendor, sub.payload, undefined));
+      ({ job, created } = await submit(vendor, sub.priority, sub.payload, undefined));
     } else {
       const scoped = scopedIdempotencyKey(String(res.locals['clientId'] ?? 'anonymous'), 'POST /jobs', idem.key);
       let release: () => Promise<void>;
@@ -133,14 +136,15 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
         throw e;
       }
       try {
-        ({ job, created } = await submit(vendor, sub.payload, scoped));
+        ({ job, created } = await submit(vendor, sub.priority, sub.payload, scoped));
       } finally {
         await release().catch((err: unknown) => {
           // The marker expires on its own (IN_FLIGHT_TTL_MS); until then repeats get 409.
           logger.warn({ err }, 'could not clear an Idempotency-Key in-flight marker');
         });
       }
-      if (!created && canonicalFingerprint(job.vendor, job.payload) !== canonicalFingerprint(vendor, sub.payload)) {
+      // The priority is part of the request: the same key with another priority is another request.
+      if (!created && (job.priority !== sub.priority || canonicalFingerprint(job.vendor, job.payload) !== canonicalFingerprint(vendor, sub.payload))) {
         throw idempotencyKeyReused();
       }
     }

@@ -156,6 +156,20 @@ test('no payload or result by default; include=payload,result adds them', async 
   expect(both).toMatchObject({ result: { answer: 42 }, payload: { n: expect.any(Number) } });
 });
 
+test('each listed job shows its priority (POST /jobs and POST /jobs/batch alike)', async () => {
+  const single = await postJson(`${api.base}/jobs`, { vendor: 'otherco', priority: 'high', payload: { p: 1 } });
+  expect(single.status).toBe(202);
+  const batch = await postJson(`${api.base}/jobs/batch`, { jobs: [{ vendor: 'otherco', priority: 'low', payload: { p: 2 } }, { vendor: 'otherco', payload: { p: 3 } }] });
+  expect(batch.status).toBe(200);
+  // Two jobs of one batch may share a millisecond, so their order is not asserted here.
+  const listed = (await page('vendor=otherco')).page.jobs;
+  expect(listed.map((j) => j.priority).sort()).toEqual(['high', 'low', 'normal']);
+  for (const j of listed) expect(j).not.toHaveProperty('payload');
+  const withPayload = (await page('vendor=otherco&include=payload')).page.jobs;
+  const byPayload = Object.fromEntries(withPayload.map((j) => [(j.payload as { p: number }).p, j.priority]));
+  expect(byPayload).toEqual({ 1: 'high', 2: 'low', 3: 'normal' });
+});
+
 test('bad parameters → 400 problem+json naming each bad field', async () => {
   const res = await fetch(`${api.base}/jobs?limit=0&cursor=nope&status=done&vendor=Not_A_Label&created_after=yesterday&include=secrets`);
   expect(res.status).toBe(400);

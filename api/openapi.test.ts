@@ -53,6 +53,16 @@ describe('the document', () => {
     }
   });
 
+  test('priority: on every job shown (GET /jobs/{id}, GET /jobs pages) and accepted per item of a batch', () => {
+    const schemas = openApiDocument.components.schemas as Record<string, { properties: Record<string, { items?: { properties: Record<string, { enum?: string[] }>; required?: string[] } }> }>;
+    const listed = schemas['JobPage']!.properties['jobs']!.items!;
+    expect(listed.properties['priority']?.enum).toEqual(['high', 'normal', 'low']);
+    expect(listed.required).toContain('priority');
+    const item = schemas['BatchRequest']!.properties['jobs']!.items!;
+    expect(item.properties['priority']?.enum).toEqual(['high', 'normal', 'low']);
+    expect(item.required ?? []).not.toContain('priority');
+  });
+
   test('every $ref points at a component that exists', () => {
     const refs = [...JSON.stringify(openApiDocument).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]!);
     expect(refs.length).toBeGreaterThan(5);
@@ -65,6 +75,7 @@ describe('responseChecker: a response that drifted from the document is reported
   const job = {
     request_id: '0198c2a0-7b1e-7cc0-8f00-4a6f2b5d3e10',
     vendor: 'acme',
+    priority: 'normal',
     status: 'pending',
     attempts: 0,
     created_at: '2026-11-30T08:00:00.000Z',

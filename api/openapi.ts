@@ -75,7 +75,7 @@ export const openApiDocument = {
         tags: ['jobs'],
         summary: 'List jobs, newest last, in cursor pages',
         description:
-          'Jobs in request_id order (UUIDv7: creation order), filtered, without payloads or results unless `include` asks. Follow `next_cursor` until it is absent: a walk sees every job that existed when it began exactly once; jobs added meanwhile appear on later pages.',
+          'Jobs in request_id order (UUIDv7: creation order), filtered, each with its `priority`, without payloads or results unless `include` asks. Follow `next_cursor` until it is absent: a walk sees every job that existed when it began exactly once; jobs added meanwhile appear on later pages.',
         security: clientSecurity,
         parameters: [
           { name: 'vendor', in: 'query', required: false, schema: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 } },
@@ -106,7 +106,7 @@ export const openApiDocument = {
             required: false,
             schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' },
             description:
-              'Scoped by client (API key) and route. A repeat with the same vendor and payload (compared canonically) returns the same request_id (with `Idempotent-Replayed: true`) and creates nothing new; another body → 422; a repeat while the first is still being handled → 409 + Retry-After. Keys expire (default 24 h).',
+              'Scoped by client (API key) and route. A repeat with the same vendor, priority and payload (compared canonically) returns the same request_id (with `Idempotent-Replayed: true`) and creates nothing new; another body → 422; a repeat while the first is still being handled → 409 + Retry-After. Keys expire (default 24 h).',
           },
         ],
         requestBody: {
@@ -117,6 +117,7 @@ export const openApiDocument = {
               examples: {
                 syncJob: { summary: 'A sync vendor: the answer is stored at once', value: { vendor: 'sync', payload: { company: 'acme' } } },
                 asyncJob: { summary: 'An async vendor: the answer arrives later by webhook', value: { vendor: 'async', payload: { company: 'acme' } } },
+                highPriority: { summary: 'A high-priority job: read ahead of normal and low ones of the same vendor', value: { vendor: 'sync', priority: 'high', payload: { company: 'acme' } } },
                 lenient: { summary: 'Lenient form: without `payload` the rest of the body is the payload', value: { vendor: 'sync', company: 'acme' } },
                 unknownVendor: { summary: 'A vendor no VendorPool declares → 422', value: { vendor: 'no-such-vendor', payload: { company: 'acme' } } },
                 wrongTypes: { summary: 'Wrong types → 400, each bad field listed', value: { vendor: 42, payload: [1, 2] } },
@@ -148,7 +149,7 @@ export const openApiDocument = {
         tags: ['jobs'],
         summary: 'Submit many jobs at once, each answered on its own',
         description:
-          'Up to VF_BATCH_MAX_JOBS (default 1000) jobs in one request, stored in ONE store write and queued with one pipelined XADD per vendor. Each job is checked as POST /jobs checks a body (same forms, default vendor, per-job size limit VF_BODY_LIMIT) and answered on its own in `results`, in order: 202 with its `request_id` (stored and queued), or its problem (400, 409, 413, 422, 503 — what POST /jobs would have answered for it). A job whose queue write fails is deleted again and answered 503: retry it (with its `idempotency_key`). Counts once against the client rate limit.',
+          'Up to VF_BATCH_MAX_JOBS (default 1000) jobs in one request, stored in ONE store write and queued with one pipeline of XADDs per vendor, each job into its priority lane. Each job is checked as POST /jobs checks a body (same forms, `priority`, default vendor, per-job size limit VF_BODY_LIMIT; an `idempotency_key` reused with another vendor, payload or priority → 422) and answered on its own in `results`, in order: 202 with its `request_id` (stored and queued), or its problem (400, 409, 413, 422, 503 — what POST /jobs would have answered for it). A job whose queue write fails is deleted again and answered 503: retry it (with its `idempotency_key`). Counts once against the client rate limit.',
         security: clientSecurity,
         requestBody: {
           required: true,
@@ -159,6 +160,10 @@ export const openApiDocument = {
                 two: {
                   summary: 'Two jobs, one with its own Idempotency-Key',
                   value: { jobs: [{ vendor: 'sync', payload: { company: 'acme' } }, { vendor: 'async', payload: { company: 'globex' }, idempotency_key: 'order-42' }] },
+                },
+                priorities: {
+                  summary: 'Jobs of different priorities: each is queued into its own lane',
+                  value: { jobs: [{ vendor: 'sync', priority: 'high', payload: { company: 'acme' } }, { vendor: 'sync', priority: 'low', payload: { company: 'globex' } }] },
                 },
                 mixed: { summary: 'One good job, one for an unknown vendor (its item gets 422)', value: { jobs: [{ vendor: 'sync', payload: { n: 1 } }, { vendor: 'no-such-vendor', payload: { n: 2 } }] } },
               },
@@ -218,7 +223,7 @@ export const openApiDocument = {
         operationId: 'listVendors',
         tags: ['vendors'],
         summary: "Every vendor: quota use, breaker state, stream lag, paused",
-        description: 'From the registry and the live Redis state: calls granted in the last rolling second (Redis clock) and open now, the circuit state the workers publish, the stream backlog, and the VendorPool `paused` flag.',
+        description: 'From the registry and the live Redis state: calls granted in the last rolling second (Redis clock) and open now, the circuit state the workers publish, the stream backlog summed over the priority lanes, and `paused` (spec.vendors[].paused as published in the registry).',
         security: adminSecurity,
         responses: {
           '200': json('Every vendor of the registry, by name.', ref('Vendors')),

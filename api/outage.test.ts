@@ -32,7 +32,7 @@ describe('store down', () => {
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
       const body = (await res.json()) as { detail: string };
       expect(body.detail).toBe('job store is unavailable'); // no driver internals
-      expect(await s.redis.xlen(keys.stream('acme'))).toBe(0);
+      expect(await s.redis.xlen(keys.stream('acme', 'normal'))).toBe(0);
       expect((await fetch(`${api.base}/jobs/${randomUUID()}`)).status).toBe(503);
       expect((await fetch(`${api.base}/readyz`)).status).toBe(503);
       expect((await fetch(`${api.base}/healthz`)).status).toBe(200);
@@ -125,7 +125,7 @@ describe('Redis lost its data (FLUSHALL)', () => {
       const res = await postJson(`${api.base}/jobs`, { vendor: 'acme', payload: {} });
       expect(res.status).toBe(202);
       const { request_id } = (await res.json()) as { request_id: string };
-      expect(await s.redis.xrange(keys.stream('acme'), '-', '+')).toEqual([[expect.any(String), ['id', request_id]]]);
+      expect(await s.redis.xrange(keys.stream('acme', 'normal'), '-', '+')).toEqual([[expect.any(String), ['id', request_id]]]);
       // A vendor that was never known is still refused.
       expect((await postJson(`${api.base}/jobs`, { vendor: 'never', payload: {} })).status).toBe(422);
     } finally {

@@ -4,7 +4,7 @@
 // the document they produce, and the type checks below tie them to the handlers' own types,
 // so a field added on one side only fails the build or a test.
 import { z } from 'zod';
-import { JOB_STATUSES } from '../core/job.js';
+import { DEFAULT_PRIORITY, JOB_STATUSES, PRIORITIES } from '../core/job.js';
 import type { JobView } from './jobs.js';
 import type { Problem } from './problem.js';
 import { webhookBodySchema } from './webhook.js';
@@ -16,6 +16,11 @@ import type { VendorsAnswer } from './vendor-status.js';
 /** Any UUID (we mint v7; older ids and vendors' echoes may be any version). */
 const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/).meta({ format: 'uuid' });
 const timestamp = z.iso.datetime().describe('RFC 3339, UTC');
+const priority = z
+  .enum(PRIORITIES)
+  .describe(
+    "The job's lane in its vendor's queue. Within the vendor's quota, higher lanes go first: while all three have work, workers read them 6:3:1 (high 60 %, normal 30 %, low 10 %), so low is never starved; a lane with less work gives its share to the others.",
+  );
 
 export const problemSchema = z
   .object({
@@ -34,6 +39,7 @@ export const jobRequestSchema = z
   .object({
     vendor: z.string().optional().describe('A vendor declared in a VendorPool; without it the configured default vendor (else 422).'),
     payload: z.record(z.string(), z.unknown()).optional().describe('Sent to the vendor as is; without it the rest of the body is the payload.'),
+    priority: priority.default(DEFAULT_PRIORITY).optional(),
   })
   .catchall(z.unknown())
   .describe('Lenient forms: without `payload`, the rest of the body is the payload; without `vendor`, the configured default vendor is used (else 422).');
@@ -43,6 +49,7 @@ export const acceptedSchema = z.object({ request_id: uuid });
 export const jobSchema = z.object({
   request_id: uuid,
   vendor: z.string(),
+  priority,
   status: z.enum(JOB_STATUSES),
   attempts: z.int().min(0).describe('Vendor calls started for this job.'),
   result: z.unknown().optional().describe('The cleaned vendor answer (complete jobs).'),
@@ -106,9 +113,9 @@ export const vendorsAnswerSchema = z.object({
         slowed_down_ms: z.int().min(0).describe("> 0 while the pool waits out the vendor's 429 + Retry-After."),
       }),
       breaker: z.string().describe('closed | open | half-open, as the workers publish it; unknown when no worker did yet.'),
-      lag: z.int().min(0).describe('Jobs queued, not yet delivered to a worker.'),
-      pending: z.int().min(0).describe('Delivered to a worker, not yet acknowledged.'),
-      paused: z.boolean().describe("The VendorPool's paused flag; false when the spec has none."),
+      lag: z.int().min(0).describe('Jobs queued, not yet delivered to a worker (summed over the priority lanes).'),
+      pending: z.int().min(0).describe('Delivered to a worker, not yet acknowledged (summed over the priority lanes).'),
+      paused: z.boolean().describe('spec.vendors[].paused of its VendorPool: while true, workers call nothing and its jobs wait.'),
     }),
   ),
 });

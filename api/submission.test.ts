@@ -5,12 +5,22 @@ import { isRequestId, parseIdempotencyKey, parseSubmission } from './submission.
 
 describe('parseSubmission', () => {
   test('the documented form: vendor and payload; other fields are ignored', () => {
-    expect(parseSubmission({ vendor: 'a', payload: { x: 1 }, extra: true })).toEqual({ ok: true, vendor: 'a', payload: { x: 1 } });
+    expect(parseSubmission({ vendor: 'a', payload: { x: 1 }, extra: true })).toEqual({ ok: true, vendor: 'a', priority: 'normal', payload: { x: 1 } });
   });
   test('the lenient forms: without payload the rest of the body is the payload; vendor may be left out', () => {
-    expect(parseSubmission({ vendor: 'a', x: 1 })).toEqual({ ok: true, vendor: 'a', payload: { x: 1 } });
-    expect(parseSubmission({ x: 1 })).toEqual({ ok: true, vendor: undefined, payload: { x: 1 } });
-    expect(parseSubmission({})).toEqual({ ok: true, vendor: undefined, payload: {} });
+    expect(parseSubmission({ vendor: 'a', x: 1 })).toEqual({ ok: true, vendor: 'a', priority: 'normal', payload: { x: 1 } });
+    expect(parseSubmission({ x: 1 })).toEqual({ ok: true, vendor: undefined, priority: 'normal', payload: { x: 1 } });
+    expect(parseSubmission({})).toEqual({ ok: true, vendor: undefined, priority: 'normal', payload: {} });
+  });
+  test('priority: high, normal or low, top-level in both forms and never part of the payload; anything else is a field error', () => {
+    expect(parseSubmission({ vendor: 'a', priority: 'high', payload: { x: 1 } })).toEqual({ ok: true, vendor: 'a', priority: 'high', payload: { x: 1 } });
+    expect(parseSubmission({ vendor: 'a', priority: 'low', x: 1 })).toEqual({ ok: true, vendor: 'a', priority: 'low', payload: { x: 1 } });
+    for (const bad of ['urgent', 'HIGH', 1, null, ['high']]) {
+      expect(parseSubmission({ vendor: 'a', priority: bad, payload: {} })).toEqual({
+        ok: false,
+        errors: [{ field: 'priority', detail: 'must be one of high, normal, low' }],
+      });
+    }
   });
   test('wrong types list each field; a body that is not an object is one error', () => {
     const r = parseSubmission({ vendor: ['a'], payload: null });

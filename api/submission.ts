@@ -2,10 +2,11 @@
 // keys. Hand-written checks rather than a zod schema on this path on purpose: it is the
 // benchmarked hot path, and zod's object/record parsing copies the whole payload (up to the
 // body limit) only to tell us "it is an object".
+import { DEFAULT_PRIORITY, PRIORITIES, type Priority } from '../core/job.js';
 import type { FieldError } from './problem.js';
 
 export type Submission =
-  | { ok: true; vendor: string | undefined; payload: Record<string, unknown> }
+  | { ok: true; vendor: string | undefined; priority: Priority; payload: Record<string, unknown> }
   | { ok: false; errors: FieldError[] };
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -18,15 +19,20 @@ const typeName = (v: unknown): string => (v === null ? 'null' : Array.isArray(v)
  * - `{"vendor": "v", "payload": {...}}` — the documented one (other top-level fields are ignored);
  * - `{"vendor": "v", ...rest}` — no `payload`: the rest of the body is the payload;
  * - either without `vendor` — `vendor` is undefined here; the caller applies the default vendor.
+ * `priority` (high | normal | low, default normal) is a top-level field in both forms, never
+ * part of the payload.
  */
 export function parseSubmission(body: unknown): Submission {
   if (!isPlainObject(body)) {
     return { ok: false, errors: [{ field: 'body', detail: `must be a JSON object, got ${typeName(body)}` }] };
   }
   const errors: FieldError[] = [];
-  const { vendor, payload, ...rest } = body;
+  const { vendor, payload, priority, ...rest } = body;
   if (vendor !== undefined && typeof vendor !== 'string') {
     errors.push({ field: 'vendor', detail: `must be a string, got ${typeName(vendor)}` });
+  }
+  if (priority !== undefined && !(PRIORITIES as readonly unknown[]).includes(priority)) {
+    errors.push({ field: 'priority', detail: `must be one of ${PRIORITIES.join(', ')}` });
   }
   if (payload !== undefined && !isPlainObject(payload)) {
     errors.push({ field: 'payload', detail: `must be a JSON object, got ${typeName(payload)}` });
@@ -35,6 +41,7 @@ export function parseSubmission(body: unknown): Submission {
   return {
     ok: true,
     vendor: vendor as string | undefined,
+    priority: (priority as Priority | undefined) ?? DEFAULT_PRIORITY,
     payload: payload === undefined ? rest : (payload as Record<string, unknown>),
   };
 }

@@ -1,5 +1,6 @@
 // GET /vendors (admin key only; app.ts mounts adminGuard on /vendors): every vendor of the
-// registry with its quota use, breaker state, stream lag and paused flag (core/vendor-status.ts).
+// registry with its quota use, breaker state, stream lag and pending (summed over its priority
+// lanes) and paused flag (spec.paused) (core/vendor-status.ts).
 // The vendor list is read from Redis, not from the api's in-memory view: an operator asking
 // "what is there now" wants the registry as it is, not as of the last reload.
 import { Router } from 'express';

@@ -172,13 +172,13 @@ test('a signed completion for a pending job (retry scheduled) completes it and c
   const id = await processingJob();
   const later = Date.now() + 60_000;
   expect(await s.store.releaseForRetry(id, 'vendor_timeout: no answer within 10s', new Date(later), new Date())).toBe(true);
-  await s.redis.zadd(keys.delayed('slowco'), later, id);
+  await s.redis.zadd(keys.delayed('slowco', 'normal'), later, id);
   await s.redis.hincrby(keys.freeCalls('slowco'), id, 1);
   const res = await deliver('slowco', { request_id: id, data: vendorData });
   expect(res.status).toBe(200);
   expect(await res.json()).toEqual({ status: 'completed' });
   expect(await s.store.get(id)).toMatchObject({ status: 'complete', result: cleanedData });
-  expect(await s.redis.zscore(keys.delayed('slowco'), id)).toBeNull(); // the retry is cancelled
+  expect(await s.redis.zscore(keys.delayed('slowco', 'normal'), id)).toBeNull(); // the retry is cancelled
   expect(await s.redis.hexists(keys.freeCalls('slowco'), id)).toBe(0); // item 5: nothing left behind
   const again = await deliver('slowco', { request_id: id, data: { other: 1 } });
   expect(await again.json()).toEqual({ status: 'ignored' });

@@ -101,14 +101,14 @@ try {
   for (let i = 0; i < 5; i++) {
     await settle();
     const p = redis.pipeline();
-    for (let j = 0; j < 45; j++) p.xadd(keys.stream('bench-lag'), '*', 'id', String(j));
+    for (let j = 0; j < 45; j++) p.xadd(keys.stream('bench-lag', 'normal'), '*', 'id', String(j));
     let t0 = Date.now();
     await p.exec();
     await until(async () => (await deployment('lag')).spec?.replicas === 5, 15_000);
     up.push(Date.now() - t0);
     await settle();
     t0 = Date.now();
-    await redis.del(keys.stream('bench-lag'));
+    await redis.del(keys.stream('bench-lag', 'normal'));
     await until(async () => (await deployment('lag')).spec?.replicas === 1, 15_000);
     down.push(Date.now() - t0);
   }

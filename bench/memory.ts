@@ -142,7 +142,7 @@ async function measureAll(setup: Setup, nodeOptions: string, pass: number): Prom
     );
     const ours = await createJobs(s.store, vendor, backlog);
     const batch = s.redis.pipeline();
-    for (const id of ours) batch.xadd(keys.stream(vendor), '*', 'id', id);
+    for (const id of ours) batch.xadd(keys.stream(vendor, 'normal'), '*', 'id', id);
     await batch.exec();
     let t0 = performance.now();
     const workerRss = await measureWhile(worker, () => sleep(s.seconds * 1000));

@@ -87,7 +87,7 @@ export async function benchPipeline(redisUrl: string, vendorUrl: string, jobs: n
     );
     let t0 = performance.now();
     const batch = redis.pipeline();
-    for (const id of ours) batch.xadd(keys.stream('pipe'), '*', 'id', id);
+    for (const id of ours) batch.xadd(keys.stream('pipe', 'normal'), '*', 'id', id);
     await batch.exec();
     await untilComplete(store, 'pipe', jobs, 120_000);
     const jobsPerS = jobs / ((performance.now() - t0) / 1000);

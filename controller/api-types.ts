@@ -39,6 +39,8 @@ export interface VendorStatus {
   lag: number;
   pending: number;
   circuit: string;
+  /** spec.vendors[].paused, as published: its workers call nothing and its lag does not scale them. */
+  paused: boolean;
 }
 
 export interface VendorPoolStatus {

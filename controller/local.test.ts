@@ -126,16 +126,16 @@ test('lag scales workers up at once, down only after the stabilisation window, w
   await s.start();
   expect(pids(s, 'local/sync-vendors')).toHaveLength(1);
   const pipeline = server.redis.pipeline();
-  for (let i = 0; i < 250; i++) pipeline.xadd(keys.stream('sync'), '*', 'id', String(i));
+  for (let i = 0; i < 250; i++) pipeline.xadd(keys.stream('sync', 'normal'), '*', 'id', String(i));
   await pipeline.exec();
   await until('3 workers for lag 250', () => pids(s, 'local/sync-vendors').length === 3 || undefined);
-  for (let i = 0; i < 500; i++) pipeline.xadd(keys.stream('sync'), '*', 'id', String(i));
+  for (let i = 0; i < 500; i++) pipeline.xadd(keys.stream('sync', 'normal'), '*', 'id', String(i));
   await pipeline.exec();
   await until('clamped to max 4', () => pids(s, 'local/sync-vendors').length === 4 || undefined);
   await new Promise((r) => setTimeout(r, 300));
   expect(pids(s, 'local/sync-vendors')).toHaveLength(4);
 
-  await server.redis.del(keys.stream('sync'));
+  await server.redis.del(keys.stream('sync', 'normal'));
   const dropped = Date.now();
   await s.tick();
   expect(pids(s, 'local/sync-vendors')).toHaveLength(4); // held by the window
@@ -187,7 +187,7 @@ spec:
 });
 
 test('while Redis cannot be reached the status shows no lag or conflicts, not the last ones; the workers keep running', async () => {
-  await server.redis.xadd(keys.stream('sync'), '*', 'id', '1');
+  await server.redis.xadd(keys.stream('sync', 'normal'), '*', 'id', '1');
   const client = new Redis(server.url, { maxRetriesPerRequest: 1 });
   client.on('error', () => {});
   try {
@@ -234,4 +234,27 @@ entryTest('the compiled entry runs the pools and stops its children on SIGTERM',
   child.kill('SIGTERM');
   expect(await exited).toBe(0);
   expect(childPids.some(alive)).toBe(false);
+});
+
+test('local mode: `paused: true` in a pool file is published to the registry (workers stop calling), removing it resumes', async () => {
+  const file = path.join(poolsDir, 'sync.yaml');
+  const original = await readFile(file, 'utf8');
+  const paused = original.replace(/^(\s*)- name: sync$/m, '$1- name: sync\n$1  paused: true');
+  expect(paused).not.toBe(original);
+  await writeFile(file, paused);
+  const s = make();
+  await s.start();
+  const registry = new VendorRegistry(server.redis);
+  expect((await registry.get('sync'))?.spec.paused).toBe(true);
+  expect((await registry.get('async'))?.spec.paused).toBe(false);
+  // Its backlog does not scale the pool up: workers would not serve it.
+  const pipeline = server.redis.pipeline();
+  for (let i = 0; i < 250; i++) pipeline.xadd(keys.stream('sync', 'normal'), '*', 'id', String(i));
+  await pipeline.exec();
+  await s.tick();
+  expect(s.status().find((p) => p.key === 'local/sync-vendors')?.lag).toBe(0);
+  expect(pids(s, 'local/sync-vendors')).toHaveLength(1);
+  await writeFile(file, original);
+  await until('resumed in the registry', async () => ((await registry.get('sync'))?.spec.paused === false ? true : undefined));
+  await until('the backlog scales the pool again', () => pids(s, 'local/sync-vendors').length === 3 || undefined);
 });

@@ -20,7 +20,7 @@ function input(key: string, createdAt: string, names: string[], claims: PoolPlan
 
 async function addLag(name: string, n: number): Promise<void> {
   const p = server.redis.pipeline();
-  for (let i = 0; i < n; i++) p.xadd(keys.stream(name), '*', 'id', String(i));
+  for (let i = 0; i < n; i++) p.xadd(keys.stream(name, 'normal'), '*', 'id', String(i));
   await p.exec();
 }
 
@@ -55,4 +55,20 @@ test('Redis unreachable: the plan throws (the caller decides what the workers do
   closed.on('error', () => {});
   closed.disconnect();
   await expect(planPool({ registry: new VendorRegistry(closed), redis: closed }, input('ns/x', '1', ['x']))).rejects.toThrow();
+});
+
+test('a paused vendor is published paused (workers read it from the registry) and its lag does not size the pool', async () => {
+  await addLag('busy', 15);
+  await addLag('held', 100);
+  const io = { registry: new VendorRegistry(server.redis), redis: server.redis };
+  const base = input('ns/p', '1', ['busy', 'held']);
+  const plan = await planPool(io, { ...base, vendors: [vendor('busy'), { ...vendor('held'), paused: true }] });
+  expect(plan.lag.total).toBe(15);
+  expect(plan.lag.vendors.map((v) => [v.name, v.lag, v.paused])).toEqual([
+    ['busy', 15, false],
+    ['held', 100, true],
+  ]);
+  expect(plan.scale.replicas).toBe(2); // ceil(15 / 10), not ceil(115 / 10)
+  expect((await io.registry.get('held'))?.spec.paused).toBe(true);
+  expect((await io.registry.get('busy'))?.spec.paused).toBe(false);
 });

@@ -46,7 +46,7 @@ export async function planPool(io: PlanIO, input: PoolPlanInput): Promise<PoolPl
   const taken = crossPoolConflicts(input.claim, input.claims);
   const mine = input.vendors.filter((v) => !taken.has(v.name));
   const refused = await io.registry.publish(input.claim.key, mine);
-  const lag = await poolLag(io.redis, mine.filter((v) => !refused.includes(v.name)).map((v) => v.name));
+  const lag = await poolLag(io.redis, mine.filter((v) => !refused.includes(v.name)));
   return {
     conflicts: [...[...taken].map(([vendor, owner]) => ({ vendor, owner })), ...refused.map((vendor) => ({ vendor }))],
     lag,

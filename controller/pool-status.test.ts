@@ -5,7 +5,7 @@ import { allWorkersReady, poolConditions, poolStatus, rolloutOf, type PoolObserv
 const t0 = new Date('2026-01-01T00:00:00Z');
 const t1 = new Date('2026-01-01T00:01:00Z');
 
-const lag = { total: 7, vendors: [{ name: 'acme', lag: 7, pending: 1, circuit: 'closed' }] };
+const lag = { total: 7, vendors: [{ name: 'acme', lag: 7, pending: 1, circuit: 'closed', paused: false }] };
 const published = { conflicts: [], lag };
 const settled: WorkerRollout = { replicas: 2, ready: 2, updated: 2, rolledOut: true };
 const applied = (o: Partial<Extract<PoolObservation, { outcome: 'Applied' }>> = {}): PoolObservation => ({
@@ -45,7 +45,7 @@ test('a healthy pass: Ready, not Progressing, not Degraded, no Conflict; every o
     observedGeneration: 3,
     vendorNames: 'acme,globex',
     lag: 7,
-    vendors: [{ name: 'acme', lag: 7, pending: 1, circuit: 'closed' }],
+    vendors: [{ name: 'acme', lag: 7, pending: 1, circuit: 'closed', paused: false }],
     replicas: 2,
     readyReplicas: 2,
     pendingPods: 0,
@@ -118,4 +118,25 @@ test('rolloutOf reads the applied Deployment: rolled out only once the new gener
   expect(allWorkersReady(rolloutOf(dep(2, 2, 3, 2), 5))).toBe(false);
   // No replicas in the answer (never yet): what we asked for.
   expect(rolloutOf({ metadata: { generation: 1 } }, 4).replicas).toBe(4);
+});
+
+test('a paused vendor is shown paused in status.vendors, with its lag; status.lag (what replicas follow) leaves it out', () => {
+  const withPaused = {
+    conflicts: [],
+    lag: {
+      total: 7,
+      vendors: [
+        { name: 'acme', lag: 7, pending: 1, circuit: 'closed', paused: false },
+        { name: 'globex', lag: 40, pending: 0, circuit: 'closed', paused: true },
+      ],
+    },
+  };
+  for (const o of [applied({ plan: withPaused }), { outcome: 'ApplyFailed' as const, message: 'x', vendorNames: ['acme', 'globex'], plan: withPaused }]) {
+    const s = poolStatus(o, [], 1, t0);
+    expect(s.lag).toBe(7);
+    expect(s.vendors).toEqual([
+      { name: 'acme', lag: 7, pending: 1, circuit: 'closed', paused: false },
+      { name: 'globex', lag: 40, pending: 0, circuit: 'closed', paused: true },
+    ]);
+  }
 });

@@ -116,7 +116,7 @@ export function poolStatus(o: PoolObservation, previous: readonly Condition[] | 
   if (o.outcome !== 'InvalidSpec') status.vendorNames = o.vendorNames.join(',');
   if (o.outcome === 'ApplyFailed' || o.outcome === 'Applied') {
     status.lag = o.plan.lag.total;
-    status.vendors = o.plan.lag.vendors.map((v) => ({ name: v.name, lag: v.lag, pending: v.pending, circuit: v.circuit }));
+    status.vendors = o.plan.lag.vendors.map((v) => ({ name: v.name, lag: v.lag, pending: v.pending, circuit: v.circuit, paused: v.paused }));
   }
   if (o.outcome === 'Applied') {
     status.replicas = o.rollout.replicas;

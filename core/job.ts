@@ -8,10 +8,21 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const FINISHED_STATUSES = ['complete', 'failed', 'cancelled'] as const satisfies readonly JobStatus[];
 export const isFinished = (s: JobStatus): boolean => (FINISHED_STATUSES as readonly JobStatus[]).includes(s);
 
+/**
+ * A job's priority, highest first. Each is a lane of its vendor's queue, read by weight so that
+ * higher lanes go first and low is never starved (docs/adr/0008-priority-lanes.md).
+ */
+export const PRIORITIES = ['high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+/** What a job submitted without a priority gets (and every job stored before priorities existed). */
+export const DEFAULT_PRIORITY: Priority = 'normal';
+
 export interface Job {
   request_id: string;
   vendor: string;
   payload: unknown;
+  /** Set at submit and never changed: every (re-)queue of the job goes into this lane. */
+  priority: Priority;
   status: JobStatus;
   /** Vendor calls started for this job (incremented by startAttempt). Never goes down: it is the attempt fence. */
   attempts: number;
@@ -42,6 +53,8 @@ export interface NewJob {
   request_id: string;
   vendor: string;
   payload: unknown;
+  /** Default DEFAULT_PRIORITY. */
+  priority?: Priority;
   idempotency_key?: string;
   deadline_at: Date;
 }

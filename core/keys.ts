@@ -1,13 +1,20 @@
 // Every Redis key vendorfetch uses, in one place. `{vendor}` hash tags keep one vendor's keys
 // in one Redis Cluster slot, so multi-key Lua scripts stay legal there.
+import type { Priority } from './job.js';
+
+/**
+ * A priority lane's suffix: none for normal, so the normal lane keeps the names the one-lane
+ * queue had (entries queued before lanes existed are served as normal, with no migration).
+ */
+const laneSuffix = (lane: Priority): string => (lane === 'normal' ? '' : `:${lane}`);
 
 export const keys = {
-  /** Stream of jobs waiting for a worker: entries { id: request_id }. */
-  stream: (vendor: string) => `vf:{${vendor}}:jobs`,
+  /** Stream of one priority lane's jobs waiting for a worker: entries { id: request_id }. */
+  stream: (vendor: string, lane: Priority) => `vf:{${vendor}}:jobs${laneSuffix(lane)}`,
   /** Consumer group name on every vendor stream. */
   group: 'workers',
-  /** Sorted set of retries waiting for their backoff: member request_id, score due time (ms). */
-  delayed: (vendor: string) => `vf:{${vendor}}:delayed`,
+  /** One lane's retries waiting for their backoff: member request_id, score due time (ms); promoted into the same lane. */
+  delayed: (vendor: string, lane: Priority) => `vf:{${vendor}}:delayed${laneSuffix(lane)}`,
   /** Dead-letter stream: entries { id, error, attempts }. */
   deadLetter: (vendor: string) => `vf:{${vendor}}:dead`,
   /**

@@ -1,5 +1,7 @@
-// The job queue on Redis Streams: one stream per vendor, one consumer group ("workers").
-// Entries carry only the request_id: the store is the source of truth for the job itself.
+// The job queue on Redis Streams: one stream per vendor and priority lane (high, normal, low:
+// docs/adr/0008-priority-lanes.md), one consumer group ("workers") on each. Entries carry only
+// the request_id: the store is the source of truth for the job itself. A job always travels in
+// its own lane (job.priority): queued, handed back, retried, reclaimed.
 //
 // Delivery is at-least-once: an entry stays in the group's pending list (PEL) until a worker
 // acknowledges it; entries idle past the visibility timeout are reclaimed (XAUTOCLAIM) from
@@ -8,33 +10,45 @@
 // dead-letter stream. Everything here is a thin adapter: the decisions live in worker/.
 import type { Redis } from 'ioredis';
 import { batchPerTurn } from './batch.js';
+import { PRIORITIES, type Priority } from './job.js';
 import { keys } from './keys.js';
 import { promoteDueScript } from './scripts/promote-due.js';
 
-/** Queue a job for its vendor's workers. Resolves with the stream entry id once Redis has it. */
-export async function enqueue(redis: Redis, vendor: string, requestId: string): Promise<string> {
-  const id = await redis.xadd(keys.stream(vendor), '*', 'id', requestId);
+/** Every lane of a vendor, highest first. */
+export const LANES: readonly Priority[] = PRIORITIES;
+
+/** Queue a job for its vendor's workers, in its lane. Resolves with the stream entry id once Redis has it. */
+export async function enqueue(redis: Redis, vendor: string, requestId: string, lane: Priority): Promise<string> {
+  const id = await redis.xadd(keys.stream(vendor, lane), '*', 'id', requestId);
   if (id === null) throw new Error('XADD returned no id');
   return id;
 }
 
+/** A job to queue with enqueueMany: its id and its lane (job.priority). */
+export interface LaneEntry {
+  requestId: string;
+  lane: Priority;
+}
+
 /**
- * Queue many jobs of one vendor in ONE pipelined round trip (POST /jobs/batch). Outcomes in
- * input order: the entry id, or that XADD's error. A pipeline that could not be sent at all
- * (Redis unreachable) fails every entry: none of them can be known to be queued.
+ * Queue many jobs of one vendor in ONE pipelined round trip (POST /jobs/batch), each into its
+ * own lane's stream (the lanes share the vendor's hash tag, so one pipeline still reaches one
+ * Redis Cluster node). Outcomes in input order: the entry id, or that XADD's error. A pipeline
+ * that could not be sent at all (Redis unreachable) fails every entry: none of them can be
+ * known to be queued.
  */
-export async function enqueueMany(redis: Redis, vendor: string, requestIds: readonly string[]): Promise<Array<string | Error>> {
-  if (requestIds.length === 0) return [];
+export async function enqueueMany(redis: Redis, vendor: string, jobs: readonly LaneEntry[]): Promise<Array<string | Error>> {
+  if (jobs.length === 0) return [];
   const pipeline = redis.pipeline();
-  for (const id of requestIds) pipeline.xadd(keys.stream(vendor), '*', 'id', id);
+  for (const job of jobs) pipeline.xadd(keys.stream(vendor, job.lane), '*', 'id', job.requestId);
   let replies: Array<[Error | null, unknown]> | null;
   try {
     replies = await pipeline.exec();
   } catch (e) {
     const err = e instanceof Error ? e : new Error(String(e));
-    return requestIds.map(() => err);
+    return jobs.map(() => err);
   }
-  return requestIds.map((_, i) => {
+  return jobs.map((_, i) => {
     const [err, id] = replies?.[i] ?? [new Error('no reply to XADD'), null];
     if (err) return err;
     return typeof id === 'string' ? id : new Error('XADD returned no id');
@@ -46,6 +60,8 @@ export interface QueueEntry {
   /** The stream entry id (what XACK takes). */
   entryId: string;
   requestId: string;
+  /** The lane (stream) it came from: acks, hand-backs and retries go to the same one. */
+  lane: Priority;
   /**
    * Taken over from a consumer known to be dead (its liveness key lapsed): a processing job
    * behind it is abandoned, whatever its deadline says.
@@ -66,47 +82,72 @@ export function redisErrorCode(e: unknown): string | undefined {
 export const isNoGroupError = (e: unknown): boolean => redisErrorCode(e) === 'NOGROUP';
 
 /**
- * Create the vendor's stream and consumer group if missing. The group starts at 0, so entries
- * added before any worker existed (or after Redis lost the group) are still delivered.
+ * Create the vendor's lane streams and their consumer groups if missing. A group starts at 0,
+ * so entries added before any worker existed (or after Redis lost the group) are still delivered.
  */
 export async function ensureGroup(redis: Redis, vendor: string): Promise<void> {
-  try {
-    await redis.call('XGROUP', 'CREATE', keys.stream(vendor), keys.group, '0', 'MKSTREAM');
-  } catch (e) {
-    if (redisErrorCode(e) !== 'BUSYGROUP') throw e;
+  for (const lane of LANES) {
+    try {
+      await redis.call('XGROUP', 'CREATE', keys.stream(vendor, lane), keys.group, '0', 'MKSTREAM');
+    } catch (e) {
+      if (redisErrorCode(e) !== 'BUSYGROUP') throw e;
+    }
   }
 }
 
 type RawEntry = [id: string, fields: string[] | null];
 
-function toEntries(raw: RawEntry[]): { entries: QueueEntry[]; deleted: string[] } {
+function toEntries(raw: RawEntry[], lane: Priority): { entries: QueueEntry[]; deleted: string[] } {
   const entries: QueueEntry[] = [];
   const deleted: string[] = [];
   for (const [entryId, fields] of raw) {
     const i = fields ? fields.indexOf('id') : -1;
     const requestId = fields && i >= 0 && i % 2 === 0 ? fields[i + 1] : undefined;
     if (requestId === undefined) deleted.push(entryId);
-    else entries.push({ entryId, requestId });
+    else entries.push({ entryId, requestId, lane });
   }
   return { entries, deleted };
 }
 
 /**
- * New entries for `consumer`, waiting up to blockMs for the first one. `redis` must be a
- * connection of its own: a blocking read holds the connection.
- * Entries without a request id (trimmed, or malformed) come back in `deleted`: ack them.
+ * New entries of one lane for `consumer`, without waiting (see waitForNew). Entries without a
+ * request id (trimmed, or malformed) come back in `deleted`: ack them.
  */
 export async function readNew(
   redis: Redis,
   vendor: string,
+  lane: Priority,
   consumer: string,
   count: number,
-  blockMs: number,
 ): Promise<{ entries: QueueEntry[]; deleted: string[] }> {
   const reply = (await redis.call(
-    'XREADGROUP', 'GROUP', keys.group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.stream(vendor), '>',
+    'XREADGROUP', 'GROUP', keys.group, consumer, 'COUNT', count, 'STREAMS', keys.stream(vendor, lane), '>',
   )) as unknown[] | null;
-  return toEntries(streamEntries(reply));
+  return toEntries(streamEntries(reply), lane);
+}
+
+/**
+ * Wait up to blockMs until some lane of the vendor has an entry not yet delivered to the group,
+ * consuming nothing: the caller then reads the lanes by weight (readNew). XREAD from each
+ * group's last-delivered-id rather than XREADGROUP BLOCK on the three streams, which would hand
+ * over up to one entry per lane — more than the slots the caller has — and rather than from `$`,
+ * which would miss an entry added since the caller's last read. Returns whether something came.
+ * `redis` must be a connection of its own: a blocking read holds the connection.
+ */
+export async function waitForNew(redis: Redis, vendor: string, blockMs: number): Promise<boolean> {
+  const from = await Promise.all(LANES.map((lane) => lastDeliveredId(redis, keys.stream(vendor, lane))));
+  const reply = (await redis.call(
+    'XREAD', 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS', ...LANES.map((lane) => keys.stream(vendor, lane)), ...from,
+  )) as unknown[] | null;
+  return reply !== null && reply.length > 0;
+}
+
+/** The group's last-delivered-id on a stream ('0-0' before the group delivered anything). */
+async function lastDeliveredId(redis: Redis, stream: string): Promise<string> {
+  const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
+  const group = groups.find((g) => g[g.indexOf('name') + 1] === keys.group);
+  if (!group) throw Object.assign(new Error(`NOGROUP no group ${keys.group} on ${stream}`), { name: 'ReplyError' });
+  return String(group[group.indexOf('last-delivered-id') + 1] ?? '0-0');
 }
 
 /**
@@ -127,15 +168,16 @@ function streamEntries(reply: unknown[] | null): RawEntry[] {
 export async function reclaimIdle(
   redis: Redis,
   vendor: string,
+  lane: Priority,
   consumer: string,
   minIdleMs: number,
   count: number,
   cursor = '0-0',
 ): Promise<{ entries: QueueEntry[]; deleted: string[]; cursor: string }> {
   const reply = (await redis.call(
-    'XAUTOCLAIM', keys.stream(vendor), keys.group, consumer, minIdleMs, cursor, 'COUNT', count,
+    'XAUTOCLAIM', keys.stream(vendor, lane), keys.group, consumer, minIdleMs, cursor, 'COUNT', count,
   )) as [string, RawEntry[], string[]?];
-  const { entries, deleted } = toEntries(reply[1]);
+  const { entries, deleted } = toEntries(reply[1], lane);
   // Redis ≥ 7 also lists the ids of entries that were deleted from the stream while pending.
   return { entries, deleted: [...deleted, ...(reply[2] ?? [])], cursor: reply[0] };
 }
@@ -146,8 +188,8 @@ export async function reclaimIdle(
  * second test keeps a live worker of an older version (which sets no key but reads every
  * second) from being robbed.
  */
-export async function deadConsumers(redis: Redis, vendor: string, self: string, minIdleMs: number): Promise<string[]> {
-  const raw = (await redis.call('XINFO', 'CONSUMERS', keys.stream(vendor), keys.group)) as unknown[][];
+export async function deadConsumers(redis: Redis, vendor: string, lane: Priority, self: string, minIdleMs: number): Promise<string[]> {
+  const raw = (await redis.call('XINFO', 'CONSUMERS', keys.stream(vendor, lane), keys.group)) as unknown[][];
   const candidates: string[] = [];
   for (const c of raw) {
     const info = new Map<string, unknown>();
@@ -168,17 +210,19 @@ export async function deadConsumers(redis: Redis, vendor: string, self: string, 
 export async function claimFromDead(
   redis: Redis,
   vendor: string,
+  lane: Priority,
   dead: string,
   consumer: string,
   minIdleMs: number,
   count: number,
 ): Promise<{ entries: QueueEntry[]; deleted: string[] }> {
-  const pending = (await redis.call('XPENDING', keys.stream(vendor), keys.group, 'IDLE', minIdleMs, '-', '+', count, dead)) as [string, ...unknown[]][];
+  const stream = keys.stream(vendor, lane);
+  const pending = (await redis.call('XPENDING', stream, keys.group, 'IDLE', minIdleMs, '-', '+', count, dead)) as [string, ...unknown[]][];
   if (pending.length === 0) return { entries: [], deleted: [] };
   const ids = pending.map((p) => p[0]);
-  const claimed = (await redis.call('XCLAIM', keys.stream(vendor), keys.group, consumer, minIdleMs, ...ids)) as RawEntry[];
+  const claimed = (await redis.call('XCLAIM', stream, keys.group, consumer, minIdleMs, ...ids)) as RawEntry[];
   // Ids missing from the reply were claimed by another worker first.
-  const { entries, deleted } = toEntries(claimed.filter((e) => e !== null));
+  const { entries, deleted } = toEntries(claimed.filter((e) => e !== null), lane);
   return { entries: entries.map((e) => ({ ...e, abandoned: true })), deleted };
 }
 
@@ -189,10 +233,11 @@ export async function claimFromDead(
  * recently touched to be claimed yet keep the consumer until a later check takes them.
  * Returns whether it was removed. A dead consumer gains no entries, so the check holds.
  */
-export async function forgetDeadConsumer(redis: Redis, vendor: string, dead: string): Promise<boolean> {
-  const pending = (await redis.call('XPENDING', keys.stream(vendor), keys.group, '-', '+', 1, dead)) as unknown[];
+export async function forgetDeadConsumer(redis: Redis, vendor: string, lane: Priority, dead: string): Promise<boolean> {
+  const stream = keys.stream(vendor, lane);
+  const pending = (await redis.call('XPENDING', stream, keys.group, '-', '+', 1, dead)) as unknown[];
   if (pending.length > 0) return false;
-  await redis.call('XGROUP', 'DELCONSUMER', keys.stream(vendor), keys.group, dead);
+  await redis.call('XGROUP', 'DELCONSUMER', stream, keys.group, dead);
   return true;
 }
 
@@ -200,14 +245,16 @@ export async function forgetDeadConsumer(redis: Redis, vendor: string, dead: str
  * Reset the idle time of entries this consumer is still working on (a heartbeat), so a slow
  * call is not mistaken for a dead worker. JUSTID leaves the delivery counter alone.
  */
-export async function touch(redis: Redis, vendor: string, consumer: string, entryIds: string[]): Promise<void> {
-  if (entryIds.length === 0) return;
-  await redis.call('XCLAIM', keys.stream(vendor), keys.group, consumer, 0, ...entryIds, 'JUSTID');
+export async function touch(redis: Redis, vendor: string, consumer: string, entries: readonly QueueEntry[]): Promise<void> {
+  for (const lane of LANES) {
+    const ids = entries.filter((e) => e.lane === lane).map((e) => e.entryId);
+    if (ids.length > 0) await redis.call('XCLAIM', keys.stream(vendor, lane), keys.group, consumer, 0, ...ids, 'JUSTID');
+  }
 }
 
-export async function ack(redis: Redis, vendor: string, ...entryIds: string[]): Promise<void> {
+export async function ack(redis: Redis, vendor: string, lane: Priority, ...entryIds: string[]): Promise<void> {
   if (entryIds.length === 0) return;
-  await redis.xack(keys.stream(vendor), keys.group, ...entryIds);
+  await redis.xack(keys.stream(vendor, lane), keys.group, ...entryIds);
 }
 
 /**
@@ -216,36 +263,39 @@ export async function ack(redis: Redis, vendor: string, ...entryIds: string[]): 
  * job on it. Each promise settles with its batch: resolved once Redis has the ack, rejected
  * like ack() if the command fails (the entry then stays pending, as with a lost ack).
  */
-export function createAckBatcher(redis: Redis): (vendor: string, entryId: string) => Promise<void> {
-  return batchPerTurn<string>((vendor, ids) => redis.xack(keys.stream(vendor), keys.group, ...ids));
+export function createAckBatcher(redis: Redis): (vendor: string, entry: QueueEntry) => Promise<void> {
+  const push = batchPerTurn<string>((stream, ids) => redis.xack(stream, keys.group, ...ids));
+  return (vendor, entry) => push(keys.stream(vendor, entry.lane), entry.entryId);
 }
 
-/** Hand an entry back: queue the job again at the end of the stream and ack the old entry, atomically. */
+/** Hand an entry back: queue the job again at the end of its lane and ack the old entry, atomically. */
 export async function requeue(redis: Redis, vendor: string, entry: QueueEntry): Promise<void> {
-  await redis
-    .multi()
-    .xadd(keys.stream(vendor), '*', 'id', entry.requestId)
-    .xack(keys.stream(vendor), keys.group, entry.entryId)
-    .exec();
+  const stream = keys.stream(vendor, entry.lane);
+  await redis.multi().xadd(stream, '*', 'id', entry.requestId).xack(stream, keys.group, entry.entryId).exec();
 }
 
-/** Park a job in the delayed set until dueMs and ack its entry, atomically. */
+/** Park a job in its lane's delayed set until dueMs and ack its entry, atomically. */
 export async function scheduleRetry(redis: Redis, vendor: string, entry: QueueEntry, dueMs: number): Promise<void> {
   await redis
     .multi()
-    .zadd(keys.delayed(vendor), dueMs, entry.requestId)
-    .xack(keys.stream(vendor), keys.group, entry.entryId)
+    .zadd(keys.delayed(vendor, entry.lane), dueMs, entry.requestId)
+    .xack(keys.stream(vendor, entry.lane), keys.group, entry.entryId)
     .exec();
 }
 
-/** Park a job in the delayed set until dueMs (no entry to ack: the sweeper's retries). */
-export async function delay(redis: Redis, vendor: string, requestId: string, dueMs: number): Promise<void> {
-  await redis.zadd(keys.delayed(vendor), dueMs, requestId);
+/** Park a job in its lane's delayed set until dueMs (no entry to ack). */
+export async function delay(redis: Redis, vendor: string, lane: Priority, requestId: string, dueMs: number): Promise<void> {
+  await redis.zadd(keys.delayed(vendor, lane), dueMs, requestId);
 }
 
-/** Move the vendor's retries that are due into its stream, at most `limit`, atomically (two promoters never queue a retry twice). Returns how many moved. */
+/**
+ * Move the vendor's retries that are due into their lanes' streams, at most `limit` per lane,
+ * atomically per lane (two promoters never queue a retry twice). Returns how many moved.
+ */
 export async function promoteDue(redis: Redis, vendor: string, nowMs: number, limit = 500): Promise<number> {
-  return promoteDueScript(redis, [keys.delayed(vendor), keys.stream(vendor)], [nowMs, limit]);
+  let moved = 0;
+  for (const lane of LANES) moved += await promoteDueScript(redis, [keys.delayed(vendor, lane), keys.stream(vendor, lane)], [nowMs, limit]);
+  return moved;
 }
 
 /** Entries kept in each vendor's dead-letter stream (the newest); older ones are trimmed. */
@@ -260,13 +310,13 @@ export async function deadLetter(
   redis: Redis,
   vendor: string,
   item: { requestId: string; error: string; attempts: number },
-  entryId?: string,
+  entry?: QueueEntry,
   maxLen = DEFAULT_DEAD_LETTER_MAX_LEN,
 ): Promise<void> {
   const tx = redis
     .multi()
     .xadd(keys.deadLetter(vendor), 'MAXLEN', '=', String(maxLen), '*', 'id', item.requestId, 'error', item.error, 'attempts', String(item.attempts));
-  if (entryId !== undefined) tx.xack(keys.stream(vendor), keys.group, entryId);
+  if (entry !== undefined) tx.xack(keys.stream(vendor, entry.lane), keys.group, entry.entryId);
   await tx.exec();
 }
 
@@ -299,13 +349,20 @@ export async function forgetFreeCalls(redis: Redis, vendor: string, requestId: s
  * and is acknowledged without a call.
  */
 export async function forgetJob(redis: Redis, vendor: string, requestId: string): Promise<void> {
-  await redis.multi().zrem(keys.delayed(vendor), requestId).hdel(keys.freeCalls(vendor), requestId).exec();
+  const tx = redis.multi();
+  for (const lane of LANES) tx.zrem(keys.delayed(vendor, lane), requestId);
+  await tx.hdel(keys.freeCalls(vendor), requestId).exec();
 }
 
-/** Entries not yet delivered to any worker (lag) and delivered but unacknowledged (pending). */
+/** Entries not yet delivered to any worker (lag) and delivered but unacknowledged (pending), summed over the lanes. */
 export async function streamBacklog(redis: Redis, vendor: string): Promise<{ lag: number; pending: number }> {
+  const lanes = await Promise.all(LANES.map((lane) => laneBacklog(redis, keys.stream(vendor, lane))));
+  return { lag: lanes.reduce((n, l) => n + l.lag, 0), pending: lanes.reduce((n, l) => n + l.pending, 0) };
+}
+
+async function laneBacklog(redis: Redis, stream: string): Promise<{ lag: number; pending: number }> {
   try {
-    const groups = (await redis.call('XINFO', 'GROUPS', keys.stream(vendor))) as unknown[][];
+    const groups = (await redis.call('XINFO', 'GROUPS', stream)) as unknown[][];
     for (const g of groups) {
       const info = new Map<string, unknown>();
       for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
@@ -313,10 +370,10 @@ export async function streamBacklog(redis: Redis, vendor: string): Promise<{ lag
       const pending = Number(info.get('pending') ?? 0);
       // `lag` is null when Redis cannot tell (entries were deleted); fall back to the stream length.
       const lagRaw = info.get('lag');
-      const lag = lagRaw === null || lagRaw === undefined ? Math.max(0, (await redis.xlen(keys.stream(vendor))) - pending) : Number(lagRaw);
+      const lag = lagRaw === null || lagRaw === undefined ? Math.max(0, (await redis.xlen(stream)) - pending) : Number(lagRaw);
       return { lag, pending };
     }
-    return { lag: await redis.xlen(keys.stream(vendor)), pending: 0 };
+    return { lag: await redis.xlen(stream), pending: 0 };
   } catch (e) {
     if (redisErrorCode(e) === 'ERR') return { lag: 0, pending: 0 }; // no such stream yet
     throw e;
@@ -328,7 +385,10 @@ export async function streamBacklog(redis: Redis, vendor: string): Promise<{ lag
  * delivered) onwards. Without this the streams grow forever, since XACK deletes nothing.
  */
 export async function trimAcknowledged(redis: Redis, vendor: string): Promise<void> {
-  const stream = keys.stream(vendor);
+  for (const lane of LANES) await trimLane(redis, keys.stream(vendor, lane));
+}
+
+async function trimLane(redis: Redis, stream: string): Promise<void> {
   // Order matters: every entry up to last-delivered-id (read first) that is not pending a
   // moment later has been acknowledged; read the other way round, an entry delivered in
   // between would be trimmed while still pending.

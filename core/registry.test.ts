@@ -17,6 +17,7 @@ const spec = (name: string, requestsPerSecond = 1): VendorSpec => ({
   retry: { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 30000 },
   circuitBreaker: { consecutiveFailures: 5, halfOpenAfterSeconds: 30 },
   cleaning: { drop: [], redact: [] },
+  paused: false,
 });
 
 describe('publish: a vendor belongs to the pool that published it first', () => {

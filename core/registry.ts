@@ -11,6 +11,7 @@ import { vendorSpecSchema, type VendorSpec } from './vendorpool.js';
 export interface RegistryEntry {
   /** The owning pool, "namespace/name" (local mode: "local/<name>"). */
   pool: string;
+  /** As published; `spec.paused` says whether workers call the vendor (what GET /vendors will show). */
   spec: VendorSpec;
 }
 

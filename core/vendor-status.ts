@@ -1,8 +1,10 @@
 // What an operator wants to know about each vendor right now (GET /vendors, `vendorfetch
 // vendors`): quota use, breaker, stream lag, paused. Read from where each fact lives — the
-// registry (config), the quota gate's keys (worker/quota.ts), the circuit state the workers
-// publish, the vendor's stream — with one pipeline per vendor, and Redis' own clock for the
-// quota window (the gate stamps its log with Redis time, never a process clock).
+// registry (config, including spec.paused), the quota gate's keys (worker/quota.ts), the circuit
+// state the workers publish, the vendor's priority-lane streams (summed by streamBacklog, the
+// helper behind the workers' stream_lag/stream_pending gauges, so both agree) — with one
+// pipeline per vendor, and Redis' own clock for the quota window (the gate stamps its log with
+// Redis time, never a process clock).
 import type { Redis } from 'ioredis';
 import { keys } from './keys.js';
 import type { RegistryEntry } from './registry.js';
@@ -28,11 +30,11 @@ export interface VendorStatus {
   };
   /** As the workers publish it: closed | open | half-open; `unknown` when no worker did yet. */
   breaker: string;
-  /** Stream entries not yet delivered to a worker. */
+  /** Stream entries not yet delivered to a worker, summed over the vendor's priority lanes. */
   lag: number;
-  /** Delivered, not yet acknowledged. */
+  /** Delivered, not yet acknowledged, summed over the lanes. */
   pending: number;
-  /** The VendorPool's `paused` flag, when the spec carries one; else false. */
+  /** spec.vendors[].paused as published in the registry: workers call nothing while true. */
   paused: boolean;
 }
 
@@ -53,7 +55,7 @@ export async function vendorStatus(redis: Redis, name: string, entry: RegistryEn
   const tatInRange = tat !== null && Number(tat) > nowUs - 1_000_000 ? 1 : 0;
   const openNow = inFlight === 0 ? 0 : await redis.zcount(keys.quota(name, 'inflight'), `(${nowUs}`, '+inf');
   const { lag, pending } = await streamBacklog(redis, name);
-  const spec = entry.spec as typeof entry.spec & { paused?: unknown };
+  const spec = entry.spec;
   return {
     name,
     pool: entry.pool,

@@ -70,6 +70,12 @@ export const vendorSpecSchema = z
     retry: retrySchema.default({ maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 30_000 }),
     circuitBreaker: circuitBreakerSchema.default({ consecutiveFailures: 5, halfOpenAfterSeconds: 30 }),
     cleaning: cleaningSchema.default({ drop: [], redact: [] }),
+    /**
+     * Stop calling this vendor: workers read nothing from its stream and hand back jobs waiting
+     * for its quota; jobs stay pending with their attempts untouched until it is resumed
+     * (README "Pausing a vendor"). Default false.
+     */
+    paused: z.boolean().default(false),
   })
   .refine((v) => v.mode !== 'async' || v.callbackTimeoutSeconds !== undefined, {
     message: 'async vendors need callbackTimeoutSeconds',

@@ -91,6 +91,14 @@ export const scenarios: Scenario[] = [
   },
   {
     folder: 'Jobs',
+    name: 'Submit a batch with priorities: each job into its own lane',
+    operationId: 'submitJobBatch',
+    example: 'priorities',
+    expect: 200,
+    tests: ["pm.test('both jobs accepted', () => pm.expect(pm.response.json().results.map((r) => r.status)).to.eql([202, 202]));"],
+  },
+  {
+    folder: 'Jobs',
     name: "List a vendor's jobs (a cursor page, no payloads)",
     operationId: 'listJobs',
     query: { vendor: '{{syncVendor}}', limit: '10' },
@@ -98,6 +106,7 @@ export const scenarios: Scenario[] = [
     tests: [
       "pm.test('a page of jobs', () => pm.expect(pm.response.json().jobs).to.be.an('array').that.is.not.empty);",
       "pm.test('no payloads by default', () => pm.expect(pm.response.json().jobs[0]).to.not.have.property('payload'));",
+      "pm.test('each job shows its priority', () => pm.response.json().jobs.forEach((j) => pm.expect(['high', 'normal', 'low']).to.include(j.priority)));",
     ],
   },
   { folder: 'Errors', name: 'List with a bad cursor → 400', operationId: 'listJobs', query: { cursor: 'not-a-cursor' }, expect: 400 },

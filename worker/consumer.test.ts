@@ -31,7 +31,7 @@ function consumer(vendor: string, name: string) {
     await finished;
   };
   const c: VendorConsumer = startVendorConsumer({
-    runtime: { spec, breaker: createVendorBreaker(spec) },
+    runtime: { spec, breaker: createVendorBreaker(spec), retired: new AbortController().signal },
     blocking: server.redis.duplicate(),
     redis: server.redis,
     consumerName: name,
@@ -51,7 +51,7 @@ function consumer(vendor: string, name: string) {
 test('a stopping consumer stays alive until its jobs have settled; then its pending entries may be taken over at once', async () => {
   const vendor = 'draining';
   await queue.ensureGroup(server.redis, vendor);
-  await queue.enqueue(server.redis, vendor, 'job-1');
+  await queue.enqueue(server.redis, vendor, 'job-1', 'normal');
   const w = consumer(vendor, 'leaving');
   const t0 = Date.now();
   while (w.started.length === 0) {
@@ -63,7 +63,7 @@ test('a stopping consumer stays alive until its jobs have settled; then its pend
   // Several liveness periods into the drain, with the job still running: not dead to the others.
   await sleep(4 * LIVENESS_MS);
   expect(await server.redis.exists(keys.consumerAlive(vendor, 'leaving'))).toBe(1);
-  expect(await queue.deadConsumers(server.redis, vendor, 'survivor', LIVENESS_MS)).toEqual([]);
+  expect(await queue.deadConsumers(server.redis, vendor, 'normal', 'survivor', LIVENESS_MS)).toEqual([]);
 
   // The job settles without acking its entry (a hand-back whose store write failed): once the
   // consumer has stopped, its key is gone and the entry is taken over without waiting.
@@ -71,5 +71,5 @@ test('a stopping consumer stays alive until its jobs have settled; then its pend
   await stopped;
   expect(await server.redis.exists(keys.consumerAlive(vendor, 'leaving'))).toBe(0);
   await sleep(LIVENESS_MS); // (a consumer must also be idle that long: see queue.deadConsumers)
-  expect(await queue.deadConsumers(server.redis, vendor, 'survivor', LIVENESS_MS)).toEqual(['leaving']);
+  expect(await queue.deadConsumers(server.redis, vendor, 'normal', 'survivor', LIVENESS_MS)).toEqual(['leaving']);
 }, 20_000);

@@ -5,7 +5,8 @@
 //   and whichever worker notices first sets a new one. Every pool compares it with the epoch it
 //   last recovered for (keys.recoveredEpoch), also in Redis, and recovers when they differ —
 //   whichever worker set the new epoch, and even if that worker died since;
-// - recovery: every pending job of the pool's vendors is queued again from the store.
+// - recovery: every pending job of the pool's vendors is queued again from the store, each
+//   into its own priority lane.
 // The sweeper (sweeper.ts) would find the same jobs, but only once they are overdue.
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -64,8 +65,8 @@ async function recoverLostQueue(d: Omit<DataLossDeps, 'pool' | 'holder'>): Promi
       if (job.status !== 'pending') continue;
       // Still parked for its backoff (the delayed set survived: this was a pool's first start,
       // not a real loss): queuing it now would call the vendor before its backoff is over.
-      if ((await d.redis.zscore(keys.delayed(vendor), job.request_id)) !== null) continue;
-      await queue.enqueue(d.redis, vendor, job.request_id);
+      if ((await d.redis.zscore(keys.delayed(vendor, job.priority), job.request_id)) !== null) continue;
+      await queue.enqueue(d.redis, vendor, job.request_id, job.priority);
       d.metrics.swept.inc({ vendor, action: 'recover' });
       queued++;
     }

@@ -65,7 +65,7 @@ test('runs a job end to end, serves metrics, and stops cleanly on SIGTERM', asyn
     const ready = await waitFor(() => worker.logs.find((l) => l.msg === 'worker ready'));
     const id = randomUUID();
     await store.create({ request_id: id, vendor: 'bob', payload: { q: 1 }, deadline_at: new Date(Date.now() + 60_000) }, new Date());
-    await enqueue(server.redis, 'bob', id);
+    await enqueue(server.redis, 'bob', id, 'normal');
     const job = await waitFor(async () => {
       const j = await store.get(id);
       return j?.status === 'complete' ? j : undefined;

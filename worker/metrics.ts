@@ -63,6 +63,12 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['vendor', 'state'] as const,
       registers,
     }),
+    vendorPaused: new Gauge({
+      name: 'vendorfetch_vendor_paused',
+      help: 'spec.vendors[].paused as this worker follows it: 1 while the vendor is paused (nothing is called, its jobs wait), else 0.',
+      labelNames: ['vendor'] as const,
+      registers,
+    }),
     quotaLimit: new Gauge({
       name: 'vendorfetch_quota_requests_per_second',
       help: "The vendor's quota this worker enforces (requestsPerSecond, across every worker): the line to draw calls per second against.",

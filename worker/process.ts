@@ -32,6 +32,12 @@ import { callVendor } from './vendor-call.js';
 export interface VendorRuntime {
   spec: VendorSpec;
   breaker: VendorBreaker;
+  /**
+   * Aborted when this runtime's consumer is retired (its spec changed — a pause among others —
+   * or the vendor left the pool): jobs still waiting for quota are handed back instead of
+   * calling under a spec that no longer holds.
+   */
+  retired: AbortSignal;
 }
 
 export interface ProcessSignals {
@@ -86,11 +92,11 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
 
     // 1. The store decides whether there is anything to do.
     const job = await store.get(entry.requestId);
-    if (!job || isFinished(job.status) || job.vendor !== vendor) return ackEntry(vendor, entry.entryId);
+    if (!job || isFinished(job.status) || job.vendor !== vendor) return ackEntry(vendor, entry);
     // A processing job whose deadline is still ahead belongs to a live worker or awaits its
     // webhook: this entry is a duplicate (sweeper, reclaim). The sweeper watches the deadline.
     // Unless the entry was taken from a consumer known dead: then the call it started died with it.
-    if (job.status === 'processing' && job.deadline_at.getTime() > now() && !entry.abandoned) return ackEntry(vendor, entry.entryId);
+    if (job.status === 'processing' && job.deadline_at.getTime() > now() && !entry.abandoned) return ackEntry(vendor, entry);
 
     // 2. Breaker open: park the job until the breaker may half-open (no attempt used).
     const admission = v.breaker.admit(now());
@@ -111,9 +117,10 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
       // a duplicate and changes nothing — above all not the count, which is that worker's
       // fencing token.
       started = await store.startAttempt(job.request_id, at(t + callWindowMs(v) + deps.quotaWaitAllowanceMs), at(t), job.attempts);
-      if (!started) return ackEntry(vendor, entry.entryId);
+      if (!started) return ackEntry(vendor, entry);
 
-      // 4. Quota: wait as long as it takes; on shutdown hand the job back. While waiting, keep
+      // 4. Quota: wait as long as it takes; on shutdown, or when the vendor's spec changed (a
+      //    pause among others: v.retired), hand the job back uncalled. While waiting, keep
       //    the deadline ahead (a 429 pause can outlast any allowance), fenced by our attempt:
       //    if the job was taken over meanwhile, stop waiting and leave it to its new owner.
       const attempt = started.attempts;
@@ -130,12 +137,13 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         );
       }, Math.max(50, Math.floor(deps.quotaWaitAllowanceMs / 3)));
       try {
-        release = await quota.acquire(vendor, v.spec.quota, AbortSignal.any([signals.stopping, lost.signal]), {
+        release = await quota.acquire(vendor, v.spec.quota, AbortSignal.any([signals.stopping, v.retired, lost.signal]), {
           // The slot must outlive the longest call this vendor allows (its timeout).
           leaseMs: inFlightLeaseMs(v.spec.timeoutSeconds, deps.callMarginMs),
         });
       } catch (e) {
-        if (signals.stopping.aborted) return handBack(started, entry);
+        if (signals.stopping.aborted) return handBack(started, entry, 'worker_shutdown');
+        if (v.retired.aborted) return handBack(started, entry, 'vendor_spec_changed');
         if (lost.signal.aborted) return droppedTakenOver(started, entry);
         throw e;
       } finally {
@@ -178,7 +186,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
           metrics.completionConflicts.inc({ vendor });
           deps.logger.info({ ...ctx, attempts: started.attempts }, 'job already finished elsewhere; answer dropped');
         }
-        await ackEntry(vendor, entry.entryId);
+        await ackEntry(vendor, entry);
         // Free calls exist only after a 429, an open breaker or a duplicate, so never on a first call.
         if (started.attempts > 1) await queue.forgetFreeCalls(redis, vendor, started.request_id);
         return;
@@ -187,7 +195,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         if (!(await store.setDeadline(started.request_id, 'processing', at(action.deadlineMs), at(now()), started.attempts))) {
           await droppedForCancel(started);
         }
-        await ackEntry(vendor, entry.entryId);
+        await ackEntry(vendor, entry);
         deps.logger.debug(ctx, 'vendor accepted; waiting for its webhook');
         return;
       case 'retry': {
@@ -197,7 +205,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         if (await store.releaseForRetry(started.request_id, action.error, at(due + deps.pendingTimeoutMs), at(now()), started.attempts)) {
           await queue.scheduleRetry(redis, vendor, entry, due);
         } else {
-          await ackEntry(vendor, entry.entryId);
+          await ackEntry(vendor, entry);
           if (await droppedForCancel(started)) return;
         }
         metrics.retries.inc({ vendor, reason: action.countsAsFailure ? 'failure' : outcome.kind });
@@ -206,12 +214,12 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
       }
       case 'fail':
         if (await store.fail(started.request_id, action.error, at(now()), started.attempts)) {
-          await queue.deadLetter(redis, vendor, { requestId: started.request_id, error: action.error, attempts: started.attempts }, entry.entryId);
+          await queue.deadLetter(redis, vendor, { requestId: started.request_id, error: action.error, attempts: started.attempts }, entry);
           metrics.deadLettered.inc({ vendor });
           finished(started, 'failed');
           deps.logger.warn({ ...ctx, attempts: started.attempts, error: action.error }, 'job failed; dead-lettered');
         } else {
-          await ackEntry(vendor, entry.entryId);
+          await ackEntry(vendor, entry);
           await droppedForCancel(started);
         }
         await queue.forgetFreeCalls(redis, vendor, started.request_id);
@@ -227,12 +235,15 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     return v.spec.timeoutSeconds * 1000 + deps.callMarginMs;
   }
 
-  /** Shutting down before the call: the job goes back to pending and its entry to the stream. */
-  async function handBack(job: Job, entry: QueueEntry): Promise<void> {
+  /**
+   * No call after all (shutting down, or the vendor's spec changed — e.g. paused — while the job
+   * waited for quota): the job goes back to pending, its attempt free, and its entry to the stream.
+   */
+  async function handBack(job: Job, entry: QueueEntry, reason: 'worker_shutdown' | 'vendor_spec_changed'): Promise<void> {
     await queue.addFreeCall(redis, job.vendor, job.request_id);
-    if (await store.releaseForRetry(job.request_id, 'worker_shutdown', at(now() + deps.pendingTimeoutMs), at(now()), job.attempts)) {
+    if (await store.releaseForRetry(job.request_id, reason, at(now() + deps.pendingTimeoutMs), at(now()), job.attempts)) {
       await queue.requeue(redis, job.vendor, entry);
-    } else await ackEntry(job.vendor, entry.entryId);
+    } else await ackEntry(job.vendor, entry);
   }
 
   /**
@@ -242,7 +253,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
    */
   async function droppedTakenOver(job: Job, entry: QueueEntry): Promise<void> {
     await queue.addFreeCall(redis, job.vendor, job.request_id);
-    await ackEntry(job.vendor, entry.entryId);
+    await ackEntry(job.vendor, entry);
     deps.logger.info({ request_id: job.request_id, vendor: job.vendor }, 'job taken over or cancelled while waiting for quota; not calling');
   }
 
@@ -276,7 +287,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         ? await store.releaseForRetry(job.request_id, reason, deadline, at(now()), job.attempts)
         : await store.setDeadline(job.request_id, 'pending', deadline, at(now()), job.attempts);
     if (ok) await queue.scheduleRetry(redis, job.vendor, entry, due);
-    else await ackEntry(job.vendor, entry.entryId);
+    else await ackEntry(job.vendor, entry);
   }
 
   async function call(v: VendorRuntime, job: Job, hardStop: AbortSignal, grant: Release): Promise<CallOutcome> {

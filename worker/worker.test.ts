@@ -145,7 +145,7 @@ async function startWorker(
 async function submit(vendor: string, payload: unknown = { q: 1 }, pendingMs = 3000): Promise<string> {
   const id = randomUUID();
   await store.create({ request_id: id, vendor, payload, deadline_at: new Date(Date.now() + pendingMs) }, new Date());
-  await enqueue(server.redis, vendor, id);
+  await enqueue(server.redis, vendor, id, 'normal');
   return id;
 }
 
@@ -247,7 +247,7 @@ describe('worker', () => {
     expect(vendor.calls[0]!.body).toEqual({ request_id: id, payload: { who: 'alice' } });
     expect((await metrics.jobsFinished.get()).values).toContainEqual(expect.objectContaining({ labels: { vendor: name, status: 'complete' }, value: 1 }));
     // Acknowledged: nothing left pending in the group.
-    expect((await server.redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
+    expect((await server.redis.xpending(keys.stream(name, 'normal'), keys.group))[0]).toBe(0);
   });
 
   it('retries a vendor that fails twice with growing backoff, then completes with attempts 3', async () => {
@@ -339,7 +339,7 @@ describe('worker', () => {
     await ensureGroup(server.redis, name);
     const id = await submit(name);
     const dead = server.redis.duplicate();
-    const taken = await readNew(dead, name, 'dead-consumer', 10, 100);
+    const taken = await readNew(dead, name, 'normal', 'dead-consumer', 10);
     dead.disconnect();
     expect(taken.entries.map((e) => e.requestId)).toEqual([id]);
     const { metrics } = await startWorker([spec(name, vendor.url)], { options: { visibilityTimeoutMs: 400 } });
@@ -348,7 +348,7 @@ describe('worker', () => {
     // The pool's first-start recovery may have queued the job too and finished it first; the
     // dead consumer's entry is still reclaimed (and acknowledged) within the timeout.
     expect(await settledValue(async () => (await metrics.reclaimed.get()).values[0]?.value, (n) => n === 1)).toBe(1);
-    expect(await settledValue(async () => (await server.redis.xpending(keys.stream(name), keys.group))[0], (n) => n === 0)).toBe(0);
+    expect(await settledValue(async () => (await server.redis.xpending(keys.stream(name, 'normal'), keys.group))[0], (n) => n === 0)).toBe(0);
     expect(vendor.calls).toHaveLength(1);
   });
 
@@ -360,7 +360,7 @@ describe('worker', () => {
     await ensureGroup(server.redis, name);
     const id = await submit(name, { q: 1 }, 120_000);
     const dead = server.redis.duplicate();
-    expect((await readNew(dead, name, 'dead-worker', 10, 100)).entries.map((e) => e.requestId)).toEqual([id]);
+    expect((await readNew(dead, name, 'normal', 'dead-worker', 10)).entries.map((e) => e.requestId)).toEqual([id]);
     dead.disconnect();
     // It had started the call (processing, deadline 60 s ahead) when it died.
     expect(await store.startAttempt(id, new Date(Date.now() + 60_000), new Date())).not.toBeNull();
@@ -369,7 +369,42 @@ describe('worker', () => {
     const job = await finished(id);
     expect(job.status).toBe('complete');
     expect(Date.now() - started).toBeLessThan(8000);
-    expect((await server.redis.xpending(keys.stream(name), keys.group))[0]).toBe(0);
+    expect((await server.redis.xpending(keys.stream(name, 'normal'), keys.group))[0]).toBe(0);
+  });
+
+  it('priority lanes: a dead worker\'s high-lane entry is taken over in its lane; data-loss recovery re-queues a job into its own lane', async () => {
+    const name = vendorName();
+    const vendor = use(await startVendor(() => ({ status: 200, body: { ok: true } })));
+    await ensureGroup(server.redis, name);
+    const far = () => new Date(Date.now() + 120_000);
+    const high = randomUUID();
+    await store.create({ request_id: high, vendor: name, payload: {}, priority: 'high', deadline_at: far() }, new Date());
+    await enqueue(server.redis, name, high, 'high');
+    const dead = server.redis.duplicate();
+    expect((await readNew(dead, name, 'high', 'dead-worker', 10)).entries.map((e) => [e.requestId, e.lane])).toEqual([[high, 'high']]);
+    dead.disconnect();
+    expect(await store.startAttempt(high, new Date(Date.now() + 60_000), new Date())).not.toBeNull(); // it died mid-call
+    const started = Date.now();
+    const { metrics, pool } = await startWorker([spec(name, vendor.url)], { options: { visibilityTimeoutMs: 30_000, pendingTimeoutMs: 120_000 } });
+    expect((await finished(high)).status).toBe('complete');
+    expect(Date.now() - started).toBeLessThan(8000); // the dead consumer's high-lane PEL was taken over
+    expect((await server.redis.xpending(keys.stream(name, 'high'), keys.group))[0]).toBe(0);
+    expect((await metrics.reclaimed.get()).values.find((v) => v.labels.vendor === name)?.value).toBe(1);
+
+    // Redis "lost" a low job's entry (only the store has it); a new epoch makes the pool recover.
+    await waitFor("the pool's first data-loss check", async () => (await server.redis.get(keys.recoveredEpoch(pool))) !== null);
+    const low = randomUUID();
+    await store.create({ request_id: low, vendor: name, payload: {}, priority: 'low', deadline_at: far() }, new Date());
+    await server.redis.set(keys.epoch, `lost-${randomUUID()}`);
+    expect((await finished(low)).status).toBe('complete');
+    // Delivered through the low lane's group and no other (the streams themselves may be trimmed by now).
+    const lastDelivered = async (lane: 'high' | 'normal' | 'low') => {
+      const group = ((await server.redis.xinfo('GROUPS', keys.stream(name, lane))) as unknown[][])[0]!;
+      return String(group[group.indexOf('last-delivered-id') + 1]);
+    };
+    expect(await lastDelivered('low')).not.toBe('0-0');
+    expect(await lastDelivered('normal')).toBe('0-0');
+    expect(vendor.calls.filter((c) => c.body.request_id === low)).toHaveLength(1);
   });
 
   it('async: the job stays processing after 202, is retried on callback timeout, then fails with callback_timeout', async () => {
@@ -470,7 +505,7 @@ describe('worker', () => {
     const handedBack = after.filter((j) => j?.status === 'pending');
     expect(handedBack).toHaveLength(2);
     for (const j of handedBack) expect(j).toMatchObject({ error: 'worker_shutdown', attempts: 1 });
-    expect((await server.redis.xpending(keys.stream(name), keys.group))[0]).toBe(0); // nothing left in a dead PEL
+    expect((await server.redis.xpending(keys.stream(name, 'normal'), keys.group))[0]).toBe(0); // nothing left in a dead PEL
     // A new worker finishes them; the handed-back attempts were free (maxAttempts 1 still allows a call).
     await startWorker([s], { pool });
     const jobs = await Promise.all(ids.map(finished));
@@ -520,7 +555,7 @@ describe('worker', () => {
     expect(recovered?.value).toBeGreaterThan(0);
     // Each job's answer was stored once, even where a duplicate entry led to a second call.
     expect((await metrics.jobsFinished.get()).values.find((v) => v.labels.vendor === name)?.value).toBe(40);
-    expect(await server.redis.xinfo('GROUPS', keys.stream(name))).toHaveLength(1);
+    expect(await server.redis.xinfo('GROUPS', keys.stream(name, 'normal'))).toHaveLength(1);
   }, 30_000);
 
   // Issue 10 item 4: the epoch key is global, and only the worker that re-created it recovered

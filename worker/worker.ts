@@ -140,12 +140,28 @@ export function createWorker(deps: WorkerDeps): Worker {
     specJson: string;
     runtime: VendorRuntime;
     consumer: VendorConsumer;
+    /** Aborts runtime.retired. */
+    retire: AbortController;
   }
   const running = new Map<string, Running>();
   const retiring = new Set<Promise<void>>();
   const timers: NodeJS.Timeout[] = [];
   let started = false;
   let closing: Promise<void> | undefined;
+
+  /**
+   * When this worker saw each vendor resumed (paused → not paused). For one pendingTimeoutMs after
+   * that, the sweeper leaves the vendor's overdue pending jobs alone: their entries are still in
+   * the stream, and the consumer drains them at the quota (see sweeper.ts, holdPending).
+   */
+  const resumedAt = new Map<string, number>();
+  const holdPending = (vendor: string): boolean => {
+    const r = running.get(vendor);
+    if (!r) return false;
+    if (r.runtime.spec.paused) return true;
+    const at = resumedAt.get(vendor);
+    return at !== undefined && now() - at < o.pendingTimeoutMs;
+  };
 
   const mine = (entries: ReadonlyMap<string, RegistryEntry>): Map<string, VendorSpec> =>
     new Map([...entries].filter(([, e]) => e.pool === deps.pool).map(([name, e]) => [name, e.spec]));
@@ -154,6 +170,7 @@ export function createWorker(deps: WorkerDeps): Worker {
     const r = running.get(vendor);
     if (!r) return;
     running.delete(vendor);
+    r.retire.abort();
     const p = r.consumer.stop().finally(() => {
       r.runtime.breaker.dispose();
       retiring.delete(p);
@@ -165,10 +182,17 @@ export function createWorker(deps: WorkerDeps): Worker {
   function reconcile(entries: ReadonlyMap<string, RegistryEntry>): void {
     if (stopping.signal.aborted) return;
     const wanted = mine(entries);
-    for (const vendor of running.keys()) if (!wanted.has(vendor)) retire(vendor);
+    for (const vendor of running.keys()) {
+      if (wanted.has(vendor)) continue;
+      retire(vendor);
+      metrics.vendorPaused.remove({ vendor }); // not ours any more: no stale 1 left behind
+    }
     for (const [vendor, spec] of wanted) {
       const specJson = JSON.stringify(spec);
-      if (running.get(vendor)?.specJson === specJson) continue;
+      const before = running.get(vendor);
+      if (before?.specJson === specJson) continue;
+      const resumed = before?.runtime.spec.paused === true && !spec.paused;
+      if (resumed) resumedAt.set(vendor, now());
       retire(vendor);
       const breaker = createVendorBreaker(spec, (state) => {
         setCircuitState(metrics.circuitState, vendor, state);
@@ -180,14 +204,19 @@ export function createWorker(deps: WorkerDeps): Worker {
       });
       setCircuitState(metrics.circuitState, vendor, 'closed');
       metrics.quotaLimit.set({ vendor }, spec.quota.requestsPerSecond);
-      const runtime: VendorRuntime = { spec, breaker };
+      metrics.vendorPaused.set({ vendor }, spec.paused ? 1 : 0);
+      if (spec.paused) logger.warn({ vendor, pool: deps.pool }, 'vendor paused: nothing is called, its jobs wait');
+      else if (resumed) logger.info({ vendor, pool: deps.pool }, 'vendor resumed: draining its jobs at the quota');
+      const retireCtl = new AbortController();
+      const runtime: VendorRuntime = { spec, breaker, retired: retireCtl.signal };
       const consumer = startVendorConsumer({
         runtime,
         blocking: redis.duplicate(),
         redis,
         consumerName,
         slots,
-        maxBatch: () => Math.max(1, Math.ceil(deps.concurrency / Math.max(1, running.size))),
+        // A fair share among the vendors that read: a paused one takes no slots.
+        maxBatch: () => Math.max(1, Math.ceil(deps.concurrency / Math.max(1, [...running.values()].filter((r) => !r.runtime.spec.paused).length))),
         process: process_,
         signals,
         metrics,
@@ -196,7 +225,7 @@ export function createWorker(deps: WorkerDeps): Worker {
         blockMs: o.blockMs,
         now,
       });
-      running.set(vendor, { specJson, runtime, consumer });
+      running.set(vendor, { specJson, runtime, consumer, retire: retireCtl });
       logger.info({ vendor, pool: deps.pool }, 'consuming vendor stream');
     }
   }
@@ -224,6 +253,7 @@ export function createWorker(deps: WorkerDeps): Worker {
       pool: deps.pool,
       vendors: vendorSpecs,
       registeredVendors: () => new Set(deps.registry.vendors().keys()),
+      holdPending,
       pendingTimeoutMs: o.pendingTimeoutMs,
       intervalMs: o.sweepIntervalMs,
       ...(o.unservedFailAfterMs !== undefined ? { unservedFailAfterMs: o.unservedFailAfterMs } : {}),

@@ -1,10 +1,10 @@
-// Moves a vendor's due retries from its delayed set into its job stream in one step, so two
-// promoters never queue the same retry twice (queue.ts, promoteDue).
+// Moves one priority lane's due retries from its delayed set into the same lane's job stream in
+// one step, so two promoters never queue the same retry twice (queue.ts, promoteDue: once per lane).
 import { luaScript } from './lua-script.js';
 
 /**
  * vfPromoteDue
- * KEYS[1] delayed set: member request_id → score due time (ms)   KEYS[2] the vendor's job stream
+ * KEYS[1] a lane's delayed set: member request_id → score due time (ms)   KEYS[2] that lane's job stream
  * ARGV[1] now (ms)   ARGV[2] most members to move
  * Moves every member due by now into the stream (XADD id=<request_id>) and removes it from the set.
  * Returns the number of members moved.

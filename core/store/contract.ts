@@ -77,6 +77,7 @@ export function describeJobStoreContract(
           request_id: input.request_id,
           vendor: 'acme',
           payload: NESTED_PAYLOAD,
+          priority: 'normal',
           status: 'pending',
           attempts: 0,
           created_at: at(0),
@@ -111,6 +112,20 @@ export function describeJobStoreContract(
         const job = await processingJob();
         await expect(store.complete(job.request_id, { x: 10n }, at(2))).rejects.toMatchObject(notAnOutage);
         expect((await store.get(job.request_id))?.status).toBe('processing');
+      });
+
+      test('the priority is stored and read back (default normal), and survives every transition', async () => {
+        for (const priority of ['high', 'normal', 'low'] as const) {
+          const { job } = await store.create(newJob({ priority }), at(0));
+          expect(job.priority).toBe(priority);
+          expect((await store.get(job.request_id))?.priority).toBe(priority);
+        }
+        const { job: plain } = await store.create(newJob(), at(0));
+        expect((await store.get(plain.request_id))?.priority).toBe('normal');
+        const low = await processingJob({ priority: 'low' });
+        expect(low.priority).toBe('low');
+        expect(await store.releaseForRetry(low.request_id, 'vendor_error', at(40), at(2), low.attempts)).toBe(true);
+        expect((await store.get(low.request_id))?.priority).toBe('low');
       });
 
       test('get of an unknown id is null', async () => {
@@ -586,6 +601,16 @@ export function describeJobStoreContract(
     });
 
     describe('findOverdue by vendor, without payloads (the sweeper)', () => {
+      test('carries each job\'s priority: the sweeper re-queues it into its own lane', async () => {
+        const high = await store.create(newJob({ vendor: 'lanes', priority: 'high', deadline_at: at(5) }), at(0));
+        const low = await store.create(newJob({ vendor: 'lanes', priority: 'low', deadline_at: at(6) }), at(0));
+        const found = await store.findOverdue(at(100), 10, 'lanes');
+        expect(found.map((j) => [j.request_id, j.priority])).toEqual([
+          [high.job.request_id, 'high'],
+          [low.job.request_id, 'low'],
+        ]);
+      });
+
       test('only the named vendor\'s jobs, oldest first, ids and metadata only', async () => {
         const other = await store.create(newJob({ vendor: 'other', deadline_at: at(5) }), at(0));
         const a = await store.create(newJob({ vendor: 'acme', deadline_at: at(20), payload: { big: 'x'.repeat(1000) } }), at(0));
@@ -593,7 +618,7 @@ export function describeJobStoreContract(
         const found = await store.findOverdue(at(100), 10, 'acme');
         expect(found.map((j) => j.request_id)).toEqual([b.job.request_id, a.job.request_id]);
         expect(found[0]).not.toHaveProperty('payload');
-        expect(found[0]).toMatchObject({ vendor: 'acme', status: 'pending', attempts: 0, deadline_at: at(10) });
+        expect(found[0]).toMatchObject({ vendor: 'acme', priority: 'normal', status: 'pending', attempts: 0, deadline_at: at(10) });
         expect((await store.findOverdue(at(100), 10)).map((j) => j.request_id)).toContain(other.job.request_id);
       });
 
@@ -684,6 +709,16 @@ export function describeJobStoreContract(
         expect((await store.createMany([], at(0))).length).toBe(0);
       });
 
+      test('stores each item\'s priority (default normal), as create() does', async () => {
+        const inputs = [newJob({ priority: 'high' }), newJob({ priority: 'low' }), newJob(), newJob({ priority: 'normal', idempotency_key: 'many-prio' })];
+        const outcomes = await store.createMany(inputs, at(0));
+        expect(outcomes.map((o) => (o.ok ? o.job.priority : o.error))).toEqual(['high', 'low', 'normal', 'normal']);
+        for (const input of inputs) expect((await store.get(input.request_id))?.priority).toBe(input.priority ?? 'normal');
+        // A used key answers with the stored job's priority, whatever the repeat asks (the api compares them).
+        const [again] = await store.createMany([newJob({ priority: 'high', idempotency_key: 'many-prio' })], at(1));
+        expect(again).toMatchObject({ ok: true, created: false, job: { request_id: inputs[3]!.request_id, priority: 'normal' } });
+      });
+
       test('a used Idempotency-Key takes the existing job (created=false); a taken request_id fails only its item', async () => {
         const first = (await store.create(newJob({ idempotency_key: 'many-key', payload: { n: 1 } }), at(0))).job;
         const taken = (await store.create(newJob(), at(0))).job;
@@ -723,7 +758,8 @@ export function describeJobStoreContract(
       test('pages in request_id order by cursor, with filters, metadata only unless asked', async () => {
         const made: Job[] = [];
         for (let n = 0; n < 7; n++) {
-          const { job } = await store.create(newJob({ request_id: seq(n), vendor: n % 2 === 0 ? 'acme' : 'other', payload: { n } }), at(n));
+          const priority = (['high', 'normal', 'low'] as const)[n % 3];
+          const { job } = await store.create(newJob({ request_id: seq(n), vendor: n % 2 === 0 ? 'acme' : 'other', priority, payload: { n } }), at(n));
           made.push(job);
         }
         await store.startAttempt(seq(2), at(60), at(10));
@@ -734,6 +770,8 @@ export function describeJobStoreContract(
         expect(all[0]).not.toHaveProperty('payload');
         expect(all[2]).not.toHaveProperty('result');
         expect(all[2]).toMatchObject({ status: 'complete', attempts: 1, completed_at: at(11) });
+        expect(all.map((j) => j.priority)).toEqual(made.map((j) => j.priority));
+        expect(all.slice(0, 3).map((j) => j.priority)).toEqual(['high', 'normal', 'low']);
 
         const p1 = await store.listJobs({ limit: 3 });
         const p2 = await store.listJobs({ limit: 3, afterRequestId: p1[2]!.request_id });
@@ -750,6 +788,7 @@ export function describeJobStoreContract(
         const full = await store.listJobs({ limit: 3, withPayload: true });
         expect(full.map((j) => j.payload)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
         expect(full[2]!.result).toEqual({ done: true });
+        expect(full.map((j) => j.priority)).toEqual(['high', 'normal', 'low']);
       });
     });
 

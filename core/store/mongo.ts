@@ -30,8 +30,8 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type WriteError } from 'mongodb';
 
 import { batchPerTurn } from '../batch.js';
-import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob } from '../job.js';
-import { FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
+import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob, Priority } from '../job.js';
+import { DEFAULT_PRIORITY, FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 import { forWrite, timeLimit, type Deadline } from './deadline.js';
@@ -115,6 +115,8 @@ const OWN_BATCH_PAYLOAD_CHARS = 4 * 1024 * 1024;
 interface JobDoc {
   _id: string;
   vendor: string;
+  /** Job.priority; absent on jobs stored before priorities existed (read as DEFAULT_PRIORITY). */
+  priority?: Priority;
   payload_json: string;
   status: JobStatus;
   attempts: number;
@@ -129,10 +131,11 @@ interface JobDoc {
   deadline_at: Date;
 }
 
-/** The document of a new pending job (createMany; create() builds the same inline). */
+/** The document of a new pending job (create and createMany). */
 const newDoc = (job: NewJob, now: Date): JobDoc => ({
   _id: job.request_id,
   vendor: job.vendor,
+  priority: job.priority ?? DEFAULT_PRIORITY,
   payload_json: toJsonText(job.payload),
   status: 'pending',
   attempts: 0,
@@ -154,6 +157,7 @@ function docToJobMeta(doc: JobDoc): Omit<Job, 'payload'> {
   const job: Omit<Job, 'payload'> = {
     request_id: doc._id,
     vendor: doc.vendor,
+    priority: doc.priority ?? DEFAULT_PRIORITY,
     status: doc.status,
     attempts: doc.attempts,
     created_at: doc.created_at,
@@ -295,17 +299,7 @@ class MongoJobStore implements JobStore {
   }
 
   async create(job: NewJob, now: Date): Promise<{ job: Job; created: boolean }> {
-    const doc: JobDoc = {
-      _id: job.request_id,
-      vendor: job.vendor,
-      payload_json: toJsonText(job.payload),
-      status: 'pending',
-      attempts: 0,
-      idem: idemOf(job),
-      created_at: now,
-      updated_at: now,
-      deadline_at: job.deadline_at,
-    };
+    const doc = newDoc(job, now);
     const batchKey = doc.payload_json.length > OWN_BATCH_PAYLOAD_CHARS ? doc._id : '';
     // One deadline for the whole create(): waiting for a command, the insert, the duplicate path.
     const deadline = Date.now() + this.timeoutMs;
@@ -582,7 +576,9 @@ class MongoJobStore implements JobStore {
   async deleteFinishedBefore(cutoff: Date): Promise<number> {
     return this.guard(async (o) => {
       const n = (await this.jobs.deleteMany({ status: { $in: FINISHED }, completed_at: { $lt: cutoff } }, forWrite(o))).deletedCount;
-      if (this.versioned) await deleteClaimsBefore(this.versioned.claims, cutoff, o);
+      // Claims are worth nothing once far older than an operation's deadline (version-claims.ts):
+      // an hour, or the jobs' own cutoff if that is later.
+      if (this.versioned) await deleteClaimsBefore(this.versioned.claims, new Date(Math.max(cutoff.getTime(), Date.now() - 3_600_000)), o);
       return n;
     }, BULK_TIMEOUT_FACTOR);
   }

@@ -243,6 +243,7 @@ describe('sqlite file made before `cancelled` and dead-letter replays', () => {
     try {
       expect(await store.get(pending)).toMatchObject({ status: 'pending', payload: { a: 1 }, idempotency_key: 'key-1' });
       expect(await store.get(pending)).not.toHaveProperty('replayed_attempts');
+      expect((await store.get(pending))?.priority).toBe('normal'); // the lane it was queued in
       expect(await store.create({ request_id: randomUUID(), vendor: 'v', payload: {}, idempotency_key: 'key-1', deadline_at: at(1) }, at(0))).toMatchObject({
         created: false,
         job: { request_id: pending },
@@ -263,5 +264,32 @@ describe('sqlite file made before `cancelled` and dead-letter replays', () => {
     expect(tables).not.toContain('jobs_migrating');
     // A second open finds the new table and changes nothing.
     await (await createSqliteJobStore({ path })).close();
+  });
+});
+
+describe('sqlite file made before priorities', () => {
+  test('gains the priority column on open: old jobs read as normal, new ones keep theirs, a bad value is refused', async () => {
+    const path = freshPath();
+    const store0 = await createSqliteJobStore({ path });
+    const old = randomUUID();
+    await store0.create({ request_id: old, vendor: 'v', payload: {}, deadline_at: at(60) }, at(0));
+    await store0.close();
+    // Back to the table as the previous version left it: no priority column.
+    const db = new DatabaseSync(path);
+    db.exec('ALTER TABLE jobs DROP COLUMN priority');
+    db.close();
+
+    const store = await createSqliteJobStore({ path });
+    try {
+      expect(await store.get(old)).toMatchObject({ status: 'pending', priority: 'normal' });
+      const { job } = await store.create({ request_id: randomUUID(), vendor: 'v', payload: {}, priority: 'high', deadline_at: at(60) }, at(0));
+      expect((await store.get(job.request_id))?.priority).toBe('high');
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    expect(() => check.prepare("UPDATE jobs SET priority = 'urgent' WHERE request_id = ?").run(old)).toThrow(/CHECK/);
+    check.close();
+    await (await createSqliteJobStore({ path })).close(); // a second open changes nothing
   });
 });

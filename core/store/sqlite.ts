@@ -16,8 +16,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 
-import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob } from '../job.js';
-import { JOB_STATUSES } from '../job.js';
+import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob, Priority } from '../job.js';
+import { DEFAULT_PRIORITY, JOB_STATUSES } from '../job.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 
 export interface SqliteJobStoreOptions {
@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS ${name} (
   created_at      INTEGER NOT NULL,
   updated_at      INTEGER NOT NULL,
   completed_at    INTEGER,
-  deadline_at     INTEGER NOT NULL
+  deadline_at     INTEGER NOT NULL,
+  priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low'))
 ) STRICT;`;
 
 const SCHEMA = `${jobsTable('jobs')}
@@ -78,11 +79,11 @@ CREATE INDEX IF NOT EXISTS jobs_status_id ON jobs (status, request_id);
 `;
 
 const COLUMNS =
-  'request_id, vendor, payload, status, attempts, replayed_attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+  'request_id, vendor, payload, status, attempts, replayed_attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, priority';
 
 /** Everything but payload and result (the sweeper's reads). */
 const META_COLUMNS =
-  'request_id, vendor, status, attempts, replayed_attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+  'request_id, vendor, status, attempts, replayed_attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, priority';
 
 /** The columns a table made before `cancelled` and dead-letter replays already has. */
 const COLUMNS_BEFORE_CANCEL =
@@ -111,6 +112,7 @@ function rowToMeta(row: Row): JobMeta {
   const job: JobMeta = {
     request_id: row['request_id'] as string,
     vendor: row['vendor'] as string,
+    priority: (row['priority'] as Priority | null) ?? DEFAULT_PRIORITY,
     status: row['status'] as JobStatus,
     attempts: row['attempts'] as number,
     created_at: new Date(row['created_at'] as number),
@@ -161,6 +163,7 @@ class SqliteJobStore implements JobStore {
       this.db.exec('PRAGMA journal_size_limit = 67108864');
       this.db.exec(SCHEMA);
       this.migrateJobsTable();
+      this.addPriorityColumn();
       this.stmts = this.prepare();
     } catch (e) {
       this.db.close();
@@ -195,12 +198,31 @@ class SqliteJobStore implements JobStore {
     }
   }
 
+  /**
+   * A table made before priorities has no `priority` column: added in place (every existing
+   * job is normal, the lane it was queued in). ADD COLUMN with a constant default rewrites no
+   * row; a concurrent opener that added it first makes ours fail with "duplicate column", so
+   * the check is repeated under the write lock.
+   */
+  private addPriorityColumn(): void {
+    const has = () => (this.db.prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'priority'").get() as Row | undefined) !== undefined;
+    if (has()) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      if (!has()) this.db.exec("ALTER TABLE jobs ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low'))");
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
   private prepare() {
     const db = this.db;
     return {
       insert: db.prepare(
-        `INSERT INTO jobs (request_id, vendor, payload, status, attempts, idempotency_key, created_at, updated_at, deadline_at)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+        `INSERT INTO jobs (request_id, vendor, payload, status, attempts, idempotency_key, created_at, updated_at, deadline_at, priority)
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
       ),
       byKey: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = ?`),
@@ -339,11 +361,13 @@ class SqliteJobStore implements JobStore {
   /** One insert inside the batch transaction: the new job, or the one already holding the key. */
   private insertOne({ job, payload, now }: Pick<PendingCreate, 'job' | 'payload' | 'now'>): { job: Job; created: boolean } {
     const key = job.idempotency_key ?? null;
-    const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime());
+    const priority = job.priority ?? DEFAULT_PRIORITY;
+    const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime(), priority);
     if (res.changes === 1) {
       const created: Job = {
         request_id: job.request_id,
         vendor: job.vendor,
+        priority,
         // The caller's own value: re-parsing what we just encoded would only cost time.
         payload: job.payload ?? null,
         status: 'pending',

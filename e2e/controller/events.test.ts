@@ -72,7 +72,7 @@ d('Events on VendorPools (real kube-apiserver)', () => {
     await createPool(env!.kube, ns, 'busy', { vendors: [vendor('busy-v')], workers: { minReplicas: 1, maxReplicas: 3, targetLagPerReplica: 10 } });
     await until('1 replica', async () => (await env!.kube.request<{ spec: { replicas: number } }>({ method: 'GET', path: paths.deployment(ns, deploymentName('busy')) })).spec.replicas === 1);
     const p = redisServer.redis.pipeline();
-    for (let i = 0; i < 15; i++) p.xadd(keys.stream('busy-v'), '*', 'id', String(i));
+    for (let i = 0; i < 15; i++) p.xadd(keys.stream('busy-v', 'normal'), '*', 'id', String(i));
     await p.exec();
     const scaled = await eventWith(ns, 'busy', 'Scaled');
     expect(scaled).toMatchObject({ type: 'Normal', message: 'scaled workers from 1 to 2 (lag 15, target 10 per replica)', reportingComponent: 'vendorfetch.io/controller' });

@@ -134,7 +134,7 @@ d('controller reconcile (real kube-apiserver)', () => {
     await until('1 replica at no lag', async () => (await replicas()) === 1);
     const add = async (n: number) => {
       const p = redisServer.redis.pipeline();
-      for (let i = 0; i < n; i++) p.xadd(keys.stream('lagger'), '*', 'id', String(i));
+      for (let i = 0; i < n; i++) p.xadd(keys.stream('lagger', 'normal'), '*', 'id', String(i));
       await p.exec();
     };
     await add(15); // ceil(15/10) = 2
@@ -145,9 +145,9 @@ d('controller reconcile (real kube-apiserver)', () => {
       const p = await getPool(env!.kube, ns, 'laggy');
       return p.status?.lag === 115 ? p : undefined;
     });
-    expect(pool.status?.vendors).toEqual([{ name: 'lagger', lag: 115, pending: 0, circuit: 'unknown' }]);
+    expect(pool.status?.vendors).toEqual([{ name: 'lagger', lag: 115, pending: 0, circuit: 'unknown', paused: false }]);
 
-    await redisServer.redis.del(keys.stream('lagger'));
+    await redisServer.redis.del(keys.stream('lagger', 'normal'));
     const dropped = Date.now();
     await new Promise((r) => setTimeout(r, 1500));
     expect(await replicas()).toBe(3); // held by the 3 s window

@@ -58,7 +58,7 @@ d('external scaling (real kube-apiserver)', () => {
     });
   const addLag = async (vendorName: string, n: number) => {
     const p = redisServer.redis.pipeline();
-    for (let i = 0; i < n; i++) p.xadd(keys.stream(vendorName), '*', 'id', String(i));
+    for (let i = 0; i < n; i++) p.xadd(keys.stream(vendorName, 'normal'), '*', 'id', String(i));
     await p.exec();
   };
   const setScaling = (pool: string, scaling: string) =>
@@ -141,7 +141,7 @@ describe('examples/autoscaling', () => {
     expect(parsed.spec.workers.scaling).toBe('external');
     expect(scaled.spec.scaleTargetRef.name).toBe(deploymentName(parsed.metadata.name));
     const triggers = scaled.spec.triggers as Array<{ type: string; metadata: Record<string, string> }>;
-    expect(triggers.map((t) => [t.type, t.metadata.stream, t.metadata.consumerGroup])).toEqual(parsed.spec.vendors.map((v) => ['redis-streams', keys.stream(v.name), keys.group]));
+    expect(triggers.map((t) => [t.type, t.metadata.stream, t.metadata.consumerGroup])).toEqual(parsed.spec.vendors.map((v) => ['redis-streams', keys.stream(v.name, 'normal'), keys.group]));
     for (const t of triggers) expect(Number(t.metadata.lagCount)).toBeGreaterThan(0);
   });
 

@@ -59,7 +59,7 @@ test('FLUSHALL mid-run: registry and consumer group come back, every job complet
 
   await eventually('registry re-published', async () => (await new VendorRegistry(plane.redis).get('flush')) !== null, 30_000);
   await eventually('all jobs complete', async () => (await plane.counts('flush')).complete === JOBS, 120_000, 250);
-  const groups = (await plane.redis.xinfo('GROUPS', keys.stream('flush'))) as unknown[];
+  const groups = (await plane.redis.xinfo('GROUPS', keys.stream('flush', 'normal'))) as unknown[];
   console.log(`flushall e2e: all ${JOBS} jobs complete ${((Date.now() - flushedAt) / 1000).toFixed(1)} s after FLUSHALL`);
   expect(groups.length).toBe(1);
   expect(await plane.counts('flush')).toEqual({ pending: 0, processing: 0, complete: JOBS, failed: 0, cancelled: 0 });

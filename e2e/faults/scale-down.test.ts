@@ -233,10 +233,10 @@ function tally(workers: RunningProgram[]): Record<string, number> {
 /** Where each unfinished job is: its stored state, the queue's view, and every log line naming it. */
 async function diagnose(p: DataPlane, store: JobStore, vendor: string, ids: string[], evenComplete = false): Promise<string> {
   const lines: string[] = [];
-  const groups = (await p.redis.call('XINFO', 'GROUPS', keys.stream(vendor))) as unknown[][];
-  const pending = (await p.redis.call('XPENDING', keys.stream(vendor), keys.group)) as unknown[];
-  lines.push(`queue: groups ${JSON.stringify(groups)}; XPENDING ${JSON.stringify(pending)}; delayed ${await p.redis.zcard(keys.delayed(vendor))}`);
-  const entries = (await p.redis.xrange(keys.stream(vendor), '-', '+')) as [string, string[]][];
+  const groups = (await p.redis.call('XINFO', 'GROUPS', keys.stream(vendor, 'normal'))) as unknown[][];
+  const pending = (await p.redis.call('XPENDING', keys.stream(vendor, 'normal'), keys.group)) as unknown[];
+  lines.push(`queue: groups ${JSON.stringify(groups)}; XPENDING ${JSON.stringify(pending)}; delayed ${await p.redis.zcard(keys.delayed(vendor, 'normal'))}`);
+  const entries = (await p.redis.xrange(keys.stream(vendor, 'normal'), '-', '+')) as [string, string[]][];
   for (const id of ids) {
     const job: Job | null = await store.get(id);
     if (job?.status === 'complete' && !evenComplete) continue;
