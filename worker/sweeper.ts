@@ -7,8 +7,9 @@
 // Each vendor is queried on its own (ids and metadata only, no payloads): overdue jobs of
 // other pools — or of vendors no pool serves any more — can never crowd a pool's own out of
 // the batch. Those "unserved" jobs are counted in a gauge and, once overdue longer than
-// `unservedFailAfterMs`, failed with the reason `vendor_unserved` by whichever worker holds
-// the global unserved lock.
+// `unservedFailAfterMs`, failed with the reason `vendor_unserved` — both by whichever worker
+// holds the global unserved lock, every UNSERVED_SWEEP_MS. A paused vendor is served (it is in the registry): its pending jobs
+// wait, untouched (holdPending).
 import type { Redis } from 'ioredis';
 import type { JobMeta, JobStore } from '../core/job.js';
 import { keys } from '../core/keys.js';
@@ -20,6 +21,10 @@ import type { WorkerMetrics } from './metrics.js';
 
 /** Default time an unserved vendor's job may stay overdue before it is failed: 24 h. */
 export const DEFAULT_UNSERVED_FAIL_AFTER_MS = 24 * 3600 * 1000;
+/** How often jobs of vendors no pool serves are counted (and failed), by one worker of all pools. */
+export const UNSERVED_SWEEP_MS = 30_000;
+/** When this worker last counted them (per metrics registry: one per worker). */
+const lastUnservedCount = new WeakMap<WorkerMetrics, number>();
 
 export interface SweeperDeps {
   store: JobStore;
@@ -29,6 +34,14 @@ export interface SweeperDeps {
   vendors: () => ReadonlyMap<string, VendorSpec>;
   /** Every vendor in the registry, of any pool (what "served" means). */
   registeredVendors: () => ReadonlySet<string>;
+  /**
+   * True while a vendor's overdue PENDING jobs are to be left alone: it is paused, or was resumed
+   * less than a pending timeout ago (worker.ts). They are neither re-queued (their entries are
+   * still in the stream: a re-queue would only add duplicates, a storm on a long pause) nor
+   * failed, nor have their deadline moved (no store write per job per sweep): they simply wait.
+   * Processing jobs are judged as ever — their calls were made before the pause. Default: none.
+   */
+  holdPending?: (vendor: string) => boolean;
   /** New deadline of a job queued again (how long it may stay pending). */
   pendingTimeoutMs: number;
   /** How long the lock is held: at most one sweep per interval across the pool. */
@@ -53,7 +66,11 @@ export async function sweepOnce(d: SweeperDeps): Promise<number | null> {
   let handled = 0;
   for (const [vendor, spec] of d.vendors()) {
     const overdue = await d.store.findOverdue(new Date(now()), d.batch ?? 1000, vendor);
-    for (const job of overdue) if (await sweepJob(d, job, spec)) handled++;
+    const held = d.holdPending?.(vendor) ?? false;
+    for (const job of overdue) {
+      if (held && job.status === 'pending') continue;
+      if (await sweepJob(d, job, spec)) handled++;
+    }
   }
   return handled + (await sweepUnserved(d));
 }
@@ -78,7 +95,7 @@ async function sweepJob(d: SweeperDeps, job: JobMeta, spec: VendorSpec): Promise
       ? await d.store.setDeadline(job.request_id, 'pending', deadline, t, job.attempts)
       : await d.store.releaseForRetry(job.request_id, action.error ?? 'overdue', deadline, t, job.attempts);
   if (!moved) return false;
-  await queue.enqueue(d.redis, job.vendor, job.request_id);
+  await queue.enqueue(d.redis, job.vendor, job.request_id, job.priority); // its own lane
   d.metrics.swept.inc({ vendor: job.vendor, action: job.status === 'pending' ? 'requeue' : 'retry' });
   log.info({ status: job.status, attempts: job.attempts, reason: action.error ?? 'pending_overdue' }, 'overdue job queued again');
   return true;
@@ -103,13 +120,23 @@ async function sweepUnserved(d: SweeperDeps): Promise<number> {
   const now = d.now ?? Date.now;
   const registered = d.registeredVendors();
   if (registered.size === 0) return 0;
+  // One worker of all pools counts, once per UNSERVED_SWEEP_MS: the count reads every overdue
+  // job, which a server without a usable index (the FerretDB dev store) does by scanning the
+  // collection — per pool every few seconds, that scan was a large share of its CPU.
+  const period = Math.max(d.intervalMs, UNSERVED_SWEEP_MS);
+  if ((await d.redis.set(keys.sweeperLock('_unserved'), String(process.pid), 'PX', period, 'NX')) !== 'OK') {
+    // Another worker counts now: figures this one counted long ago would mislead (read the
+    // gauge as max by vendor over the workers).
+    if (now() - (lastUnservedCount.get(d.metrics) ?? -Infinity) > 2 * period) d.metrics.unservedJobs.reset();
+    return 0;
+  }
   const overdue = await d.store.countOverdueByVendor(new Date(now()));
+  lastUnservedCount.set(d.metrics, now());
   const unserved = [...overdue].filter(([vendor]) => !registered.has(vendor));
   d.metrics.unservedJobs.reset();
   for (const [vendor, n] of unserved) d.metrics.unservedJobs.set({ vendor }, n);
   const failAfter = d.unservedFailAfterMs ?? DEFAULT_UNSERVED_FAIL_AFTER_MS;
   if (unserved.length === 0 || failAfter <= 0) return 0;
-  if ((await d.redis.set(keys.sweeperLock('_unserved'), String(process.pid), 'PX', d.intervalMs, 'NX')) !== 'OK') return 0;
   let failed = 0;
   for (const [vendor] of unserved) {
     const jobs = await d.store.findOverdue(new Date(now() - failAfter), d.batch ?? 1000, vendor);

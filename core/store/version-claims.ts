@@ -11,8 +11,8 @@
 //   1. read the job (it must match the caller's filter, else: no match);
 //   2. claim its version by inserting "<request_id>@<v>" — only one writer of version v wins;
 //      a loser looks again shortly (the job is changing; the filter may still match after);
-//   3. update it, filtered on v as well, and move v on; then drop the claim (any later writer
-//      reads the new version).
+//   3. update it and move v on. The claim of the version it left is left for retention: any
+//      later writer reads, and claims, the new version (a failed update drops its claim).
 // A claim whose owner died between 2 and 3 blocks that version: after `staleAfterMs` (far
 // beyond one operation's deadline) it is handed on — "<claim>~" is claimed instead, again by
 // one insert. Writes that bypass this (create, delete, the Idempotency-Key expiry of day-old
@@ -84,6 +84,7 @@ export function versionedUpdate(claims: Collection<ClaimDoc>, t: { timeoutMs: nu
         await sleep(5 + Math.random() * 20, undefined, o);
         continue;
       }
+      let moved = false;
       try {
         // Our first read may be older than the claim (its writer had already moved v on and
         // dropped it): only a job still at v, still matching, is ours to update.
@@ -92,10 +93,14 @@ export function versionedUpdate(claims: Collection<ClaimDoc>, t: { timeoutMs: nu
         if (now['v'] !== v) continue;
         const inc = { ...(update['$inc'] as object | undefined), v: 1 };
         const after = await docs.findOneAndUpdate({ _id: id }, { ...update, $inc: inc }, { returnDocument: 'after', ...o });
+        moved = after !== null;
         if (after) return after;
         // The job vanished (deleted): read again, which finds nothing.
       } finally {
-        await drop(claimed);
+        // A claim on a version the job has left blocks no one (writers claim the version they
+        // read): it stays for retention, which saves a write on this one-writer server. A claim
+        // on the version the job still has would block it until stale: dropped now.
+        if (!moved) await drop(claimed);
       }
     }
   };

@@ -57,6 +57,15 @@ async function job(id: string): Promise<Job> {
   return (await r.json()) as Job;
 }
 
+/** The sync vendor's quota in the sync-vendors example pool. */
+async function setSyncQuota(requestsPerSecond: number, burst: number): Promise<void> {
+  const ops = [
+    { op: 'replace', path: '/spec/vendors/0/quota/requestsPerSecond', value: requestsPerSecond },
+    { op: 'replace', path: '/spec/vendors/0/quota/burst', value: burst },
+  ];
+  await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=json', '-p', JSON.stringify(ops)]);
+}
+
 /** Wait until every job is complete; fail at once on a failed job. Returns the jobs. */
 async function allComplete(ids: string[], timeoutMs: number): Promise<Map<string, Job>> {
   const done = new Map<string, Job>();
@@ -254,6 +263,9 @@ describe('the chart on a real cluster', () => {
 
   step('scales a lagging pool up, and back down after its stabilisation window', async () => {
     await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=merge', '-p', JSON.stringify({ spec: { workers: { scaleDownStabilizationSeconds: 15, maxReplicas: 3 } } })]);
+    // A slow vendor under a low quota: one worker cannot keep up however slowly this machine
+    // submits (a loaded node once posted too slowly for a 1.5 s vendor alone to build lag).
+    await setSyncQuota(5, 5);
     await mockConfig(9101, { latencyMs: 1500 });
     const before = (await getJson(['-n', NS, 'get', 'deployment', 'sync-vendors-workers'])).spec.replicas as number;
     const ids = await submitMany('sync', 600);
@@ -263,6 +275,7 @@ describe('the chart on a real cluster', () => {
     }, NS);
     expect(grown).toBeGreaterThan(before);
     await mockConfig(9101, { latencyMs: 0 });
+    await setSyncQuota(100, 20); // the example's quota
     await allComplete(ids, 600_000);
     await waitFor('scale back down', 180_000, async () => (await getJson(['-n', NS, 'get', 'deployment', 'sync-vendors-workers'])).spec.replicas === 1, NS);
   });
@@ -278,7 +291,7 @@ describe('the chart on a real cluster', () => {
     }, NS);
     expect(next).not.toBe(leader);
     // Lower the quota, then measure it on the vendor's own clock.
-    await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/vendors/0/quota/requestsPerSecond', value: 4 }, { op: 'replace', path: '/spec/vendors/0/quota/burst', value: 2 }])]);
+    await setSyncQuota(4, 2);
     await waitFor('the new leader to observe the edit', 60_000, async () => {
       const vp = await getJson(['-n', NS, 'get', 'vendorpool', 'sync-vendors']);
       return vp.status?.observedGeneration === vp.metadata.generation;
@@ -291,7 +304,7 @@ describe('the chart on a real cluster', () => {
     expect(c.served).toBeGreaterThanOrEqual(30);
     expect(c.maxRateInAnyRollingSecond).toBeLessThanOrEqual(4);
     // Back to the example's quota for the next steps.
-    await kubectl(['-n', NS, 'patch', 'vendorpool', 'sync-vendors', '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/vendors/0/quota/requestsPerSecond', value: 100 }, { op: 'replace', path: '/spec/vendors/0/quota/burst', value: 20 }])]);
+    await setSyncQuota(100, 20);
   });
 
   step('completes every job, once, when a worker pod is deleted in the middle of a 500-job run', async () => {
