@@ -2,10 +2,21 @@
 // keys. Hand-written checks rather than a zod schema on this path on purpose: it is the
 // benchmarked hot path, and zod's object/record parsing copies the whole payload (up to the
 // body limit) only to tell us "it is an object".
+import { z } from 'zod';
 import type { FieldError } from './problem.js';
 
+/**
+ * `callback_url` of POST /jobs: an absolute http(s) URL. Validated with zod (a short string, so
+ * none of the payload-copying cost above); whether this client may use its host is decided
+ * afterwards against the client's allowlist (core/callback-policy.ts → 422 callback_not_allowed).
+ */
+export const callbackUrlSchema = z
+  .url({ protocol: /^https?$/ })
+  .max(2048)
+  .describe('Where the final state (complete, failed or cancelled) is POSTed, signed in the Standard Webhooks form with this client\'s callback secret. Its host must be on the client\'s callback allowlist (else 422); https unless the allowlist entry permits http.');
+
 export type Submission =
-  | { ok: true; vendor: string | undefined; payload: Record<string, unknown> }
+  | { ok: true; vendor: string | undefined; payload: Record<string, unknown>; callbackUrl: string | undefined }
   | { ok: false; errors: FieldError[] };
 
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -24,18 +35,24 @@ export function parseSubmission(body: unknown): Submission {
     return { ok: false, errors: [{ field: 'body', detail: `must be a JSON object, got ${typeName(body)}` }] };
   }
   const errors: FieldError[] = [];
-  const { vendor, payload, ...rest } = body;
+  // `callback_url` is, like `vendor`, never part of the payload (in the lenient form too).
+  const { vendor, payload, callback_url: callbackUrl, ...rest } = body;
   if (vendor !== undefined && typeof vendor !== 'string') {
     errors.push({ field: 'vendor', detail: `must be a string, got ${typeName(vendor)}` });
   }
   if (payload !== undefined && !isPlainObject(payload)) {
     errors.push({ field: 'payload', detail: `must be a JSON object, got ${typeName(payload)}` });
   }
+  if (callbackUrl !== undefined) {
+    const r = callbackUrlSchema.safeParse(callbackUrl);
+    if (!r.success) errors.push({ field: 'callback_url', detail: r.error.issues[0]?.message ?? 'must be an absolute http(s) URL' });
+  }
   if (errors.length > 0) return { ok: false, errors };
   return {
     ok: true,
     vendor: vendor as string | undefined,
     payload: payload === undefined ? rest : (payload as Record<string, unknown>),
+    callbackUrl: callbackUrl as string | undefined,
   };
 }
 

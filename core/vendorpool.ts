@@ -54,6 +54,11 @@ export const cleaningSchema = z.object({
   redact: z.array(z.string().min(1)).max(200).default([]),
 });
 
+export const cacheSchema = z.object({
+  /** How long a vendor answer (cleaned) is reused for the same canonical payload. */
+  ttlSeconds: z.number().int().min(1).max(604_800),
+});
+
 export const vendorSpecSchema = z
   .object({
     name: dnsLabel,
@@ -70,6 +75,11 @@ export const vendorSpecSchema = z
     retry: retrySchema.default({ maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 30_000 }),
     circuitBreaker: circuitBreakerSchema.default({ consecutiveFailures: 5, halfOpenAfterSeconds: 30 }),
     cleaning: cleaningSchema.default({ drop: [], redact: [] }),
+    /**
+     * Opt-in result cache (sync vendors): a job with the same canonical payload within ttlSeconds
+     * completes from the cached, cleaned answer, without a vendor call or quota. Default: off.
+     */
+    cache: cacheSchema.optional(),
   })
   .refine((v) => v.mode !== 'async' || v.callbackTimeoutSeconds !== undefined, {
     message: 'async vendors need callbackTimeoutSeconds',
@@ -78,6 +88,10 @@ export const vendorSpecSchema = z
   .refine((v) => v.mode !== 'async' || v.webhookSecretRef !== undefined, {
     message: 'async vendors need webhookSecretRef',
     path: ['webhookSecretRef'],
+  })
+  .refine((v) => v.mode !== 'async' || v.cache === undefined, {
+    message: 'the result cache is for sync vendors only',
+    path: ['cache'],
   });
 export type VendorSpec = z.infer<typeof vendorSpecSchema>;
 

@@ -30,7 +30,7 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type WriteError } from 'mongodb';
 
 import { batchPerTurn } from '../batch.js';
-import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
+import type { CallbackOutcome, Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
 import { FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
@@ -125,6 +125,16 @@ interface JobDoc {
   updated_at: Date;
   completed_at?: Date;
   deadline_at: Date;
+  /** Completed from the result cache (Job.from_cache); absent otherwise. */
+  from_cache?: true;
+  /** Completion callback (Job.callback_url, Job.callback); absent on jobs without one. */
+  callback_url?: string;
+  client_id?: string;
+  callback_state?: 'pending' | 'delivered' | 'failed';
+  callback_attempts?: number;
+  callback_error?: string;
+  callback_next_at?: Date;
+  callback_delivered_at?: Date;
 }
 
 const idemOf = (job: NewJob): string =>
@@ -150,6 +160,14 @@ function docToJobMeta(doc: JobDoc): Omit<Job, 'payload'> {
   if (doc.error !== undefined && doc.error !== null) job.error = doc.error;
   if (doc.idem.startsWith('k:')) job.idempotency_key = doc.idem.slice(2);
   if (doc.completed_at instanceof Date) job.completed_at = doc.completed_at;
+  if (doc.from_cache === true) job.from_cache = true;
+  if (typeof doc.callback_url === 'string') job.callback_url = doc.callback_url;
+  if (typeof doc.client_id === 'string') job.client_id = doc.client_id;
+  if (typeof doc.callback_state === 'string') {
+    job.callback = { state: doc.callback_state, attempts: doc.callback_attempts ?? 0, next_at: doc.callback_next_at ?? new Date(0) };
+    if (typeof doc.callback_error === 'string') job.callback.last_error = doc.callback_error;
+    if (doc.callback_delivered_at instanceof Date) job.callback.delivered_at = doc.callback_delivered_at;
+  }
   return job;
 }
 
@@ -214,6 +232,7 @@ async function ensureIndexes(jobs: Collection<JobDoc>, opts: MongoJobStoreOption
   await jobs.createIndex({ created_at: 1 }, { name: 'created_at' }); // retention of Idempotency-Keys
   await jobs.createIndex({ vendor: 1, status: 1 }, { name: 'vendor_status' }); // countByStatus
   await jobs.createIndex({ vendor: 1, status: 1, deadline_at: 1 }, { name: 'vendor_status_deadline' }); // sweeper, per vendor
+  await jobs.createIndex({ callback_state: 1, status: 1, callback_next_at: 1 }, { name: 'callback_due' }); // callback sender
   if (opts.retentionSeconds !== undefined) {
     try {
       await jobs.createIndex(
@@ -287,6 +306,10 @@ class MongoJobStore implements JobStore {
       updated_at: now,
       deadline_at: job.deadline_at,
     };
+    if (job.client_id !== undefined) doc.client_id = job.client_id;
+    if (job.callback_url !== undefined) {
+      Object.assign(doc, { callback_url: job.callback_url, callback_state: 'pending', callback_attempts: 0, callback_next_at: new Date(0) });
+    }
     const batchKey = doc.payload_json.length > OWN_BATCH_PAYLOAD_CHARS ? doc._id : '';
     // One deadline for the whole create(): waiting for a command, the insert, the duplicate path.
     const deadline = Date.now() + this.timeoutMs;
@@ -385,6 +408,13 @@ class MongoJobStore implements JobStore {
     return this.cas(
       { _id: requestId, status: { $in: UNFINISHED }, attempts: { $gte: 1 } },
       { $set: { status: 'complete', result_json: toJsonText(result), completed_at: now, updated_at: now }, $unset: { error: '' } },
+    );
+  }
+
+  async completeFromCache(requestId: string, result: unknown, now: Date, expectedAttempts: number): Promise<boolean> {
+    return this.cas(
+      { _id: requestId, status: { $in: UNFINISHED }, attempts: expectedAttempts },
+      { $set: { status: 'complete', result_json: toJsonText(result), from_cache: true, completed_at: now, updated_at: now }, $unset: { error: '' } },
     );
   }
 
@@ -510,6 +540,45 @@ class MongoJobStore implements JobStore {
       for (const row of rows) if (row._id in counts) counts[row._id] = Number(row.n);
       return counts;
     });
+  }
+
+  async findDueCallbacks(now: Date, limit: number): Promise<Array<{ request_id: string; attempts: number }>> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.guard(async (o) => {
+      const docs = await this.jobs
+        .find(
+          { callback_state: 'pending', status: { $in: FINISHED }, callback_next_at: { $lte: now } },
+          { projection: { _id: 1, callback_attempts: 1 }, ...o },
+        )
+        .sort({ callback_next_at: 1 })
+        .limit(n)
+        .toArray();
+      return docs.map((d) => ({ request_id: d._id, attempts: d.callback_attempts ?? 0 }));
+    });
+  }
+
+  async claimCallback(requestId: string, attempts: number, leaseUntil: Date, now: Date): Promise<Job | null> {
+    return this.guard(async (o) => {
+      const filter = { _id: requestId, callback_state: 'pending' as const, status: { $in: FINISHED }, callback_attempts: attempts, callback_next_at: { $lte: now } };
+      const update = { $set: { callback_next_at: leaseUntil }, $inc: { callback_attempts: 1 } };
+      const doc = this.versioned
+        ? await this.versionedCas(requestId, filter, update, o)
+        : await this.jobs.findOneAndUpdate(filter, update, { returnDocument: 'after', ...o });
+      return doc ? docToJob(doc) : null;
+    });
+  }
+
+  async settleCallback(requestId: string, attempt: number, outcome: CallbackOutcome, now: Date): Promise<boolean> {
+    const filter = { _id: requestId, callback_state: 'pending' as const, callback_attempts: attempt };
+    switch (outcome.state) {
+      case 'delivered':
+        return this.cas(filter, { $set: { callback_state: 'delivered', callback_delivered_at: now }, $unset: { callback_error: '' } });
+      case 'pending':
+        return this.cas(filter, { $set: { callback_error: outcome.error, callback_next_at: outcome.nextAt } });
+      case 'failed':
+        return this.cas(filter, { $set: { callback_state: 'failed', callback_error: outcome.error } });
+    }
   }
 
   async ping(): Promise<void> {

@@ -16,7 +16,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 
-import type { Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
+import type { CallbackDelivery, CallbackOutcome, CallbackState, Job, JobMeta, JobStatus, JobStore, NewJob } from '../job.js';
 import { JOB_STATUSES } from '../job.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 
@@ -49,7 +49,15 @@ CREATE TABLE IF NOT EXISTS ${name} (
   created_at      INTEGER NOT NULL,
   updated_at      INTEGER NOT NULL,
   completed_at    INTEGER,
-  deadline_at     INTEGER NOT NULL
+  deadline_at     INTEGER NOT NULL,
+  callback_url    TEXT,
+  client_id       TEXT,
+  callback_state  TEXT CHECK (callback_state IN ('pending', 'delivered', 'failed')),
+  callback_attempts INTEGER NOT NULL DEFAULT 0,
+  callback_error  TEXT,
+  callback_next_at INTEGER,
+  callback_delivered_at INTEGER,
+  from_cache      INTEGER NOT NULL DEFAULT 0
 ) STRICT;`;
 
 const SCHEMA = `${jobsTable('jobs')}
@@ -72,12 +80,29 @@ CREATE INDEX IF NOT EXISTS jobs_completed_at ON jobs (completed_at) WHERE comple
 CREATE INDEX IF NOT EXISTS jobs_vendor_status ON jobs (vendor, status);
 `;
 
-const COLUMNS =
-  'request_id, vendor, payload, status, attempts, replayed_attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+/** Columns added after the table's last rebuild (a table made before them gets them by ALTER TABLE). */
+const ADDED_COLUMN_DEFS = [
+  'from_cache INTEGER NOT NULL DEFAULT 0',
+  'callback_url TEXT',
+  'client_id TEXT',
+  "callback_state TEXT CHECK (callback_state IN ('pending', 'delivered', 'failed'))",
+  'callback_attempts INTEGER NOT NULL DEFAULT 0',
+  'callback_error TEXT',
+  'callback_next_at INTEGER',
+  'callback_delivered_at INTEGER',
+];
+
+// After the migrations (it names their columns). Holds only finished jobs whose callback is
+// still due, so the sender's poll never reads the jobs that are still running.
+const CALLBACK_INDEX = `CREATE INDEX IF NOT EXISTS jobs_callback_due ON jobs (callback_next_at)
+  WHERE callback_state = 'pending' AND status IN ('complete', 'failed', 'cancelled');`;
+
+const CALLBACK_COLUMNS = 'callback_url, client_id, callback_state, callback_attempts, callback_error, callback_next_at, callback_delivered_at';
+
+const COLUMNS = `request_id, vendor, payload, status, attempts, replayed_attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, from_cache, ${CALLBACK_COLUMNS}`;
 
 /** Everything but payload and result (the sweeper's reads). */
-const META_COLUMNS =
-  'request_id, vendor, status, attempts, replayed_attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at';
+const META_COLUMNS = `request_id, vendor, status, attempts, replayed_attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, from_cache, ${CALLBACK_COLUMNS}`;
 
 /** The columns a table made before `cancelled` and dead-letter replays already has. */
 const COLUMNS_BEFORE_CANCEL =
@@ -117,6 +142,19 @@ function rowToMeta(row: Row): JobMeta {
   if (row['error'] != null) job.error = row['error'] as string;
   if (row['idempotency_key'] != null) job.idempotency_key = row['idempotency_key'] as string;
   if (row['completed_at'] != null) job.completed_at = new Date(row['completed_at'] as number);
+  if (Number(row['from_cache'] ?? 0) === 1) job.from_cache = true;
+  if (row['callback_url'] != null) job.callback_url = row['callback_url'] as string;
+  if (row['client_id'] != null) job.client_id = row['client_id'] as string;
+  if (row['callback_state'] != null) {
+    const cb: CallbackDelivery = {
+      state: row['callback_state'] as CallbackState,
+      attempts: Number(row['callback_attempts'] ?? 0),
+      next_at: new Date(Number(row['callback_next_at'] ?? 0)),
+    };
+    if (row['callback_error'] != null) cb.last_error = row['callback_error'] as string;
+    if (row['callback_delivered_at'] != null) cb.delivered_at = new Date(row['callback_delivered_at'] as number);
+    job.callback = cb;
+  }
   return job;
 }
 
@@ -154,6 +192,8 @@ class SqliteJobStore implements JobStore {
       this.db.exec('PRAGMA journal_size_limit = 67108864');
       this.db.exec(SCHEMA);
       this.migrateJobsTable();
+      this.addCallbackColumns();
+      this.db.exec(CALLBACK_INDEX);
       this.stmts = this.prepare();
     } catch (e) {
       this.db.close();
@@ -188,12 +228,31 @@ class SqliteJobStore implements JobStore {
     }
   }
 
+  /** A table made before completion callbacks and the result cache: ALTER TABLE adds their columns (cheap: no rewrite). */
+  private addCallbackColumns(): void {
+    const missing = () => {
+      const have = new Set((this.db.prepare('PRAGMA table_info(jobs)').all() as Row[]).map((r) => r['name'] as string));
+      return ADDED_COLUMN_DEFS.filter((def) => !have.has(def.split(' ')[0]!));
+    };
+    if (missing().length === 0) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      // Repeated inside the lock: another process may have added them meanwhile.
+      for (const def of missing()) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${def}`);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      throw e;
+    }
+  }
+
   private prepare() {
     const db = this.db;
     return {
       insert: db.prepare(
-        `INSERT INTO jobs (request_id, vendor, payload, status, attempts, idempotency_key, created_at, updated_at, deadline_at)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)
+        `INSERT INTO jobs (request_id, vendor, payload, status, attempts, idempotency_key, created_at, updated_at, deadline_at,
+                           callback_url, client_id, callback_state, callback_next_at)
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
       ),
       byKey: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = ?`),
@@ -216,6 +275,10 @@ class SqliteJobStore implements JobStore {
       completeByCallback: db.prepare(
         `UPDATE jobs SET status = 'complete', result = ?, error = NULL, completed_at = ?, updated_at = ?
          WHERE request_id = ? AND status IN ('pending', 'processing') AND attempts >= 1`,
+      ),
+      completeFromCache: db.prepare(
+        `UPDATE jobs SET status = 'complete', result = ?, error = NULL, from_cache = 1, completed_at = ?, updated_at = ?
+         WHERE request_id = ? AND status IN ('pending', 'processing') AND attempts = ?`,
       ),
       fail: db.prepare(
         `UPDATE jobs SET status = 'failed', error = ?, completed_at = ?, updated_at = ?
@@ -259,6 +322,21 @@ class SqliteJobStore implements JobStore {
         `DELETE FROM jobs WHERE completed_at < ? AND status IN ('complete', 'failed', 'cancelled')`,
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM jobs WHERE vendor = ? GROUP BY status'),
+      // The WHERE repeats jobs_callback_due's condition word for word, so SQLite uses it.
+      findDueCallbacks: db.prepare(
+        `SELECT request_id, callback_attempts FROM jobs
+         WHERE callback_state = 'pending' AND status IN ('complete', 'failed', 'cancelled') AND callback_next_at <= ?
+         ORDER BY callback_next_at LIMIT ?`,
+      ),
+      claimCallback: db.prepare(
+        `UPDATE jobs SET callback_attempts = callback_attempts + 1, callback_next_at = ?
+         WHERE request_id = ? AND callback_state = 'pending' AND status IN ('complete', 'failed', 'cancelled')
+           AND callback_attempts = ? AND callback_next_at <= ? RETURNING ${COLUMNS}`,
+      ),
+      settleCallback: db.prepare(
+        `UPDATE jobs SET callback_state = ?, callback_error = ?, callback_next_at = COALESCE(?, callback_next_at), callback_delivered_at = ?
+         WHERE request_id = ? AND callback_state = 'pending' AND callback_attempts = ?`,
+      ),
       ping: db.prepare('SELECT 1'),
       // IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so no statement
       // inside the batch can meet SQLITE_BUSY halfway.
@@ -328,7 +406,11 @@ class SqliteJobStore implements JobStore {
   /** One insert inside the batch transaction: the new job, or the one already holding the key. */
   private insertOne({ job, payload, now }: PendingCreate): { job: Job; created: boolean } {
     const key = job.idempotency_key ?? null;
-    const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime());
+    const cbUrl = job.callback_url ?? null;
+    const res = this.stmts.insert.run(
+      job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime(),
+      cbUrl, job.client_id ?? null, cbUrl === null ? null : 'pending', cbUrl === null ? null : 0,
+    );
     if (res.changes === 1) {
       const created: Job = {
         request_id: job.request_id,
@@ -342,6 +424,11 @@ class SqliteJobStore implements JobStore {
         deadline_at: new Date(job.deadline_at.getTime()),
       };
       if (key !== null) created.idempotency_key = key;
+      if (job.client_id !== undefined) created.client_id = job.client_id;
+      if (cbUrl !== null) {
+        created.callback_url = cbUrl;
+        created.callback = { state: 'pending', attempts: 0, next_at: new Date(0) };
+      }
       return { job: created, created: true };
     }
     // The key is taken; inside our write transaction its job cannot vanish before we read it.
@@ -388,6 +475,13 @@ class SqliteJobStore implements JobStore {
     return this.guard(() => {
       const t = now.getTime();
       return this.stmts.completeByCallback.run(toJsonText(result), t, t, requestId).changes === 1;
+    });
+  }
+
+  async completeFromCache(requestId: string, result: unknown, now: Date, expectedAttempts: number): Promise<boolean> {
+    return this.guard(() => {
+      const t = now.getTime();
+      return this.stmts.completeFromCache.run(toJsonText(result), t, t, requestId, expectedAttempts).changes === 1;
     });
   }
 
@@ -455,6 +549,29 @@ class SqliteJobStore implements JobStore {
       }
       return counts;
     });
+  }
+
+  async findDueCallbacks(now: Date, limit: number): Promise<Array<{ request_id: string; attempts: number }>> {
+    return this.guard(() =>
+      (this.stmts.findDueCallbacks.all(now.getTime(), Math.max(0, Math.floor(limit))) as Row[]).map((r) => ({
+        request_id: r['request_id'] as string,
+        attempts: Number(r['callback_attempts']),
+      })),
+    );
+  }
+
+  async claimCallback(requestId: string, attempts: number, leaseUntil: Date, now: Date): Promise<Job | null> {
+    return this.guard(() => {
+      const row = this.stmts.claimCallback.get(leaseUntil.getTime(), requestId, attempts, now.getTime()) as Row | undefined;
+      return row ? rowToJob(row) : null;
+    });
+  }
+
+  async settleCallback(requestId: string, attempt: number, outcome: CallbackOutcome, now: Date): Promise<boolean> {
+    const error = outcome.state === 'delivered' ? null : outcome.error;
+    const nextAt = outcome.state === 'pending' ? outcome.nextAt.getTime() : null;
+    const deliveredAt = outcome.state === 'delivered' ? now.getTime() : null;
+    return this.guard(() => this.stmts.settleCallback.run(outcome.state, error, nextAt, deliveredAt, requestId, attempt).changes === 1);
   }
 
   async ping(): Promise<void> {
