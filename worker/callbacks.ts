@@ -25,7 +25,10 @@ import { postCallback, type SendResult } from './callback-http.js';
 import type { WorkerMetrics } from './metrics.js';
 
 export interface CallbackSenderOptions {
-  /** How often the store is asked for due deliveries. Default 500 ms. */
+  /**
+   * How often the store is asked for due deliveries. Default 500 ms; with no client configured
+   * on this worker (VF_CALLBACK_CLIENTS empty), IDLE_POLL_MS.
+   */
   pollIntervalMs?: number;
   /** Deliveries claimed per poll. Default 50. */
   batch?: number;
@@ -79,9 +82,17 @@ export function callbackBody(job: Job, nowMs: number): string {
 /** Stable per job: every attempt of one job's delivery carries the same id (receivers dedupe on it). */
 export const callbackMessageId = (requestId: string): string => `job_${requestId}`;
 
+/**
+ * The poll period of a worker without callback clients. No job of theirs can owe a callback
+ * (the api refuses callback_url for a client it has no configuration for), so the poll only
+ * dead-letters strays (a worker whose configuration lags the api's); and on a server without a
+ * usable index (the FerretDB dev store) every poll is a scan of all jobs, so it stays rare.
+ */
+export const IDLE_POLL_MS = 60_000;
+
 export function createCallbackSender(deps: CallbackSenderDeps): CallbackSender {
   const o = {
-    pollIntervalMs: 500,
+    pollIntervalMs: deps.clients.size > 0 ? 500 : IDLE_POLL_MS,
     batch: 50,
     concurrency: 8,
     maxAttempts: 8,
