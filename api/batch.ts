@@ -6,7 +6,8 @@
 //
 // Each item goes through what POST /jobs does (api/jobs.ts), in bulk:
 // - the same checks (api/submission.ts), the same per-job body limit and default vendor, the
-//   same `priority` (high | normal | low, default normal); a bad item gets its problem, and the
+//   same `priority` (high | normal | low, default normal), the same `callback_url` rule (this
+//   client's allowlist, else 422 callback_not_allowed); a bad item gets its problem, and the
 //   others go on;
 // - its own Idempotency-Key (`idempotency_key` in the item), scoped exactly as the header of
 //   POST /jobs (client + "POST /jobs" + key), so a client may retry an item either way and get
@@ -17,6 +18,7 @@
 // A store write that fails as a whole stored nothing: the whole request is answered 503.
 import { createHash } from 'node:crypto';
 import { Router, type Response } from 'express';
+import { ANONYMOUS_CLIENT, checkCallbackUrl } from '../core/callback-policy.js';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
 import type { CreateOutcome, NewJob, Priority } from '../core/job.js';
 import { keys } from '../core/keys.js';
@@ -90,6 +92,15 @@ export function batchRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
     if (registry.get(vendor) === undefined) {
       return asProblem(httpError('unknown_vendor', `unknown vendor "${vendor.slice(0, 64)}"`, [{ field: 'vendor', detail: 'unknown vendor' }]));
     }
+    // callback_url: as POST /jobs, only to a host on this client's allowlist.
+    let callback: { callback_url: string; client_id: string } | undefined;
+    if (sub.callbackUrl !== undefined) {
+      const check = checkCallbackUrl(sub.callbackUrl, opts.callbackClients?.get(client));
+      if (!check.ok) {
+        return asProblem(httpError('callback_not_allowed', `callback_url: ${check.reason}`, [{ field: 'callback_url', detail: check.reason }]));
+      }
+      callback = { callback_url: check.url.href, client_id: client };
+    }
     const scopedKey = key === undefined ? undefined : scopedIdempotencyKey(client, 'POST /jobs', key as string);
     return {
       index,
@@ -100,6 +111,7 @@ export function batchRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
         payload: sub.payload,
         priority: sub.priority,
         ...(scopedKey === undefined ? {} : { idempotency_key: scopedKey }),
+        ...(callback ?? {}),
         deadline_at: new Date(at.getTime() + pendingTimeoutMs),
       },
     };
@@ -151,7 +163,7 @@ export function batchRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
     }
 
     const at = now();
-    const client = String(res.locals['clientId'] ?? 'anonymous');
+    const client = String(res.locals['clientId'] ?? ANONYMOUS_CLIENT);
     // Measuring an item costs a stringify: only when the whole body could hold a too-large one.
     const measure = !(Number(req.headers['content-length']) <= itemLimit);
     const results: Array<BatchItemResult | undefined> = new Array<BatchItemResult | undefined>(list.length);

@@ -1,4 +1,5 @@
 // The api's environment, parsed once: defaults, values, and every problem reported together.
+import { clientIdOfApiKey } from '../core/callback-policy.js';
 import { parseApiConfig } from './config.js';
 
 describe('parseApiConfig', () => {
@@ -41,6 +42,28 @@ describe('parseApiConfig', () => {
       expect(shared.problems).toHaveLength(1);
       expect(shared.problems[0]).toMatch(/^VF_ADMIN_API_KEYS:/);
       expect(shared.problems.join('\n')).not.toContain('same-secret');
+    }
+  });
+
+  test('VF_CALLBACK_CLIENTS: parsed by client id; an entry for a key not in VF_API_KEYS, or a bad one, fails start-up without printing secrets', () => {
+    const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+    const entry = (apiKey: string | undefined) => ({ ...(apiKey ? { apiKey } : {}), secret, allow: ['hooks.example.com'] });
+    const r = parseApiConfig({ VF_API_KEYS: 'client-1', VF_CALLBACK_CLIENTS: JSON.stringify([entry('client-1')]) });
+    expect(r.ok && [...r.config.VF_CALLBACK_CLIENTS.keys()]).toEqual([clientIdOfApiKey('client-1')]);
+    const unset = parseApiConfig({});
+    expect(unset.ok && unset.config.VF_CALLBACK_CLIENTS.size).toBe(0);
+    for (const env of [
+      { VF_API_KEYS: 'client-1', VF_CALLBACK_CLIENTS: JSON.stringify([entry('client-2')]) },
+      { VF_API_KEYS: 'client-1', VF_CALLBACK_CLIENTS: JSON.stringify([entry(undefined)]) },
+      { VF_CALLBACK_CLIENTS: JSON.stringify([{ ...entry(undefined), allow: ['no good!'] }]) },
+    ]) {
+      const bad = parseApiConfig(env);
+      expect(bad.ok).toBe(false);
+      if (!bad.ok) {
+        expect(bad.problems[0]).toMatch(/^VF_CALLBACK_CLIENTS/);
+        expect(bad.problems.join('\n')).not.toContain(secret);
+        expect(bad.problems.join('\n')).not.toContain('client-2');
+      }
     }
   });
 });

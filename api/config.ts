@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { blankToUndefined, intWithDefault, logLevel, optionalString, optionalUrl, parseEnv, type EnvResult } from '../core/env.js';
 import { mongoInsertBatchEnv, mongoWriteConcernEnv } from '../core/store/index.js';
+import { ANONYMOUS_CLIENT, callbackClientsEnv, clientIdOfApiKey } from '../core/callback-policy.js';
 
 export const apiEnvSchema = z.object({
   /** Port to listen on. Default 8080. */
@@ -48,6 +49,12 @@ export const apiEnvSchema = z.object({
   VF_ADMIN_API_KEYS: optionalString.transform((s) =>
     s === undefined ? [] : s.split(',').map((k) => k.trim()).filter((k) => k !== ''),
   ),
+  /**
+   * Completion-callback clients, JSON `[{"apiKey": "<one of VF_API_KEYS>", "secret": "whsec_…", "allow": ["hooks.example.com", "*.example.org", "http://10.1.2.3", "10.0.0.0/8"]}]`
+   * (an entry without apiKey: requests without a key, when VF_API_KEYS is unset). Holds secrets: set it from a Secret.
+   * The workers need the same value. Unset → callback_url is refused for every client (422).
+   */
+  VF_CALLBACK_CLIENTS: callbackClientsEnv,
   /** Requests per second per client (API key, else IP); unset → no limit. */
   VF_CLIENT_RATE_LIMIT: z.preprocess(
     blankToUndefined,
@@ -76,5 +83,13 @@ const separateKeys = (c: ApiConfig): boolean => !c.VF_ADMIN_API_KEYS.some((k) =>
 export function parseApiConfig(env: Record<string, string | undefined>): EnvResult<ApiConfig> {
   const r = parseEnv(apiEnvSchema, env);
   if (r.ok && !separateKeys(r.config)) return { ok: false, problems: ['VF_ADMIN_API_KEYS: a key is also in VF_API_KEYS; admin keys must differ from client keys'] };
+  if (r.ok) {
+    // An entry no request can ever match is a typo; say so at start-up rather than 422 later.
+    const known = new Set(r.config.VF_API_KEYS.length === 0 ? [ANONYMOUS_CLIENT] : r.config.VF_API_KEYS.map(clientIdOfApiKey));
+    const unknown = [...r.config.VF_CALLBACK_CLIENTS.keys()].filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      return { ok: false, problems: [`VF_CALLBACK_CLIENTS: ${unknown.length} entr${unknown.length === 1 ? 'y names' : 'ies name'} no client: an apiKey must be one of VF_API_KEYS (and an entry without apiKey needs VF_API_KEYS unset)`] };
+    }
+  }
   return r;
 }

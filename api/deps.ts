@@ -2,6 +2,7 @@
 // redis-server, an SQLite store in a temp dir).
 import type { Redis } from 'ioredis';
 import type { JobStore } from '../core/job.js';
+import type { CallbackClient } from '../core/callback-policy.js';
 import type { Logger } from '../core/logger.js';
 import type { RegistryEntry } from '../core/registry.js';
 import type { SecretResolver } from '../core/secrets.js';
@@ -38,6 +39,8 @@ export interface ApiOptions {
    * Default: the scheme and host the client called (behind an ingress, set trustProxy too).
    */
   problemBaseUrl?: string | undefined;
+  /** Completion-callback clients by client id (VF_CALLBACK_CLIENTS); unset: no client may ask for callbacks (422). */
+  callbackClients?: ReadonlyMap<string, CallbackClient>;
   /** Express "trust proxy" (for req.ip behind an ingress). Default false. */
   trustProxy?: boolean | number | string;
 }

@@ -9,26 +9,14 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { unavailable, VendorfetchError } from '../core/errors.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { keys } from '../core/keys.js';
 
 /** How long the in-flight marker may outlive a request whose process died mid-way. */
 export const IN_FLIGHT_TTL_MS = 60_000;
 
-/**
- * Canonical JSON: object keys sorted, no whitespace, numbers as JSON.parse read them (so `1.0`
- * and `1` agree). The api refuses bodies nested deeper than its limit (64) before this runs,
- * so the recursion is bounded.
- */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
+// Canonical JSON lives in core/ since the worker's result cache keys on it too.
+export { canonicalJson } from '../core/canonical-json.js';
 
 /** sha256 over vendor and canonical payload: what "the same request" means for a reused key. */
 export const canonicalFingerprint = (vendor: string, payload: unknown): string =>

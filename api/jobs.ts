@@ -1,6 +1,7 @@
 // POST /jobs and GET /jobs/:id.
 import { Router } from 'express';
-import type { Job, Priority } from '../core/job.js';
+import { ANONYMOUS_CLIENT, checkCallbackUrl } from '../core/callback-policy.js';
+import type { CallbackState, Job, Priority } from '../core/job.js';
 import { isVendorfetchError, unavailable } from '../core/errors.js';
 import { enqueue } from '../core/queue.js';
 import type { ApiDeps } from './deps.js';
@@ -22,6 +23,16 @@ export interface JobView {
   created_at: string;
   updated_at: string;
   completed_at?: string;
+  from_cache?: true;
+  callback_url?: string;
+  callback?: CallbackView;
+}
+
+export interface CallbackView {
+  state: CallbackState;
+  attempts: number;
+  last_error?: string;
+  delivered_at?: string;
 }
 
 /** What GET /jobs/:id shows: never the payload, the idempotency key or the sweeper's deadline. */
@@ -38,6 +49,14 @@ export function jobView(job: Job): JobView {
   if (job.result !== undefined) view.result = job.result;
   if (job.error !== undefined) view.error = job.error;
   if (job.completed_at !== undefined) view.completed_at = job.completed_at.toISOString();
+  if (job.from_cache === true) view.from_cache = true;
+  if (job.callback_url !== undefined) view.callback_url = job.callback_url;
+  if (job.callback !== undefined) {
+    const cb: CallbackView = { state: job.callback.state, attempts: job.callback.attempts };
+    if (job.callback.last_error !== undefined) cb.last_error = job.callback.last_error;
+    if (job.callback.delivered_at !== undefined) cb.delivered_at = job.callback.delivered_at.toISOString();
+    view.callback = cb;
+  }
   return view;
 }
 
@@ -65,7 +84,13 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
    * - The worker's compare-and-set transitions keep duplicate queue entries (sweeper +
    *   original) from completing a job twice.
    */
-  async function submit(vendor: string, priority: Priority, payload: Record<string, unknown>, key: string | undefined): Promise<{ job: Job; created: boolean }> {
+  async function submit(
+    vendor: string,
+    priority: Priority,
+    payload: Record<string, unknown>,
+    key: string | undefined,
+    callback: { url: string; clientId: string } | undefined,
+  ): Promise<{ job: Job; created: boolean }> {
     const at = now();
     const requestId = newRequestId(at.getTime());
     let r: { job: Job; created: boolean };
@@ -77,6 +102,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
           payload,
           priority,
           ...(key === undefined ? {} : { idempotency_key: key }),
+          ...(callback === undefined ? {} : { callback_url: callback.url, client_id: callback.clientId }),
           deadline_at: new Date(at.getTime() + pendingTimeoutMs),
         },
         at,
@@ -120,12 +146,22 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
       throw httpError('unknown_vendor', `unknown vendor "${vendor.slice(0, 64)}"`, [{ field: 'vendor', detail: 'unknown vendor' }]);
     }
 
+    // callback_url: only to a host on this client's allowlist (the worker checks the resolved
+    // address again at send time, core/callback-policy.ts).
+    let callback: { url: string; clientId: string } | undefined;
+    if (sub.callbackUrl !== undefined) {
+      const clientId = String(res.locals['clientId'] ?? ANONYMOUS_CLIENT);
+      const check = checkCallbackUrl(sub.callbackUrl, opts.callbackClients?.get(clientId));
+      if (!check.ok) throw httpError('callback_not_allowed', `callback_url: ${check.reason}`, [{ field: 'callback_url', detail: check.reason }]);
+      callback = { url: check.url.href, clientId };
+    }
+
     // Idempotency-Key (api/idempotency.ts): scoped by client and route; a repeat in flight →
     // 409; a finished repeat replays the first job if vendor and payload match, else 422.
     let job: Job;
     let created: boolean;
     if (idem.key === undefined) {
-      ({ job, created } = await submit(vendor, sub.priority, sub.payload, undefined));
+      ({ job, created } = await submit(vendor, sub.priority, sub.payload, undefined, callback));
     } else {
       const scoped = scopedIdempotencyKey(String(res.locals['clientId'] ?? 'anonymous'), 'POST /jobs', idem.key);
       let release: () => Promise<void>;
@@ -136,7 +172,7 @@ export function jobsRouter(deps: ApiDeps, metrics: ApiMetrics): Router {
         throw e;
       }
       try {
-        ({ job, created } = await submit(vendor, sub.priority, sub.payload, scoped));
+        ({ job, created } = await submit(vendor, sub.priority, sub.payload, scoped, callback));
       } finally {
         await release().catch((err: unknown) => {
           // The marker expires on its own (IN_FLIGHT_TTL_MS); until then repeats get 409.

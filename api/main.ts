@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       pendingTimeoutSeconds: config.VF_PENDING_TIMEOUT_SECONDS,
       trustProxy: config.VF_TRUST_PROXY,
       problemBaseUrl: config.VF_PROBLEM_BASE_URL,
+      callbackClients: config.VF_CALLBACK_CLIENTS,
     },
   });
 

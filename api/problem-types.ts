@@ -30,6 +30,10 @@ export const problemDocs: Record<ProblemCode, ProblemDoc> = {
     means: 'No VendorPool declares this vendor, or the body names no vendor and no default vendor is configured.',
     todo: 'Name a declared vendor in `vendor`.',
   },
+  callback_not_allowed: {
+    means: 'The `callback_url` of POST /jobs names a host that is not on this client\'s callback allowlist, uses http where the allowlist permits only https, carries credentials, or this client (API key) is not configured for callbacks at all. `detail` says which.',
+    todo: 'Use a host on your allowlist (https), or ask the operator to add it to your entry in VF_CALLBACK_CLIENTS. Private, loopback and link-local addresses must be allowlisted by IP or CIDR.',
+  },
   not_found: { means: 'No such job, route, webhook endpoint or problem type.', todo: 'Check the id or the URL.' },
   conflict: {
     means: 'The webhook names a job of another vendor, or this webhook delivery is being handled right now, or a job kept changing while it was being cancelled.',

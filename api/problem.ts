@@ -29,6 +29,7 @@ export type ProblemCode =
   | 'too_deep'
   | 'payload_too_large'
   | 'unknown_vendor'
+  | 'callback_not_allowed'
   | 'not_found'
   | 'idempotency_key_reused'
   | 'idempotency_key_in_flight'
@@ -52,6 +53,7 @@ export const problemCodes: Record<ProblemCode, { status: number; title: string }
   unserializable: { status: 400, title: 'Data cannot be stored' },
   payload_too_large: { status: 413, title: 'Request body too large' },
   unknown_vendor: { status: 422, title: 'Unknown vendor' },
+  callback_not_allowed: { status: 422, title: 'Callback URL not allowed' },
   not_found: { status: 404, title: 'Not found' },
   conflict: { status: 409, title: 'Conflict' },
   idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with another request' },

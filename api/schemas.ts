@@ -4,7 +4,8 @@
 // the document they produce, and the type checks below tie them to the handlers' own types,
 // so a field added on one side only fails the build or a test.
 import { z } from 'zod';
-import { DEFAULT_PRIORITY, JOB_STATUSES, PRIORITIES } from '../core/job.js';
+import { CALLBACK_STATES, DEFAULT_PRIORITY, JOB_STATUSES, PRIORITIES } from '../core/job.js';
+import { callbackUrlSchema } from './submission.js';
 import type { JobView } from './jobs.js';
 import type { Problem } from './problem.js';
 import { webhookBodySchema } from './webhook.js';
@@ -40,6 +41,7 @@ export const jobRequestSchema = z
     vendor: z.string().optional().describe('A vendor declared in a VendorPool; without it the configured default vendor (else 422).'),
     payload: z.record(z.string(), z.unknown()).optional().describe('Sent to the vendor as is; without it the rest of the body is the payload.'),
     priority: priority.default(DEFAULT_PRIORITY).optional(),
+    callback_url: callbackUrlSchema.optional(),
   })
   .catchall(z.unknown())
   .describe('Lenient forms: without `payload`, the rest of the body is the payload; without `vendor`, the configured default vendor is used (else 422).');
@@ -57,6 +59,17 @@ export const jobSchema = z.object({
   created_at: timestamp,
   updated_at: timestamp,
   completed_at: timestamp.optional(),
+  from_cache: z.literal(true).optional().describe('Completed from the vendor\'s result cache (VendorPool `cache.ttlSeconds`), without a vendor call; absent otherwise.'),
+  callback_url: z.string().optional().describe('The completion callback target given at submit.'),
+  callback: z
+    .object({
+      state: z.enum(CALLBACK_STATES).describe('pending: not finished or not yet delivered (retrying); delivered: a 2xx was received; failed: dead-lettered after the last attempt, or refused (address, redirect, allowlist).'),
+      attempts: z.int().min(0).describe('Delivery attempts made so far.'),
+      last_error: z.string().optional().describe('Why the last attempt failed, e.g. `receiver_error: HTTP 503`, `redirect_refused: HTTP 302`, `address_refused: …`.'),
+      delivered_at: timestamp.optional(),
+    })
+    .optional()
+    .describe('Delivery of the completion callback (jobs submitted with callback_url).'),
 });
 
 export const batchRequestSchema = z

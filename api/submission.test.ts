@@ -22,6 +22,14 @@ describe('parseSubmission', () => {
       });
     }
   });
+  test('priority and callback_url together: both top-level, neither part of the payload (lenient form too); both checked', () => {
+    const url = 'https://hooks.example.com/x';
+    expect(parseSubmission({ vendor: 'a', priority: 'high', callback_url: url, payload: { x: 1 } })).toStrictEqual({ ok: true, vendor: 'a', priority: 'high', payload: { x: 1 }, callbackUrl: url });
+    expect(parseSubmission({ vendor: 'a', priority: 'low', callback_url: url, x: 1 })).toStrictEqual({ ok: true, vendor: 'a', priority: 'low', payload: { x: 1 }, callbackUrl: url });
+    const r = parseSubmission({ vendor: 'a', priority: 'urgent', callback_url: 'ftp://x', payload: {} });
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map((e) => e.field)).toEqual(['priority', 'callback_url']);
+  });
   test('wrong types list each field; a body that is not an object is one error', () => {
     const r = parseSubmission({ vendor: ['a'], payload: null });
     expect(r.ok).toBe(false);

@@ -44,7 +44,38 @@ export interface Job {
    * that were never picked up, processing jobs whose worker died or whose webhook never came.
    */
   deadline_at: Date;
+  /** Completed from the vendor's result cache, without a vendor call (worker/result-cache.ts). Absent otherwise. */
+  from_cache?: true;
+  /** Where the final state is POSTed (completion callback, worker/callbacks.ts); absent: none. */
+  callback_url?: string;
+  /** Who submitted the job (the api's client id, `key:<digest>` or `anonymous`): picks the callback secret. */
+  client_id?: string;
+  /** Delivery of the completion callback; present exactly when callback_url is. */
+  callback?: CallbackDelivery;
 }
+
+export const CALLBACK_STATES = ['pending', 'delivered', 'failed'] as const;
+export type CallbackState = (typeof CALLBACK_STATES)[number];
+
+/**
+ * A completion callback's delivery. `pending` covers "job not finished yet" too: a delivery is
+ * due once the job is finished AND next_at has passed. `attempts` is the fence of the sender's
+ * writes, as Job.attempts is the worker's; next_at doubles as the claim's lease (a sender that
+ * dies mid-send leaves the delivery due again at next_at).
+ */
+export interface CallbackDelivery {
+  state: CallbackState;
+  attempts: number;
+  last_error?: string;
+  next_at: Date;
+  delivered_at?: Date;
+}
+
+/** What a sender writes after one delivery attempt (JobStore.settleCallback). */
+export type CallbackOutcome =
+  | { state: 'delivered' }
+  | { state: 'pending'; error: string; nextAt: Date }
+  | { state: 'failed'; error: string };
 
 /** A job without its payload and result (see JobStore.findOverdue). */
 export type JobMeta = Omit<Job, 'payload' | 'result'>;
@@ -57,6 +88,9 @@ export interface NewJob {
   priority?: Priority;
   idempotency_key?: string;
   deadline_at: Date;
+  /** Completion callback target (already checked against the client's allowlist by the api). */
+  callback_url?: string;
+  client_id?: string;
 }
 
 /** One job's fate in createMany: stored (or the key's existing job), or its own error. */
@@ -118,6 +152,12 @@ export interface JobStore {
    * had accepted it": the retry is then no longer needed. True only for the call that made it.
    */
   completeByCallback(requestId: string, result: unknown, now: Date): Promise<boolean>;
+  /**
+   * The result cache answered: pending|processing → complete with from_cache, attempts unchanged
+   * (no vendor call was made). Fenced on `expectedAttempts` (what the caller read), so a job
+   * another worker started meanwhile is left to it. True only for the call that made the transition.
+   */
+  completeFromCache(requestId: string, result: unknown, now: Date, expectedAttempts: number): Promise<boolean>;
   /** pending|processing → failed. True only for the call that made the transition. */
   fail(requestId: string, error: string, now: Date, attempt?: number): Promise<boolean>;
   /**
@@ -154,6 +194,19 @@ export interface JobStore {
   expireIdempotencyKeys(cutoff: Date): Promise<number>;
   /** Retention: delete finished jobs completed before the cutoff; returns how many. */
   deleteFinishedBefore(cutoff: Date): Promise<number>;
+  /**
+   * Completion callbacks due: finished jobs whose callback is pending with next_at ≤ now, as
+   * (request_id, callback attempts) pairs for claimCallback, oldest next_at first.
+   */
+  findDueCallbacks(now: Date, limit: number): Promise<Array<{ request_id: string; attempts: number }>>;
+  /**
+   * Claim one delivery attempt: a due, pending callback whose attempts still equal `attempts`
+   * gets attempts + 1 and next_at = leaseUntil (so a sender killed mid-send leaves it due again
+   * then). Compare-and-set: of racing senders exactly one gets the job back, the others null.
+   */
+  claimCallback(requestId: string, attempts: number, leaseUntil: Date, now: Date): Promise<Job | null>;
+  /** Record the outcome of the claimed attempt `attempt` (fenced: a stale sender writes nothing). */
+  settleCallback(requestId: string, attempt: number, outcome: CallbackOutcome, now: Date): Promise<boolean>;
   /** Count of jobs by status for a vendor (status reporting). */
   countByStatus(vendor: string): Promise<Record<JobStatus, number>>;
   ping(): Promise<void>;

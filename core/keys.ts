@@ -52,6 +52,13 @@ export const keys = {
   idempotencyInFlight: (scopedKeyHash: string) => `vf:idem:${scopedKeyHash}`,
   /** Lock held by the one worker (of any pool) running retention at a time (SET NX PX). */
   retentionLock: 'vf:retention:lock',
+  /**
+   * Result cache (opt-in per vendor): the cleaned answer for one canonical payload, as JSON
+   * (SET EX ttlSeconds). `hash` is sha256 over the payload and what shapes the answer (url, cleaning).
+   */
+  cacheEntry: (vendor: string, hash: string) => `vf:{${vendor}}:cache:${hash}`,
+  /** Single flight for one cache entry: the worker calling the vendor for it (SET NX PX, a lease). */
+  cacheLock: (vendor: string, hash: string) => `vf:{${vendor}}:cachelock:${hash}`,
   /** Webhook ids already processed, for replay protection (SET NX with a TTL). */
   webhookSeen: (vendor: string, webhookId: string) => `vf:{${vendor}}:webhook:${webhookId}`,
 } as const;

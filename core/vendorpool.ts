@@ -54,6 +54,11 @@ export const cleaningSchema = z.object({
   redact: z.array(z.string().min(1)).max(200).default([]),
 });
 
+export const cacheSchema = z.object({
+  /** How long a vendor answer (cleaned) is reused for the same canonical payload. */
+  ttlSeconds: z.number().int().min(1).max(604_800),
+});
+
 export const vendorSpecSchema = z
   .object({
     name: dnsLabel,
@@ -76,6 +81,11 @@ export const vendorSpecSchema = z
      * (README "Pausing a vendor"). Default false.
      */
     paused: z.boolean().default(false),
+    /**
+     * Opt-in result cache (sync vendors): a job with the same canonical payload within ttlSeconds
+     * completes from the cached, cleaned answer, without a vendor call or quota. Default: off.
+     */
+    cache: cacheSchema.optional(),
   })
   .refine((v) => v.mode !== 'async' || v.callbackTimeoutSeconds !== undefined, {
     message: 'async vendors need callbackTimeoutSeconds',
@@ -84,6 +94,10 @@ export const vendorSpecSchema = z
   .refine((v) => v.mode !== 'async' || v.webhookSecretRef !== undefined, {
     message: 'async vendors need webhookSecretRef',
     path: ['webhookSecretRef'],
+  })
+  .refine((v) => v.mode !== 'async' || v.cache === undefined, {
+    message: 'the result cache is for sync vendors only',
+    path: ['cache'],
   });
 export type VendorSpec = z.infer<typeof vendorSpecSchema>;
 

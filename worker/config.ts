@@ -1,6 +1,7 @@
 // The worker's configuration: every environment variable it reads, parsed once by zod.
 // Pure (takes the env as an argument); main.ts is the only caller that passes process.env.
 import { z } from 'zod';
+import { callbackClientsEnv } from '../core/callback-policy.js';
 import { intWithDefault, logLevel, optionalUrl, parseEnv, type EnvResult } from '../core/env.js';
 import { mongoInsertBatchEnv, mongoWriteConcernEnv } from '../core/store/index.js';
 
@@ -23,6 +24,15 @@ export const workerEnvSchema = z.object({
   WORKER_METRICS_PORT: intWithDefault(8082, 0, 65535),
   /** Public base of the api's webhook route; async vendors get callback_url=<base>/<vendor> (see callbackUrlFor). Default: none. */
   VF_WEBHOOK_BASE_URL: optionalUrl(/^https?$/),
+  /**
+   * Completion-callback clients, JSON `[{"apiKey": "...", "secret": "whsec_...", "allow": ["hooks.example.com", "*.example.org", "http://10.1.2.3", "10.0.0.0/8"]}]`:
+   * the same value as the api's (secret: mount it from a Kubernetes Secret). Unset: no client is configured.
+   */
+  VF_CALLBACK_CLIENTS: callbackClientsEnv,
+  /** Delivery attempts of a completion callback before it is dead-lettered. Default 8. */
+  VF_CALLBACK_MAX_ATTEMPTS: intWithDefault(8, 1, 100),
+  /** Deadline of one callback POST. Default 10000 ms. */
+  VF_CALLBACK_TIMEOUT_MS: intWithDefault(10_000, 100, 120_000),
   /** Seconds a re-queued job may stay pending before the sweeper queues it again. Default 600 (as the api). */
   VF_PENDING_TIMEOUT_SECONDS: intWithDefault(600, 1, 86_400),
   /** Stream entries idle this long in a dead worker's PEL are reclaimed. Default 30000 ms. */

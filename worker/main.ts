@@ -53,7 +53,9 @@ async function main(): Promise<void> {
     metrics,
     logger,
     ...(config.VF_WEBHOOK_BASE_URL ? { webhookBaseUrl: config.VF_WEBHOOK_BASE_URL } : {}),
+    callbackClients: config.VF_CALLBACK_CLIENTS,
     options: {
+      callbacks: { maxAttempts: config.VF_CALLBACK_MAX_ATTEMPTS, timeoutMs: config.VF_CALLBACK_TIMEOUT_MS },
       pendingTimeoutMs: config.VF_PENDING_TIMEOUT_SECONDS * 1000,
       visibilityTimeoutMs: config.VF_VISIBILITY_TIMEOUT_MS,
       callMarginMs: config.VF_CALL_MARGIN_MS,

@@ -93,6 +93,18 @@ export function createWorkerMetrics(opts: { defaultMetrics?: boolean } = {}) {
       labelNames: ['vendor', 'reason'] as const,
       registers,
     }),
+    callbacks: new Counter({
+      name: 'vendorfetch_callbacks_total',
+      help: 'Completion-callback delivery attempts by vendor and outcome: delivered, retry (another attempt is scheduled), dead_letter (last attempt failed, or refused: address, redirect, allowlist).',
+      labelNames: ['vendor', 'outcome'] as const,
+      registers,
+    }),
+    cacheLookups: new Counter({
+      name: 'vendorfetch_cache_lookups_total',
+      help: 'Result-cache lookups of vendors with a cache, by vendor and result (hit: completed from the cache without a vendor call; miss: the vendor was called). Hit rate = hit / (hit + miss).',
+      labelNames: ['vendor', 'result'] as const,
+      registers,
+    }),
     deadLettered: new Counter({
       name: 'vendorfetch_dead_lettered_total',
       help: 'Jobs failed and written to the dead-letter stream.',

@@ -16,6 +16,10 @@
 // misses, and after a wait the job is read again before the call (so a job cancelled while
 // waiting is never sent); once the call is out, every fenced write of step 5 misses, and the
 // answer is dropped and counted (vendorfetch_cancelled_answers_dropped_total).
+//
+// A vendor with a result cache (spec.cache, sync only) goes through the cache first
+// (worker/result-cache.ts): a hit completes the job at once — no breaker, attempt, quota or
+// call; a miss takes the single-flight lock, runs the steps above, and puts the cleaned answer.
 import type { Redis } from 'ioredis';
 import { clean } from '../core/clean.js';
 import { isFinished, type Job, type JobStore } from '../core/job.js';
@@ -27,6 +31,7 @@ import { isBrokenCircuit, isCountedFailure, isTimeout, type VendorBreaker } from
 import { decide, type CallOutcome } from './decide.js';
 import type { WorkerMetrics } from './metrics.js';
 import { inFlightLeaseMs, type QuotaGate, type Release } from './quota.js';
+import { lookupOrLock } from './result-cache.js';
 import { callVendor } from './vendor-call.js';
 
 export interface VendorRuntime {
@@ -85,6 +90,38 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
   const ackEntry = queue.createAckBatcher(redis);
 
   return async function processEntry(v, entry, signals) {
+    if (v.spec.cache === undefined || v.spec.mode !== 'sync') return processOnce(v, entry, signals);
+    const vendor = v.spec.name;
+    const job = await store.get(entry.requestId);
+    if (!job || isFinished(job.status) || job.vendor !== vendor) return ackEntry(vendor, entry);
+    const lookup = await lookupOrLock(redis, v.spec, job.payload, {
+      leaseMs: callWindowMs(v) + deps.quotaWaitAllowanceMs,
+      // Shutting down, or the vendor's spec changed (a pause among others) while we waited for
+      // another worker's call: the entry goes back to its lane, the job untouched (no attempt).
+      signal: AbortSignal.any([signals.stopping, v.retired]),
+    });
+    if (lookup.kind === 'stopped') return queue.requeue(redis, vendor, entry);
+    if (lookup.kind === 'hit') {
+      metrics.cacheLookups.inc({ vendor, result: 'hit' });
+      if (await store.completeFromCache(job.request_id, lookup.result, at(now()), job.attempts)) {
+        finished(job, 'complete');
+        deps.logger.info({ request_id: job.request_id, vendor }, 'job complete from the result cache');
+      }
+      // Not won: cancelled, or started by another worker meanwhile (its own entry carries it on).
+      return ackEntry(vendor, entry);
+    }
+    metrics.cacheLookups.inc({ vendor, result: 'miss' });
+    try {
+      await processOnce(v, entry, signals, (cleaned) =>
+        lookup.put(cleaned).catch((err: unknown) => deps.logger.warn({ err, vendor }, 'could not store the answer in the result cache')),
+      );
+    } finally {
+      await lookup.release().catch((err: unknown) => deps.logger.debug({ err, vendor }, 'result-cache lock not released (it expires)'));
+    }
+  };
+
+  /** The steps of the header for one entry; `onAnswer` gets the cleaned answer of a complete call. */
+  async function processOnce(v: VendorRuntime, entry: QueueEntry, signals: ProcessSignals, onAnswer?: (cleaned: unknown) => Promise<void>): Promise<void> {
     const vendor = v.spec.name;
     // Fields merged per line instead of a pino child per job: creating a child costs more than
     // the lines it writes (usually none below info), and a disabled level costs nothing here.
@@ -177,7 +214,10 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
     const action = decide({ outcome, failures, spec: v.spec, nowMs: now(), ...(deps.random ? { random: deps.random } : {}) });
     switch (action.do) {
       case 'complete': {
-        const won = await store.complete(started.request_id, clean(action.result, v.spec.cleaning), at(now()), started.attempts);
+        const cleaned = clean(action.result, v.spec.cleaning);
+        const won = await store.complete(started.request_id, cleaned, at(now()), started.attempts);
+        // The vendor's answer is good for the cache even if this job was cancelled meanwhile.
+        if (onAnswer) await onAnswer(cleaned);
         if (won) {
           finished(started, 'complete');
           // Written only by the call that won the store's compare-and-set: one line per job.
@@ -229,7 +269,7 @@ export function createJobProcessor(deps: ProcessDeps): JobProcessor {
         // XAUTOCLAIM or the sweeper gives it to another worker.
         return;
     }
-  };
+  }
 
   function callWindowMs(v: VendorRuntime): number {
     return v.spec.timeoutSeconds * 1000 + deps.callMarginMs;

@@ -18,7 +18,9 @@ import * as queue from '../core/queue.js';
 import type { RegistryEntry, RegistryView } from '../core/registry.js';
 import type { VendorSpec } from '../core/vendorpool.js';
 import { WEBHOOK_ROUTE } from '../core/webhook-route.js';
+import type { CallbackClient } from '../core/callback-policy.js';
 import { createVendorBreaker } from './breaker.js';
+import { createCallbackSender, type CallbackSenderOptions } from './callbacks.js';
 import { startVendorConsumer, type VendorConsumer } from './consumer.js';
 import { recoverIfDataLost } from './data-loss.js';
 import { setCircuitState, type WorkerMetrics } from './metrics.js';
@@ -57,6 +59,8 @@ export interface WorkerOptions {
   idempotencyKeyTtlMs?: number;
   /** Retention period (one pass per period across all workers). Default 60000. */
   retentionIntervalMs?: number;
+  /** The completion-callback sender (worker/callbacks.ts): poll period, attempts, backoff, timeout. */
+  callbacks?: CallbackSenderOptions;
 }
 
 export interface WorkerDeps {
@@ -74,6 +78,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** Base for async vendors' callback_url (see callbackUrlFor). Unset → no callback_url is sent. */
   webhookBaseUrl?: string;
+  /** Completion-callback clients by client id (VF_CALLBACK_CLIENTS). Unset: none configured (due callbacks are retried, then dead-lettered). */
+  callbackClients?: ReadonlyMap<string, CallbackClient>;
   options?: WorkerOptions;
   now?: () => number;
   random?: () => number;
@@ -143,6 +149,15 @@ export function createWorker(deps: WorkerDeps): Worker {
     /** Aborts runtime.retired. */
     retire: AbortController;
   }
+  const callbackSender = createCallbackSender({
+    store: deps.store,
+    clients: deps.callbackClients ?? new Map(),
+    metrics,
+    logger,
+    ...(o.callbacks ? { options: o.callbacks } : {}),
+    now,
+    ...(deps.random ? { random: deps.random } : {}),
+  });
   const running = new Map<string, Running>();
   const retiring = new Set<Promise<void>>();
   const timers: NodeJS.Timeout[] = [];
@@ -299,6 +314,7 @@ export function createWorker(deps: WorkerDeps): Worker {
           });
         }
       });
+      callbackSender.start();
       logger.info({ concurrency: deps.concurrency, consumer: consumerName }, 'worker started');
     },
 
@@ -317,6 +333,8 @@ export function createWorker(deps: WorkerDeps): Worker {
         await Promise.race([drained, new Promise((r) => setTimeout(r, o.drainTimeoutMs + 2000).unref())]);
         clearTimeout(deadline);
         slots.close();
+        // Deliveries in flight finish (each bounded by its timeout); an unsettled one is due again after its lease.
+        await callbackSender.close();
         await deps.registry.stop();
         logger.info('worker stopped');
       })()),

@@ -749,6 +749,18 @@ export function describeJobStoreContract(
         expect(bad).toMatchObject({ ok: false, error: { code: 'unserializable' } });
         expect(ok).toMatchObject({ ok: true, created: true });
       });
+
+      test('stores each item\'s callback_url and client_id with a pending delivery, as create() does', async () => {
+        const HOOK = 'https://hooks.example/batch';
+        const inputs = [newJob({ callback_url: HOOK, client_id: 'key:abc', priority: 'high' }), newJob()];
+        const outcomes = await store.createMany(inputs, at(0));
+        const want = { callback_url: HOOK, client_id: 'key:abc', priority: 'high', callback: { state: 'pending', attempts: 0, next_at: new Date(0) } };
+        expect(outcomes[0]).toMatchObject({ ok: true, created: true, job: want });
+        expect(await store.get(inputs[0]!.request_id)).toMatchObject(want);
+        const plain = await store.get(inputs[1]!.request_id);
+        expect(plain?.callback).toBeUndefined();
+        expect(plain?.callback_url).toBeUndefined();
+      });
     });
 
     describe('listJobs (GET /jobs)', () => {
@@ -789,6 +801,111 @@ export function describeJobStoreContract(
         expect(full.map((j) => j.payload)).toEqual([{ n: 0 }, { n: 1 }, { n: 2 }]);
         expect(full[2]!.result).toEqual({ done: true });
         expect(full.map((j) => j.priority)).toEqual(['high', 'normal', 'low']);
+      });
+    });
+
+    describe('completeFromCache (the result cache answered)', () => {
+      test('pending → complete with from_cache, attempts unchanged; a job not from the cache has no from_cache', async () => {
+        const { job } = await store.create(newJob(), at(0));
+        expect(await store.completeFromCache(job.request_id, { cached: 1 }, at(2), 0)).toBe(true);
+        expect(await store.get(job.request_id)).toMatchObject({ status: 'complete', result: { cached: 1 }, from_cache: true, attempts: 0, completed_at: at(2) });
+        expect(await store.completeFromCache(job.request_id, { again: 1 }, at(3), 0)).toBe(false);
+        const called = await processingJob();
+        await store.complete(called.request_id, { v: 1 }, at(2));
+        expect((await store.get(called.request_id))?.from_cache).toBeUndefined();
+      });
+
+      test('fenced on the attempts read: a job another worker started meanwhile, or a finished one, is left alone', async () => {
+        const { job } = await store.create(newJob(), at(0));
+        await store.startAttempt(job.request_id, at(30), at(1));
+        expect(await store.completeFromCache(job.request_id, { cached: 1 }, at(2), 0)).toBe(false);
+        expect((await store.get(job.request_id))?.status).toBe('processing');
+        expect(await store.completeFromCache(job.request_id, { cached: 1 }, at(2), 1)).toBe(true);
+        const { job: gone } = await store.create(newJob(), at(0));
+        await store.cancel(gone.request_id, at(1));
+        expect(await store.completeFromCache(gone.request_id, {}, at(2), 0)).toBe(false);
+        expect((await store.get(gone.request_id))?.status).toBe('cancelled');
+      });
+    });
+
+    describe('completion callbacks: findDueCallbacks, claimCallback, settleCallback', () => {
+      const HOOK = 'https://hooks.example/done';
+
+      test('a job with callback_url and client_id round-trips with a pending delivery; one without has none', async () => {
+        const { job } = await store.create(newJob({ callback_url: HOOK, client_id: 'key:abc' }), at(0));
+        const want = { callback_url: HOOK, client_id: 'key:abc', callback: { state: 'pending', attempts: 0, next_at: new Date(0) } };
+        expect(job).toMatchObject(want);
+        expect(await store.get(job.request_id)).toMatchObject(want);
+        const { job: plain } = await store.create(newJob(), at(0));
+        const read = await store.get(plain.request_id);
+        expect(read?.callback).toBeUndefined();
+        expect(read?.callback_url).toBeUndefined();
+      });
+
+      test('due only once the job is finished (complete, failed or cancelled), never while it runs', async () => {
+        const running = await processingJob({ callback_url: HOOK });
+        const { job: pending } = await store.create(newJob({ callback_url: HOOK }), at(0));
+        const done = await processingJob({ callback_url: HOOK });
+        await store.complete(done.request_id, { ok: 1 }, at(2));
+        const failed = await processingJob({ callback_url: HOOK });
+        await store.fail(failed.request_id, 'boom', at(2));
+        const { job: cancelled } = await store.create(newJob({ callback_url: HOOK }), at(0));
+        await store.cancel(cancelled.request_id, at(2));
+        const noHook = await processingJob();
+        await store.complete(noHook.request_id, {}, at(2));
+
+        const due = await store.findDueCallbacks(at(3), 100);
+        expect(due.map((d) => d.request_id).sort()).toEqual([done.request_id, failed.request_id, cancelled.request_id].sort());
+        expect(due.every((d) => d.attempts === 0)).toBe(true);
+        for (const id of [running.request_id, pending.request_id]) expect(due.map((d) => d.request_id)).not.toContain(id);
+        expect(await store.claimCallback(running.request_id, 0, at(60), at(3))).toBeNull();
+        expect(await store.findDueCallbacks(at(3), 1)).toHaveLength(1);
+      });
+
+      test('a claim is a compare-and-set on attempts and holds a lease: claimed → not due until the lease ends', async () => {
+        const job = await processingJob({ callback_url: HOOK });
+        await store.complete(job.request_id, { ok: 1 }, at(2));
+        const claimed = await store.claimCallback(job.request_id, 0, at(30), at(3));
+        expect(claimed).toMatchObject({ status: 'complete', result: { ok: 1 }, callback: { state: 'pending', attempts: 1, next_at: at(30) } });
+        // A second sender that read attempts = 0 loses.
+        expect(await store.claimCallback(job.request_id, 0, at(30), at(3))).toBeNull();
+        expect(await store.findDueCallbacks(at(29), 10)).toEqual([]);
+        // The claimer died: after the lease the delivery is due again, with the new count.
+        expect(await store.findDueCallbacks(at(30), 10)).toEqual([{ request_id: job.request_id, attempts: 1 }]);
+        expect(await store.claimCallback(job.request_id, 1, at(60), at(31))).toMatchObject({ callback: { attempts: 2 } });
+      });
+
+      test('settle: retry keeps it pending with last_error and next_at; delivered and failed are final; a stale attempt writes nothing', async () => {
+        const job = await processingJob({ callback_url: HOOK });
+        await store.fail(job.request_id, 'boom', at(2));
+        await store.claimCallback(job.request_id, 0, at(30), at(3));
+        expect(await store.settleCallback(job.request_id, 1, { state: 'pending', error: 'HTTP 503', nextAt: at(10) }, at(4))).toBe(true);
+        expect((await store.get(job.request_id))?.callback).toEqual({ state: 'pending', attempts: 1, last_error: 'HTTP 503', next_at: at(10) });
+        expect(await store.findDueCallbacks(at(9), 10)).toEqual([]);
+        expect(await store.findDueCallbacks(at(10), 10)).toHaveLength(1);
+
+        await store.claimCallback(job.request_id, 1, at(40), at(10));
+        // The sender of attempt 1 (stale) cannot write over attempt 2.
+        expect(await store.settleCallback(job.request_id, 1, { state: 'delivered' }, at(11))).toBe(false);
+        expect(await store.settleCallback(job.request_id, 2, { state: 'delivered' }, at(11))).toBe(true);
+        expect((await store.get(job.request_id))?.callback).toEqual({ state: 'delivered', attempts: 2, next_at: at(40), delivered_at: at(11) });
+        expect(await store.settleCallback(job.request_id, 2, { state: 'failed', error: 'late' }, at(12))).toBe(false);
+        expect(await store.findDueCallbacks(at(1000), 10)).toEqual([]);
+
+        const other = await processingJob({ callback_url: HOOK });
+        await store.complete(other.request_id, {}, at(2));
+        await store.claimCallback(other.request_id, 0, at(30), at(3));
+        expect(await store.settleCallback(other.request_id, 1, { state: 'failed', error: 'redirect refused' }, at(4))).toBe(true);
+        expect((await store.get(other.request_id))?.callback).toMatchObject({ state: 'failed', attempts: 1, last_error: 'redirect refused' });
+        expect(await store.claimCallback(other.request_id, 1, at(60), at(1000))).toBeNull();
+      });
+
+      raceTest('racing senders: exactly one claim of a due delivery wins', async () => {
+        const job = await processingJob({ callback_url: HOOK });
+        await store.complete(job.request_id, {}, at(2));
+        const claims = await Promise.all(Array.from({ length: 8 }, () => store.claimCallback(job.request_id, 0, at(30), at(3))));
+        expect(claims.filter((c) => c !== null)).toHaveLength(1);
+        expect((await store.get(job.request_id))?.callback?.attempts).toBe(1);
       });
     });
 

@@ -30,7 +30,7 @@
 import { MongoBulkWriteError, MongoClient, MongoServerError, type Collection, type Db, type Document, type WriteError } from 'mongodb';
 
 import { batchPerTurn } from '../batch.js';
-import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob, Priority } from '../job.js';
+import type { CallbackOutcome, CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob, Priority } from '../job.js';
 import { DEFAULT_PRIORITY, FINISHED_STATUSES, JOB_STATUSES } from '../job.js';
 import type { Logger } from '../logger.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
@@ -129,21 +129,38 @@ interface JobDoc {
   updated_at: Date;
   completed_at?: Date;
   deadline_at: Date;
+  /** Completed from the result cache (Job.from_cache); absent otherwise. */
+  from_cache?: true;
+  /** Completion callback (Job.callback_url, Job.callback); absent on jobs without one. */
+  callback_url?: string;
+  client_id?: string;
+  callback_state?: 'pending' | 'delivered' | 'failed';
+  callback_attempts?: number;
+  callback_error?: string;
+  callback_next_at?: Date;
+  callback_delivered_at?: Date;
 }
 
-/** The document of a new pending job (create and createMany). */
-const newDoc = (job: NewJob, now: Date): JobDoc => ({
-  _id: job.request_id,
-  vendor: job.vendor,
-  priority: job.priority ?? DEFAULT_PRIORITY,
-  payload_json: toJsonText(job.payload),
-  status: 'pending',
-  attempts: 0,
-  idem: idemOf(job),
-  created_at: now,
-  updated_at: now,
-  deadline_at: job.deadline_at,
-});
+/** The document of a new pending job (create and createMany): its priority, and its callback if it has one. */
+function newDoc(job: NewJob, now: Date): JobDoc {
+  const doc: JobDoc = {
+    _id: job.request_id,
+    vendor: job.vendor,
+    priority: job.priority ?? DEFAULT_PRIORITY,
+    payload_json: toJsonText(job.payload),
+    status: 'pending',
+    attempts: 0,
+    idem: idemOf(job),
+    created_at: now,
+    updated_at: now,
+    deadline_at: job.deadline_at,
+  };
+  if (job.client_id !== undefined) doc.client_id = job.client_id;
+  if (job.callback_url !== undefined) {
+    Object.assign(doc, { callback_url: job.callback_url, callback_state: 'pending', callback_attempts: 0, callback_next_at: new Date(0) });
+  }
+  return doc;
+}
 
 const idemOf = (job: NewJob): string =>
   job.idempotency_key === undefined ? `r:${job.request_id}` : `k:${job.idempotency_key}`;
@@ -169,6 +186,14 @@ function docToJobMeta(doc: JobDoc): Omit<Job, 'payload'> {
   if (doc.error !== undefined && doc.error !== null) job.error = doc.error;
   if (doc.idem.startsWith('k:')) job.idempotency_key = doc.idem.slice(2);
   if (doc.completed_at instanceof Date) job.completed_at = doc.completed_at;
+  if (doc.from_cache === true) job.from_cache = true;
+  if (typeof doc.callback_url === 'string') job.callback_url = doc.callback_url;
+  if (typeof doc.client_id === 'string') job.client_id = doc.client_id;
+  if (typeof doc.callback_state === 'string') {
+    job.callback = { state: doc.callback_state, attempts: doc.callback_attempts ?? 0, next_at: doc.callback_next_at ?? new Date(0) };
+    if (typeof doc.callback_error === 'string') job.callback.last_error = doc.callback_error;
+    if (doc.callback_delivered_at instanceof Date) job.callback.delivered_at = doc.callback_delivered_at;
+  }
   return job;
 }
 
@@ -237,6 +262,7 @@ async function ensureIndexes(jobs: Collection<JobDoc>, opts: MongoJobStoreOption
   await jobs.createIndex({ vendor: 1, status: 1, _id: 1 }, { name: 'vendor_status_id' });
   await jobs.createIndex({ vendor: 1, _id: 1 }, { name: 'vendor_id' });
   await jobs.createIndex({ status: 1, _id: 1 }, { name: 'status_id' });
+  await jobs.createIndex({ callback_state: 1, status: 1, callback_next_at: 1 }, { name: 'callback_due' }); // callback sender
   if (opts.retentionSeconds !== undefined) {
     try {
       await jobs.createIndex(
@@ -468,6 +494,13 @@ class MongoJobStore implements JobStore {
     );
   }
 
+  async completeFromCache(requestId: string, result: unknown, now: Date, expectedAttempts: number): Promise<boolean> {
+    return this.cas(
+      { _id: requestId, status: { $in: UNFINISHED }, attempts: expectedAttempts },
+      { $set: { status: 'complete', result_json: toJsonText(result), from_cache: true, completed_at: now, updated_at: now }, $unset: { error: '' } },
+    );
+  }
+
   async fail(requestId: string, error: string, now: Date, attempt?: number): Promise<boolean> {
     return this.cas(
       { _id: requestId, status: { $in: UNFINISHED }, ...fence(attempt) },
@@ -592,6 +625,45 @@ class MongoJobStore implements JobStore {
       for (const row of rows) if (row._id in counts) counts[row._id] = Number(row.n);
       return counts;
     });
+  }
+
+  async findDueCallbacks(now: Date, limit: number): Promise<Array<{ request_id: string; attempts: number }>> {
+    const n = Math.max(0, Math.floor(limit));
+    if (n === 0) return [];
+    return this.guard(async (o) => {
+      const docs = await this.jobs
+        .find(
+          { callback_state: 'pending', status: { $in: FINISHED }, callback_next_at: { $lte: now } },
+          { projection: { _id: 1, callback_attempts: 1 }, ...o },
+        )
+        .sort({ callback_next_at: 1 })
+        .limit(n)
+        .toArray();
+      return docs.map((d) => ({ request_id: d._id, attempts: d.callback_attempts ?? 0 }));
+    });
+  }
+
+  async claimCallback(requestId: string, attempts: number, leaseUntil: Date, now: Date): Promise<Job | null> {
+    return this.guard(async (o) => {
+      const filter = { _id: requestId, callback_state: 'pending' as const, status: { $in: FINISHED }, callback_attempts: attempts, callback_next_at: { $lte: now } };
+      const update = { $set: { callback_next_at: leaseUntil }, $inc: { callback_attempts: 1 } };
+      const doc = this.versioned
+        ? await this.versionedCas(requestId, filter, update, o)
+        : await this.jobs.findOneAndUpdate(filter, update, { returnDocument: 'after', ...o });
+      return doc ? docToJob(doc) : null;
+    });
+  }
+
+  async settleCallback(requestId: string, attempt: number, outcome: CallbackOutcome, now: Date): Promise<boolean> {
+    const filter = { _id: requestId, callback_state: 'pending' as const, callback_attempts: attempt };
+    switch (outcome.state) {
+      case 'delivered':
+        return this.cas(filter, { $set: { callback_state: 'delivered', callback_delivered_at: now }, $unset: { callback_error: '' } });
+      case 'pending':
+        return this.cas(filter, { $set: { callback_error: outcome.error, callback_next_at: outcome.nextAt } });
+      case 'failed':
+        return this.cas(filter, { $set: { callback_state: 'failed', callback_error: outcome.error } });
+    }
   }
 
   async ping(): Promise<void> {

@@ -252,6 +252,14 @@ describe('sqlite file made before `cancelled` and dead-letter replays', () => {
       expect((await store.listFailed('v', 10)).map((j) => j.request_id)).toEqual([failed]);
       expect(await store.replayFailed(failed, 'v', at(600), at(1))).toBe(true);
       expect(await store.get(failed)).toMatchObject({ status: 'pending', attempts: 2, replayed_attempts: 2 });
+      // The rebuilt table has every later column too: priority, callbacks, from_cache.
+      const { job: hooked } = await store.create(
+        { request_id: randomUUID(), vendor: 'v', payload: {}, priority: 'low', callback_url: 'https://hooks.example/x', client_id: 'c', deadline_at: at(60) },
+        at(0),
+      );
+      expect(await store.completeFromCache(hooked.request_id, { r: 1 }, at(2), 0)).toBe(true);
+      expect(await store.get(hooked.request_id)).toMatchObject({ priority: 'low', from_cache: true, callback: { state: 'pending', attempts: 0 } });
+      expect((await store.findDueCallbacks(at(3), 10)).map((d) => d.request_id)).toEqual([hooked.request_id]);
     } finally {
       await store.close();
     }
@@ -259,7 +267,7 @@ describe('sqlite file made before `cancelled` and dead-letter replays', () => {
     const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs' AND sql IS NOT NULL").all() as { name: string }[]).map((r) => r.name);
     const tables = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
     check.close();
-    expect(indexes).toEqual(expect.arrayContaining(['jobs_idempotency_key', 'jobs_unfinished_deadline', 'jobs_vendor_status_id', 'jobs_completed_at']));
+    expect(indexes).toEqual(expect.arrayContaining(['jobs_idempotency_key', 'jobs_unfinished_deadline', 'jobs_vendor_status_id', 'jobs_completed_at', 'jobs_callback_due']));
     expect(tables).toContain('jobs');
     expect(tables).not.toContain('jobs_migrating');
     // A second open finds the new table and changes nothing.
@@ -290,6 +298,50 @@ describe('sqlite file made before priorities', () => {
     const check = new DatabaseSync(path);
     expect(() => check.prepare("UPDATE jobs SET priority = 'urgent' WHERE request_id = ?").run(old)).toThrow(/CHECK/);
     check.close();
+    await (await createSqliteJobStore({ path })).close(); // a second open changes nothing
+  });
+});
+
+describe('sqlite file made by a version with only one of priorities and callbacks/result cache (or neither)', () => {
+  const CALLBACK_COLUMNS = ['from_cache', 'callback_url', 'client_id', 'callback_state', 'callback_attempts', 'callback_error', 'callback_next_at', 'callback_delivered_at'];
+  test.each([
+    ['neither (priority and callback columns missing)', ['priority', ...CALLBACK_COLUMNS]],
+    ['priorities only (callback columns missing)', CALLBACK_COLUMNS],
+    ['callbacks and cache only (priority missing)', ['priority']],
+  ])('%s: gains every missing column on open; old jobs keep working', async (_name, dropped) => {
+    const path = freshPath();
+    const store0 = await createSqliteJobStore({ path });
+    const old = randomUUID();
+    await store0.create({ request_id: old, vendor: 'v', payload: { a: 1 }, deadline_at: at(60) }, at(0));
+    await store0.close();
+    const db = new DatabaseSync(path);
+    db.exec('DROP INDEX IF EXISTS jobs_callback_due');
+    for (const column of dropped) db.exec(`ALTER TABLE jobs DROP COLUMN ${column}`);
+    db.close();
+
+    const store = await createSqliteJobStore({ path });
+    try {
+      const read = await store.get(old);
+      expect(read).toMatchObject({ status: 'pending', priority: 'normal', payload: { a: 1 } });
+      expect(read?.callback).toBeUndefined();
+      expect(read?.from_cache).toBeUndefined();
+      const { job } = await store.create(
+        { request_id: randomUUID(), vendor: 'v', payload: {}, priority: 'high', callback_url: 'https://hooks.example/x', client_id: 'c', deadline_at: at(60) },
+        at(0),
+      );
+      expect(await store.completeFromCache(job.request_id, { r: 1 }, at(2), 0)).toBe(true);
+      expect(await store.get(job.request_id)).toMatchObject({ priority: 'high', from_cache: true, callback_url: 'https://hooks.example/x', callback: { state: 'pending' } });
+      expect((await store.findDueCallbacks(at(3), 10)).map((d) => d.request_id)).toEqual([job.request_id]);
+      expect(await store.cancel(old, at(4))).toBe(true);
+    } finally {
+      await store.close();
+    }
+    const check = new DatabaseSync(path);
+    const columns = (check.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((r) => r.name);
+    const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'").all() as { name: string }[]).map((r) => r.name);
+    check.close();
+    expect(columns).toEqual(expect.arrayContaining(['priority', ...CALLBACK_COLUMNS]));
+    expect(indexes).toContain('jobs_callback_due');
     await (await createSqliteJobStore({ path })).close(); // a second open changes nothing
   });
 });

@@ -16,7 +16,20 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type SQLOutputValue, type StatementSync } from 'node:sqlite';
 
-import type { CreateOutcome, Job, JobMeta, JobQuery, JobStatus, JobStore, ListedJob, NewJob, Priority } from '../job.js';
+import type {
+  CallbackDelivery,
+  CallbackOutcome,
+  CallbackState,
+  CreateOutcome,
+  Job,
+  JobMeta,
+  JobQuery,
+  JobStatus,
+  JobStore,
+  ListedJob,
+  NewJob,
+  Priority,
+} from '../job.js';
 import { DEFAULT_PRIORITY, JOB_STATUSES } from '../job.js';
 import { duplicateRequestId, fromJsonText, storeError, toJsonText } from './codec.js';
 
@@ -50,7 +63,15 @@ CREATE TABLE IF NOT EXISTS ${name} (
   updated_at      INTEGER NOT NULL,
   completed_at    INTEGER,
   deadline_at     INTEGER NOT NULL,
-  priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low'))
+  priority        TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low')),
+  callback_url    TEXT,
+  client_id       TEXT,
+  callback_state  TEXT CHECK (callback_state IN ('pending', 'delivered', 'failed')),
+  callback_attempts INTEGER NOT NULL DEFAULT 0,
+  callback_error  TEXT,
+  callback_next_at INTEGER,
+  callback_delivered_at INTEGER,
+  from_cache      INTEGER NOT NULL DEFAULT 0
 ) STRICT;`;
 
 const SCHEMA = `${jobsTable('jobs')}
@@ -78,12 +99,35 @@ CREATE INDEX IF NOT EXISTS jobs_vendor_id ON jobs (vendor, request_id);
 CREATE INDEX IF NOT EXISTS jobs_status_id ON jobs (status, request_id);
 `;
 
-const COLUMNS =
-  'request_id, vendor, payload, status, attempts, replayed_attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, priority';
+/**
+ * Columns added after the table's last rebuild (a table made before them gets them by ALTER
+ * TABLE, in place): priorities (every existing job is normal, the lane it was queued in), the
+ * result cache and completion callbacks. Each has a constant default or none, so no row is
+ * rewritten.
+ */
+const ADDED_COLUMN_DEFS = [
+  "priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low'))",
+  'from_cache INTEGER NOT NULL DEFAULT 0',
+  'callback_url TEXT',
+  'client_id TEXT',
+  "callback_state TEXT CHECK (callback_state IN ('pending', 'delivered', 'failed'))",
+  'callback_attempts INTEGER NOT NULL DEFAULT 0',
+  'callback_error TEXT',
+  'callback_next_at INTEGER',
+  'callback_delivered_at INTEGER',
+];
+
+// After the migrations (it names their columns). Holds only finished jobs whose callback is
+// still due, so the sender's poll never reads the jobs that are still running.
+const CALLBACK_INDEX = `CREATE INDEX IF NOT EXISTS jobs_callback_due ON jobs (callback_next_at)
+  WHERE callback_state = 'pending' AND status IN ('complete', 'failed', 'cancelled');`;
+
+const CALLBACK_COLUMNS = 'callback_url, client_id, callback_state, callback_attempts, callback_error, callback_next_at, callback_delivered_at';
+
+const COLUMNS = `request_id, vendor, payload, status, attempts, replayed_attempts, result, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, priority, from_cache, ${CALLBACK_COLUMNS}`;
 
 /** Everything but payload and result (the sweeper's reads). */
-const META_COLUMNS =
-  'request_id, vendor, status, attempts, replayed_attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, priority';
+const META_COLUMNS = `request_id, vendor, status, attempts, replayed_attempts, error, idempotency_key, created_at, updated_at, completed_at, deadline_at, priority, from_cache, ${CALLBACK_COLUMNS}`;
 
 /** The columns a table made before `cancelled` and dead-letter replays already has. */
 const COLUMNS_BEFORE_CANCEL =
@@ -124,6 +168,19 @@ function rowToMeta(row: Row): JobMeta {
   if (row['error'] != null) job.error = row['error'] as string;
   if (row['idempotency_key'] != null) job.idempotency_key = row['idempotency_key'] as string;
   if (row['completed_at'] != null) job.completed_at = new Date(row['completed_at'] as number);
+  if (Number(row['from_cache'] ?? 0) === 1) job.from_cache = true;
+  if (row['callback_url'] != null) job.callback_url = row['callback_url'] as string;
+  if (row['client_id'] != null) job.client_id = row['client_id'] as string;
+  if (row['callback_state'] != null) {
+    const cb: CallbackDelivery = {
+      state: row['callback_state'] as CallbackState,
+      attempts: Number(row['callback_attempts'] ?? 0),
+      next_at: new Date(Number(row['callback_next_at'] ?? 0)),
+    };
+    if (row['callback_error'] != null) cb.last_error = row['callback_error'] as string;
+    if (row['callback_delivered_at'] != null) cb.delivered_at = new Date(row['callback_delivered_at'] as number);
+    job.callback = cb;
+  }
   return job;
 }
 
@@ -163,7 +220,8 @@ class SqliteJobStore implements JobStore {
       this.db.exec('PRAGMA journal_size_limit = 67108864');
       this.db.exec(SCHEMA);
       this.migrateJobsTable();
-      this.addPriorityColumn();
+      this.addMissingColumns();
+      this.db.exec(CALLBACK_INDEX);
       this.stmts = this.prepare();
     } catch (e) {
       this.db.close();
@@ -199,17 +257,22 @@ class SqliteJobStore implements JobStore {
   }
 
   /**
-   * A table made before priorities has no `priority` column: added in place (every existing
-   * job is normal, the lane it was queued in). ADD COLUMN with a constant default rewrites no
-   * row; a concurrent opener that added it first makes ours fail with "duplicate column", so
-   * the check is repeated under the write lock.
+   * A table made before priorities, the result cache or completion callbacks lacks their
+   * columns (ADDED_COLUMN_DEFS): ALTER TABLE adds them in place (cheap: no rewrite). A
+   * concurrent opener that added one first makes ours fail with "duplicate column", so the
+   * check is repeated under the write lock. (A table older than `cancelled` was rebuilt by
+   * migrateJobsTable just before, with every column: nothing is missing then.)
    */
-  private addPriorityColumn(): void {
-    const has = () => (this.db.prepare("SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'priority'").get() as Row | undefined) !== undefined;
-    if (has()) return;
+  private addMissingColumns(): void {
+    const missing = () => {
+      const have = new Set((this.db.prepare('PRAGMA table_info(jobs)').all() as Row[]).map((r) => r['name'] as string));
+      return ADDED_COLUMN_DEFS.filter((def) => !have.has(def.split(' ')[0]!));
+    };
+    if (missing().length === 0) return;
     this.db.exec('BEGIN IMMEDIATE');
     try {
-      if (!has()) this.db.exec("ALTER TABLE jobs ADD COLUMN priority TEXT NOT NULL DEFAULT 'normal' CHECK (priority IN ('high', 'normal', 'low'))");
+      // Repeated inside the lock: another process may have added them meanwhile.
+      for (const def of missing()) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${def}`);
       this.db.exec('COMMIT');
     } catch (e) {
       if (this.db.isTransaction) this.db.exec('ROLLBACK');
@@ -221,8 +284,9 @@ class SqliteJobStore implements JobStore {
     const db = this.db;
     return {
       insert: db.prepare(
-        `INSERT INTO jobs (request_id, vendor, payload, status, attempts, idempotency_key, created_at, updated_at, deadline_at, priority)
-         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
+        `INSERT INTO jobs (request_id, vendor, payload, status, attempts, idempotency_key, created_at, updated_at, deadline_at, priority,
+                           callback_url, client_id, callback_state, callback_next_at)
+         VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING`,
       ),
       byKey: db.prepare(`SELECT ${COLUMNS} FROM jobs WHERE idempotency_key = ?`),
@@ -245,6 +309,10 @@ class SqliteJobStore implements JobStore {
       completeByCallback: db.prepare(
         `UPDATE jobs SET status = 'complete', result = ?, error = NULL, completed_at = ?, updated_at = ?
          WHERE request_id = ? AND status IN ('pending', 'processing') AND attempts >= 1`,
+      ),
+      completeFromCache: db.prepare(
+        `UPDATE jobs SET status = 'complete', result = ?, error = NULL, from_cache = 1, completed_at = ?, updated_at = ?
+         WHERE request_id = ? AND status IN ('pending', 'processing') AND attempts = ?`,
       ),
       fail: db.prepare(
         `UPDATE jobs SET status = 'failed', error = ?, completed_at = ?, updated_at = ?
@@ -292,6 +360,21 @@ class SqliteJobStore implements JobStore {
         `DELETE FROM jobs INDEXED BY jobs_completed_at WHERE completed_at < ? AND status IN ('complete', 'failed', 'cancelled')`,
       ),
       countByStatus: db.prepare('SELECT status, COUNT(*) AS n FROM jobs WHERE vendor = ? GROUP BY status'),
+      // The WHERE repeats jobs_callback_due's condition word for word, so SQLite uses it.
+      findDueCallbacks: db.prepare(
+        `SELECT request_id, callback_attempts FROM jobs
+         WHERE callback_state = 'pending' AND status IN ('complete', 'failed', 'cancelled') AND callback_next_at <= ?
+         ORDER BY callback_next_at LIMIT ?`,
+      ),
+      claimCallback: db.prepare(
+        `UPDATE jobs SET callback_attempts = callback_attempts + 1, callback_next_at = ?
+         WHERE request_id = ? AND callback_state = 'pending' AND status IN ('complete', 'failed', 'cancelled')
+           AND callback_attempts = ? AND callback_next_at <= ? RETURNING ${COLUMNS}`,
+      ),
+      settleCallback: db.prepare(
+        `UPDATE jobs SET callback_state = ?, callback_error = ?, callback_next_at = COALESCE(?, callback_next_at), callback_delivered_at = ?
+         WHERE request_id = ? AND callback_state = 'pending' AND callback_attempts = ?`,
+      ),
       ping: db.prepare('SELECT 1'),
       // IMMEDIATE takes the write lock up front (waiting up to busy_timeout), so no statement
       // inside the batch can meet SQLITE_BUSY halfway.
@@ -362,7 +445,11 @@ class SqliteJobStore implements JobStore {
   private insertOne({ job, payload, now }: Pick<PendingCreate, 'job' | 'payload' | 'now'>): { job: Job; created: boolean } {
     const key = job.idempotency_key ?? null;
     const priority = job.priority ?? DEFAULT_PRIORITY;
-    const res = this.stmts.insert.run(job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime(), priority);
+    const cbUrl = job.callback_url ?? null;
+    const res = this.stmts.insert.run(
+      job.request_id, job.vendor, payload, key, now, now, job.deadline_at.getTime(), priority,
+      cbUrl, job.client_id ?? null, cbUrl === null ? null : 'pending', cbUrl === null ? null : 0,
+    );
     if (res.changes === 1) {
       const created: Job = {
         request_id: job.request_id,
@@ -377,6 +464,11 @@ class SqliteJobStore implements JobStore {
         deadline_at: new Date(job.deadline_at.getTime()),
       };
       if (key !== null) created.idempotency_key = key;
+      if (job.client_id !== undefined) created.client_id = job.client_id;
+      if (cbUrl !== null) {
+        created.callback_url = cbUrl;
+        created.callback = { state: 'pending', attempts: 0, next_at: new Date(0) };
+      }
       return { job: created, created: true };
     }
     // The key is taken; inside our write transaction its job cannot vanish before we read it.
@@ -475,6 +567,13 @@ class SqliteJobStore implements JobStore {
     });
   }
 
+  async completeFromCache(requestId: string, result: unknown, now: Date, expectedAttempts: number): Promise<boolean> {
+    return this.guard(() => {
+      const t = now.getTime();
+      return this.stmts.completeFromCache.run(toJsonText(result), t, t, requestId, expectedAttempts).changes === 1;
+    });
+  }
+
   async fail(requestId: string, error: string, now: Date, attempt?: number): Promise<boolean> {
     const a = attempt ?? null;
     return this.guard(() => {
@@ -539,6 +638,29 @@ class SqliteJobStore implements JobStore {
       }
       return counts;
     });
+  }
+
+  async findDueCallbacks(now: Date, limit: number): Promise<Array<{ request_id: string; attempts: number }>> {
+    return this.guard(() =>
+      (this.stmts.findDueCallbacks.all(now.getTime(), Math.max(0, Math.floor(limit))) as Row[]).map((r) => ({
+        request_id: r['request_id'] as string,
+        attempts: Number(r['callback_attempts']),
+      })),
+    );
+  }
+
+  async claimCallback(requestId: string, attempts: number, leaseUntil: Date, now: Date): Promise<Job | null> {
+    return this.guard(() => {
+      const row = this.stmts.claimCallback.get(leaseUntil.getTime(), requestId, attempts, now.getTime()) as Row | undefined;
+      return row ? rowToJob(row) : null;
+    });
+  }
+
+  async settleCallback(requestId: string, attempt: number, outcome: CallbackOutcome, now: Date): Promise<boolean> {
+    const error = outcome.state === 'delivered' ? null : outcome.error;
+    const nextAt = outcome.state === 'pending' ? outcome.nextAt.getTime() : null;
+    const deliveredAt = outcome.state === 'delivered' ? now.getTime() : null;
+    return this.guard(() => this.stmts.settleCallback.run(outcome.state, error, nextAt, deliveredAt, requestId, attempt).changes === 1);
   }
 
   async ping(): Promise<void> {

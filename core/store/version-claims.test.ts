@@ -29,6 +29,15 @@ describe('matchesFilter', () => {
     expect(matchesFilter(job, { v: { $exists: true } })).toBe(false);
   });
 
+  test('$lte on dates and numbers (the callback sender\'s lease: callback_next_at <= now)', () => {
+    expect(matchesFilter(job, { deadline_at: { $lte: new Date(1000) } })).toBe(true);
+    expect(matchesFilter(job, { deadline_at: { $lte: new Date(999) } })).toBe(false);
+    expect(matchesFilter(job, { attempts: { $lte: 2 } })).toBe(true);
+    expect(matchesFilter(job, { attempts: { $lte: 1 } })).toBe(false);
+    expect(matchesFilter(job, { callback_next_at: { $lte: new Date(5000) } })).toBe(false);
+    expect(matchesFilter(job, { deadline_at: { $lte: 5000 } })).toBe(false);
+  });
+
   test('every condition must hold', () => {
     expect(matchesFilter(job, { status: { $in: ['processing'] }, attempts: 1 })).toBe(false);
     expect(matchesFilter(job, {})).toBe(true);

@@ -109,7 +109,8 @@ export function versionedUpdate(claims: Collection<ClaimDoc>, t: { timeoutMs: nu
 /**
  * Whether a document matches a job-update filter, evaluated here rather than by the server
  * (see the header). Only the forms the store's filters use: equality of a scalar, `$in`,
- * `$gte`, `$exists`; anything else throws, so a new filter cannot silently match wrongly.
+ * `$gte`, `$lte` (numbers or Dates: the callback sender's lease), `$exists`; anything else
+ * throws, so a new filter cannot silently match wrongly.
  */
 export function matchesFilter(doc: Document, filter: Document): boolean {
   return Object.entries(filter).every(([field, cond]) => {
@@ -121,6 +122,10 @@ export function matchesFilter(doc: Document, filter: Document): boolean {
           return (arg as unknown[]).some((a) => sameScalar(value, a));
         case '$gte':
           return typeof value === 'number' && typeof arg === 'number' && value >= arg;
+        case '$lte': {
+          const d = ordered(value, arg);
+          return d !== undefined && d <= 0;
+        }
         case '$exists':
           return (value !== undefined) === Boolean(arg);
         default:
@@ -129,6 +134,10 @@ export function matchesFilter(doc: Document, filter: Document): boolean {
     });
   });
 }
+
+/** a − b for two numbers or two Dates (the forms range filters use here); undefined otherwise (no match). */
+const ordered = (a: unknown, b: unknown): number | undefined =>
+  typeof a === 'number' && typeof b === 'number' ? a - b : a instanceof Date && b instanceof Date ? a.getTime() - b.getTime() : undefined;
 
 const sameScalar = (a: unknown, b: unknown): boolean =>
   a instanceof Date && b instanceof Date ? a.getTime() === b.getTime() : a === b;
