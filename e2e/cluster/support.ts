@@ -55,6 +55,10 @@ export function chartValues(extra: string[] = []): string[] {
     // entry until the sweeper's pending timeout re-queues it — 10 min by default, past every
     // step's wait. The safety net is the product's; only its period is shortened here.
     for (const who of ['api', 'workers']) strings.push(`${who}.extraEnv[0].name=VF_PENDING_TIMEOUT_SECONDS`, `${who}.extraEnv[0].value=120`);
+    // The sweeper's overdue query is one the dev store can only answer by scanning every job
+    // (docs/adr/0003): every 2 s per pool it took a large share of FerretDB's one busy core.
+    // Every 10 s still re-queues a stranded job long before the 120 s above matters.
+    strings.push('workers.extraEnv[1].name=VF_SWEEP_INTERVAL_MS', 'workers.extraEnv[1].value=10000');
   }
   return [...[...set, ...extra].flatMap((s) => ['--set', s]), ...strings.flatMap((s) => ['--set-string', s])];
 }
