@@ -40,7 +40,12 @@ test("the controller's extraEnv reaches every worker, after the variables it set
 });
 
 test('env from values, secrets, pool identity; image default vs spec', () => {
-  const d = desiredDeployment(pool, spec, 1, { ...opts, mongodbUrl: { secretKeyRef: { name: 'mongo', key: 'url' } }, webhookBaseUrl: 'https://vf.example' });
+  const d = desiredDeployment(pool, spec, 1, {
+    ...opts,
+    mongodbUrl: { secretKeyRef: { name: 'mongo', key: 'url' } },
+    webhookBaseUrl: 'https://vf.example',
+    callbackClients: { secretKeyRef: { name: 'callbacks', key: 'clients.json' } },
+  });
   const c = d.spec!.template.spec!.containers[0]!;
   const env = Object.fromEntries(c.env!.map((e) => [e.name, e]));
   expect(env.REDIS_URL).toEqual({ name: 'REDIS_URL', value: 'redis://r:6379' });
@@ -48,6 +53,8 @@ test('env from values, secrets, pool identity; image default vs spec', () => {
   expect(env.VF_POOL?.value).toBe('team/partners');
   expect(env.VF_CONCURRENCY?.value).toBe('7');
   expect(env.VF_WEBHOOK_BASE_URL?.value).toBe('https://vf.example');
+  // Signing secrets reach the pod by reference only, never as a value in the Deployment.
+  expect(env.VF_CALLBACK_CLIENTS).toEqual({ name: 'VF_CALLBACK_CLIENTS', valueFrom: { secretKeyRef: { name: 'callbacks', key: 'clients.json' } } });
   expect(c.image).toBe('vendorfetch:dev');
   expect(c.args).toEqual(['worker']);
   expect(c.command).toBeUndefined();
@@ -58,6 +65,7 @@ test('env from values, secrets, pool identity; image default vs spec', () => {
   expect(desiredDeployment(pool, custom, 1, opts).spec!.template.spec!.containers[0]!.image).toBe('my/img:1');
   const noMongo = desiredDeployment(pool, spec, 1, opts).spec!.template.spec!.containers[0]!.env!;
   expect(noMongo.some((e) => e.name === 'MONGODB_URL')).toBe(false);
+  expect(noMongo.some((e) => e.name === 'VF_CALLBACK_CLIENTS')).toBe(false);
   expect(noMongo.find((e) => e.name === 'VF_SQLITE_PATH')?.value).toBe('/tmp/vendorfetch.db');
 });
 

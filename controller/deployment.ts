@@ -23,6 +23,11 @@ export interface DeploymentOptions {
   mongodbUrl?: EnvSource;
   /** Public base URL async vendors call back (VF_WEBHOOK_BASE_URL). */
   webhookBaseUrl?: string;
+  /**
+   * VF_CALLBACK_CLIENTS of the workers (completion callbacks: per client key, its signing
+   * secret and allowlist), from a Secret: it holds signing secrets, so never a plain value.
+   */
+  callbackClients?: EnvSource & { secretKeyRef: { name: string; key: string } };
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
   /** Defaults of the pod settings a pool may override (worker-pod.ts). Default: the built-in ones. */
   podDefaults?: WorkerPodDefaults;
@@ -79,6 +84,7 @@ export function desiredDeployment(
     { name: 'VF_CONCURRENCY', value: String(spec.workers.concurrency) },
     { name: 'WORKER_METRICS_PORT', value: String(WORKER_PORT) },
     ...(opts.webhookBaseUrl ? [{ name: 'VF_WEBHOOK_BASE_URL', value: opts.webhookBaseUrl }] : []),
+    ...(opts.callbackClients ? [envVar('VF_CALLBACK_CLIENTS', opts.callbackClients)] : []),
     ...(opts.podDefaults?.extraEnv ?? []),
   ];
   const probe = (periodSeconds: number, failureThreshold: number) => ({

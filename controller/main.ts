@@ -41,6 +41,8 @@ const envSchema = z.object({
    */
   VF_WORKER_MONGODB_URL: z.string().min(1).optional(),
   VF_WORKER_MONGODB_SECRET: secretRef.optional(),
+  /** The workers' VF_CALLBACK_CLIENTS (completion callbacks), from "<secret>/<key>". Unset: workers have no callback clients. */
+  VF_WORKER_CALLBACK_CLIENTS_SECRET: secretRef.optional(),
   /**
    * Defaults of the worker pod settings a pool may override, as JSON with the fields of
    * spec.workers (imagePullSecrets, nodeSelector, tolerations, affinity,
@@ -141,6 +143,9 @@ function newController(): Controller {
           ? { mongodbUrl: { value: env.VF_WORKER_MONGODB_URL } }
           : {}),
       ...(env.VF_WEBHOOK_BASE_URL ? { webhookBaseUrl: env.VF_WEBHOOK_BASE_URL } : {}),
+      ...(env.VF_WORKER_CALLBACK_CLIENTS_SECRET && 'secretKeyRef' in env.VF_WORKER_CALLBACK_CLIENTS_SECRET
+        ? { callbackClients: env.VF_WORKER_CALLBACK_CLIENTS_SECRET }
+        : {}),
       podDefaults: env.VF_WORKER_POD_DEFAULTS,
     },
   });
