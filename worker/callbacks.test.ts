@@ -4,25 +4,17 @@
 // package, as a client's receiver would. 127.0.0.1 is allowlisted explicitly (by IP, with
 // http://), as a client with a receiver on a private address would have to.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { parseCallbackClients, type CallbackClient } from '../core/callback-policy.js';
-import type { Job, JobStore } from '../core/job.js';
+import type { Job } from '../core/job.js';
 import { enqueue } from '../core/queue.js';
-import { RegistryView, VendorRegistry } from '../core/registry.js';
-import { createSqliteJobStore } from '../core/store/sqlite.js';
-import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
+import type { VendorSpec } from '../core/vendorpool.js';
 import { useRedisServer } from '../testing/use-redis-server.js';
-import { SENSITIVE_VALUES, startSyncMock, type SyncMock } from '../vendor-mocks/index.js';
+import { FAST_WORKER_TIMINGS, publishVendors, settledValue, sleep, startTestWorker, testVendorSpec, useCleanups, useSharedSyncMock, useTempJobStore } from '../testing/worker-harness.js';
+import { SENSITIVE_VALUES } from '../vendor-mocks/index.js';
 import type { CallbackSenderOptions } from './callbacks.js';
-import { createWorkerMetrics } from './metrics.js';
-import { createQuotaGate } from './quota.js';
-import { createWorker } from './worker.js';
 
 const SECRET = `whsec_${Buffer.from('the callback secret of client A!').toString('base64')}`;
 const OTHER_SECRET = `whsec_${Buffer.from('some other client secret, 32 b!!').toString('base64')}`;
@@ -75,26 +67,9 @@ function verified(d: Delivery, secret = SECRET): { type: string; data: Record<st
 // ---- harness -----------------------------------------------------------------------------
 
 const server = useRedisServer();
-let dir: string;
-let store: JobStore;
-let mock: SyncMock;
-const cleanups: Array<() => Promise<void>> = [];
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'vf-callbacks-'));
-  store = await createSqliteJobStore({ path: path.join(dir, 'jobs.db') });
-  mock = await startSyncMock({ host: '127.0.0.1', port: 0 });
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-  mock.reset({ knobs: true });
-});
-afterAll(async () => {
-  await mock.close();
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
-});
+const store = useTempJobStore('vf-callbacks-');
+const cleanups = useCleanups();
+const mock = useSharedSyncMock(); // after useCleanups(): knobs are reset once the test's workers are closed
 
 function clients(allow: string[], secret = SECRET): Map<string, CallbackClient> {
   const parsed = parseCallbackClients(JSON.stringify([{ apiKey: 'unused', secret, allow }]));
@@ -107,44 +82,17 @@ const FAST: CallbackSenderOptions = { pollIntervalMs: 50, initialBackoffMs: 100,
 
 async function startWorker(allow: string[], vendors: VendorSpec[] = [], callbacks: CallbackSenderOptions = FAST) {
   const callbackClients = clients(allow); // first: a bad allowlist throws before anything is opened
-  const pool = `test/${randomUUID().slice(0, 8)}`;
-  const registry = new VendorRegistry(server.redis);
-  await registry.publish(pool, vendors);
-  const subscriber = server.redis.duplicate();
-  const quota = createQuotaGate(server.redis);
-  const metrics = createWorkerMetrics({ defaultMetrics: false });
-  const worker = createWorker({
-    redis: server.redis,
-    registry: new RegistryView(registry, subscriber, 200),
-    store,
-    quota,
-    pool,
-    concurrency: 4,
-    metrics,
-    logger,
-    callbackClients,
-    options: { blockMs: 200, sweepIntervalMs: 200, promoteIntervalMs: 50, backlogIntervalMs: 200, drainTimeoutMs: 2000, callbacks },
-  });
-  await worker.run();
-  cleanups.push(async () => {
-    await worker.close();
-    await quota.close();
-    subscriber.disconnect();
-  });
+  const { pool } = await publishVendors(server.redis, vendors);
+  const { worker, metrics } = await startTestWorker(
+    { redis: server.redis, store, pool, cleanups },
+    { concurrency: 4, callbackClients, options: { ...FAST_WORKER_TIMINGS, callbacks } },
+  );
   const count = async (outcome: string) => (await metrics.callbacks.get()).values.filter((v) => v.labels.outcome === outcome).reduce((n, v) => n + v.value, 0);
   return { worker, metrics, count };
 }
 
 const vendorSpec = (name: string, over: Record<string, unknown> = {}): VendorSpec =>
-  vendorSpecSchema.parse({
-    name,
-    url: mock.fetchUrl,
-    timeoutSeconds: 2,
-    quota: { requestsPerSecond: 1000, maxInFlight: 0 },
-    retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 },
-    circuitBreaker: { consecutiveFailures: 100, halfOpenAfterSeconds: 1 },
-    ...over,
-  });
+  testVendorSpec(name, mock.fetchUrl, { retry: { maxAttempts: 2, initialBackoffMs: 50, maxBackoffMs: 100 }, ...over });
 
 /** A job with a callback, queued for the worker (as the api would do it). */
 async function submit(vendor: string, callbackUrl: string, payload: unknown = { company: 'acme' }): Promise<string> {
@@ -162,17 +110,9 @@ async function cancelled(callbackUrl: string): Promise<string> {
   return id;
 }
 
-/** Polls until `done(value)` or the timeout; returns the last value read either way. */
-async function settled<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Polls until `done(value)` or 10 s; returns the last value read either way. */
+const settled = <T>(read: () => Promise<T>, done: (v: T) => boolean) => settledValue(read, done, 10_000);
 const finalCallback = (id: string) => settled(() => store.get(id), (j) => j?.callback?.state === 'delivered' || j?.callback?.state === 'failed');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const vendorName = () => `cb-${randomUUID().slice(0, 8)}`;
 
 // ---- delivery ----------------------------------------------------------------------------

@@ -4,119 +4,41 @@
 // HTTP servers (the async one signs and posts real webhooks to the api). Each test uses
 // vendors of its own, so quotas and counters never mix.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { RegistryView, VendorRegistry } from '../core/registry.js';
-import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
-import { postJson, SECRET, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
-import { startAsyncMock, startSyncMock, type AsyncMock, type SyncMock } from '../vendor-mocks/index.js';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { createQuotaGate } from './quota.js';
-import { createWorker } from './worker.js';
+import type { VendorSpec } from '../core/vendorpool.js';
+import { postJson, SECRET } from '../testing/api-app.js';
+import { FAST_WORKER_TIMINGS, publishVendors, sleep, startSyncMockForTest, submitJob, testVendorSpec, useServicesAndApi, waitFor } from '../testing/worker-harness.js';
+import { startAsyncMock, type AsyncMock, type SyncMock } from '../vendor-mocks/index.js';
+import type { WorkerMetrics } from './metrics.js';
 
-let s: TestServices;
-let api: TestApi;
-let redis: Redis;
-const cleanups: Array<() => Promise<void>> = [];
 const ADMIN_KEY = 'replay-admin-key';
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-beforeAll(async () => {
-  s = await startServices();
-  api = await startApi(s, { adminApiKeys: [ADMIN_KEY] });
-  redis = new Redis(s.redisServer.url);
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await api?.close();
-  await s?.close();
-});
+const env = useServicesAndApi({ adminApiKeys: [ADMIN_KEY] });
 
 const vendorName = (prefix: string) => `${prefix}-${randomUUID().slice(0, 8)}`;
 
-function spec(name: string, url: string, over: Record<string, unknown> = {}): VendorSpec {
-  return vendorSpecSchema.parse({
-    name,
-    url,
-    timeoutSeconds: 5,
-    quota: { requestsPerSecond: 1000, maxInFlight: 0 },
-    retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
-    circuitBreaker: { consecutiveFailures: 100, halfOpenAfterSeconds: 1 },
-    ...over,
-  });
-}
+const spec = (name: string, url: string, over: Record<string, unknown> = {}): VendorSpec => testVendorSpec(name, url, { timeoutSeconds: 5, ...over });
 
-async function syncMock(knobs: Parameters<typeof startSyncMock>[0] = {}): Promise<SyncMock> {
-  const mock = await startSyncMock({ host: '127.0.0.1', port: 0, ...knobs });
-  cleanups.push(() => mock.close());
-  return mock;
-}
+const syncMock = (knobs: Parameters<typeof startSyncMockForTest>[1] = {}) => startSyncMockForTest(env.cleanups, knobs);
 
 /** Publishes the vendors (the api follows the registry) without starting a worker for them. */
 async function publish(vendors: VendorSpec[]): Promise<string> {
-  const pool = `cancel/${randomUUID().slice(0, 8)}`;
-  await new VendorRegistry(redis).publish(pool, vendors);
-  return pool;
+  return (await publishVendors(env.redis, vendors, `cancel/${randomUUID().slice(0, 8)}`)).pool;
 }
 
 async function startWorker(pool: string, concurrency = 10): Promise<WorkerMetrics> {
-  const subscriber = redis.duplicate();
-  const view = new RegistryView(new VendorRegistry(redis), subscriber, 200);
-  const quota = createQuotaGate(redis);
-  const metrics = createWorkerMetrics({ defaultMetrics: false });
-  const worker = createWorker({
-    redis,
-    registry: view,
-    store: s.store,
-    quota,
-    pool,
-    concurrency,
-    metrics,
-    logger,
-    webhookBaseUrl: api.base,
-    options: { visibilityTimeoutMs: 5000, blockMs: 200, pendingTimeoutMs: 5000, sweepIntervalMs: 500, promoteIntervalMs: 50, backlogIntervalMs: 500, drainTimeoutMs: 2000 },
-  });
-  await worker.run();
-  cleanups.push(async () => {
-    await worker.close();
-    await quota.close();
-    subscriber.disconnect();
-  });
-  return metrics;
+  const options = { ...FAST_WORKER_TIMINGS, visibilityTimeoutMs: 5000, pendingTimeoutMs: 5000, sweepIntervalMs: 500, backlogIntervalMs: 500 };
+  return (await env.startWorker(pool, { concurrency, webhookBaseUrl: env.api.base, options })).metrics;
 }
 
-/** POST /jobs; a just-published vendor may take one registry reload to be known (422 meanwhile). */
-async function submit(vendor: string): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const res = await postJson(`${api.base}/jobs`, { vendor, payload: { q: 1 } });
-    if (res.status === 202) return ((await res.json()) as { request_id: string }).request_id;
-    if (res.status !== 422 || tries > 50) throw new Error(`POST /jobs → ${res.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const submit = (vendor: string) => submitJob(env.api.base, { vendor, payload: { q: 1 } });
 
 async function cancel(id: string): Promise<number> {
-  const res = await fetch(`${api.base}/jobs/${id}/cancel`, { method: 'POST' });
+  const res = await fetch(`${env.api.base}/jobs/${id}/cancel`, { method: 'POST' });
   await res.arrayBuffer();
   return res.status;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const callsOf = (mock: SyncMock | AsyncMock, id: string) => mock.counters({ perKey: true }).perKey?.[id] ?? 0;
-const statusOf = async (id: string) => (await s.store.get(id))?.status;
+const statusOf = async (id: string) => (await env.services.store.get(id))?.status;
 const counterValue = async (c: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
   (await c.get()).values.reduce((sum, v) => sum + v.value, 0);
 
@@ -135,7 +57,7 @@ test('a pending job cancelled before any worker reads it is never sent to the ve
     expect(callsOf(mock, id)).toBe(0);
   }
   expect(mock.counters().requests).toBe(1);
-  await waitFor('every entry acknowledged', async () => (await s.redis.xpending(`vf:{${vendor}}:jobs`, 'workers'))[0] === 0, 5000);
+  await waitFor('every entry acknowledged', async () => (await env.services.redis.xpending(`vf:{${vendor}}:jobs`, 'workers'))[0] === 0, 5000);
 });
 
 test('a job waiting for quota is never sent once cancelled, and its slot goes to the next job', async () => {
@@ -150,7 +72,7 @@ test('a job waiting for quota is never sent once cancelled, and its slot goes to
   const waiting = ids.filter((id) => id !== first);
   expect(waiting).toHaveLength(2);
   // Both are started (processing, attempts 1) and inside the quota wait, not yet sent.
-  for (const id of waiting) expect(await s.store.get(id)).toMatchObject({ status: 'processing', attempts: 1 });
+  for (const id of waiting) expect(await env.services.store.get(id)).toMatchObject({ status: 'processing', attempts: 1 });
   expect(await cancel(waiting[1]!)).toBe(200);
   await waitFor('the other waiting job to be sent', () => callsOf(mock, waiting[0]!) === 1, 5000);
   await waitFor('both uncancelled jobs complete', async () => (await statusOf(first!)) === 'complete' && (await statusOf(waiting[0]!)) === 'complete');
@@ -169,14 +91,14 @@ test('a job waiting for its retry is never sent again once cancelled', async () 
   await startWorker(pool);
   const id = await submit(vendor);
   const retried = await submit(vendor);
-  await waitFor('both retries to be scheduled', async () => (await s.store.get(id))?.status === 'pending' && (await s.store.get(retried))?.status === 'pending' && callsOf(mock, retried) === 1);
-  expect(await s.store.get(id)).toMatchObject({ status: 'pending', attempts: 1, error: expect.stringMatching(/^vendor_error/) });
+  await waitFor('both retries to be scheduled', async () => (await env.services.store.get(id))?.status === 'pending' && (await env.services.store.get(retried))?.status === 'pending' && callsOf(mock, retried) === 1);
+  expect(await env.services.store.get(id)).toMatchObject({ status: 'pending', attempts: 1, error: expect.stringMatching(/^vendor_error/) });
   expect(await cancel(id)).toBe(200);
   await waitFor('the other job to complete on its retry', async () => (await statusOf(retried)) === 'complete', 10_000);
   await sleep(500);
   expect(callsOf(mock, id)).toBe(1);
   expect(callsOf(mock, retried)).toBe(2);
-  expect(await s.store.get(id)).toMatchObject({ status: 'cancelled', attempts: 1 });
+  expect(await env.services.store.get(id)).toMatchObject({ status: 'cancelled', attempts: 1 });
 });
 
 test('a call in flight when the job is cancelled: the answer is dropped and counted, the job stays cancelled', async () => {
@@ -188,21 +110,21 @@ test('a call in flight when the job is cancelled: the answer is dropped and coun
   await waitFor('the call to be open at the vendor', () => mock.counters().inFlight === 1);
   expect(await cancel(id)).toBe(200);
   await waitFor('the dropped answer to be counted', async () => (await counterValue(metrics.cancelledAnswersDropped)) === 1, 5000);
-  const job = await s.store.get(id);
+  const job = await env.services.store.get(id);
   expect(job).toMatchObject({ status: 'cancelled', attempts: 1 });
   expect(job).not.toHaveProperty('result');
   expect(mock.counters().ok).toBe(1); // the vendor did answer
   expect(await counterValue(metrics.completionConflicts)).toBe(0); // told apart from a lost race
   expect(await counterValue(metrics.jobsFinished)).toBe(0);
   // Acknowledged (the ack follows the count), not retried: the entry leaves the pending list.
-  await waitFor('the entry to be acknowledged', async () => (await s.redis.xpending(`vf:{${vendor}}:jobs`, 'workers'))[0] === 0, 5000);
-  expect(await s.redis.zcard(`vf:{${vendor}}:delayed`)).toBe(0);
+  await waitFor('the entry to be acknowledged', async () => (await env.services.redis.xpending(`vf:{${vendor}}:jobs`, 'workers'))[0] === 0, 5000);
+  expect(await env.services.redis.zcard(`vf:{${vendor}}:delayed`)).toBe(0);
 });
 
 test('async vendor: cancelled while its 202 is on the way, then the signed webhook comes: changes nothing', async () => {
   // The vendor takes 500 ms to accept, then posts the signed answer 300 ms later.
   const mock = await startAsyncMock({ host: '127.0.0.1', port: 0, latencyMs: 500, delayMs: 300, webhookSecret: SECRET });
-  cleanups.push(() => mock.close());
+  env.cleanups.push(() => mock.close());
   const vendor = vendorName('cx-async');
   const pool = await publish([
     spec(vendor, mock.fetchUrl, { mode: 'async', callbackTimeoutSeconds: 60, webhookSecretRef: { name: 'slowco-webhook', key: 'secret' } }),
@@ -215,16 +137,16 @@ test('async vendor: cancelled while its 202 is on the way, then the signed webho
   // And one cancelled after the vendor accepted it (awaiting its webhook).
   const accepted = await submit(vendor);
   await waitFor('the vendor to accept the second job', () => mock.counters().accepted === 2);
-  await waitFor('the worker to record the 202', async () => (await s.store.get(accepted))?.deadline_at.getTime()! > Date.now() + 30_000);
+  await waitFor('the worker to record the 202', async () => (await env.services.store.get(accepted))?.deadline_at.getTime()! > Date.now() + 30_000);
   expect(await cancel(accepted)).toBe(200);
 
   await waitFor('both webhooks delivered', () => mock.counters().webhooksSent === 2, 10_000);
   for (const id of [inFlight, accepted]) {
-    const job = await s.store.get(id);
+    const job = await env.services.store.get(id);
     expect(job).toMatchObject({ status: 'cancelled', attempts: 1 });
     expect(job).not.toHaveProperty('result');
   }
-  const ignored = (await api.metrics.webhooks.get()).values.find((v) => v.labels.vendor === vendor && v.labels.result === 'ignored')?.value;
+  const ignored = (await env.api.metrics.webhooks.get()).values.find((v) => v.labels.vendor === vendor && v.labels.result === 'ignored')?.value;
   expect(ignored).toBe(2);
   expect(await counterValue(metrics.cancelledAnswersDropped)).toBe(1); // the 202 that came back after the cancel
 });
@@ -247,7 +169,7 @@ test('many cancels racing completions: each job ends exactly as its cancel was a
   await sleep(300); // answers of calls still open when their job was cancelled
   let cancelledAfterCall = 0;
   for (const [i, id] of ids.entries()) {
-    const job = (await s.store.get(id))!;
+    const job = (await env.services.store.get(id))!;
     if (answers[i] === 200) {
       expect(job.status).toBe('cancelled');
       expect(job).not.toHaveProperty('result');
@@ -276,18 +198,18 @@ describe('dead-letter replay, run by the worker', () => {
     const metrics = await startWorker(pool);
     const id = await submit(vendor);
     await waitFor('the job to die', async () => (await statusOf(id)) === 'failed');
-    expect(await s.store.get(id)).toMatchObject({ attempts: 2, error: expect.stringMatching(/^vendor_error/) });
+    expect(await env.services.store.get(id)).toMatchObject({ attempts: 2, error: expect.stringMatching(/^vendor_error/) });
     expect(await counterValue(metrics.deadLettered)).toBe(1);
 
-    const listed = (await (await fetch(`${api.base}/vendors/${vendor}/dead-letters`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
+    const listed = (await (await fetch(`${env.api.base}/vendors/${vendor}/dead-letters`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
       dead_letters: Array<{ request_id: string; reason: string; attempts: number }>;
     };
     expect(listed.dead_letters).toEqual([expect.objectContaining({ request_id: id, reason: 'vendor_error', attempts: 2 })]);
 
-    const replayed = await postJson(`${api.base}/vendors/${vendor}/dead-letters/replay`, { request_ids: [id] }, { authorization: `Bearer ${ADMIN_KEY}` });
+    const replayed = await postJson(`${env.api.base}/vendors/${vendor}/dead-letters/replay`, { request_ids: [id] }, { authorization: `Bearer ${ADMIN_KEY}` });
     expect(replayed.status).toBe(200);
     await waitFor('the replayed job to complete', async () => (await statusOf(id)) === 'complete', 10_000);
-    expect(await s.store.get(id)).toMatchObject({ status: 'complete', attempts: 4, replayed_attempts: 2 });
+    expect(await env.services.store.get(id)).toMatchObject({ status: 'complete', attempts: 4, replayed_attempts: 2 });
     expect(callsOf(mock, id)).toBe(4);
     expect(await counterValue(metrics.deadLettered)).toBe(1); // it did not die again
   });
@@ -299,7 +221,7 @@ describe('dead-letter replay, run by the worker', () => {
     await startWorker(pool);
     const id = await submit(vendor);
     await waitFor('the job to die', async () => (await statusOf(id)) === 'failed');
-    const replay = () => postJson(`${api.base}/vendors/${vendor}/dead-letters/replay`, { all: true }, { authorization: `Bearer ${ADMIN_KEY}` }).then((r) => r.json() as Promise<{ replayed: string[] }>);
+    const replay = () => postJson(`${env.api.base}/vendors/${vendor}/dead-letters/replay`, { all: true }, { authorization: `Bearer ${ADMIN_KEY}` }).then((r) => r.json() as Promise<{ replayed: string[] }>);
     const answers = await Promise.all([replay(), replay(), replay()]);
     expect(answers.flatMap((a) => a.replayed)).toEqual([id]);
     await waitFor('the replayed job to complete', async () => (await statusOf(id)) === 'complete');

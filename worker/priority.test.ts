@@ -4,109 +4,34 @@
 // quota. Every job is queued while the vendor is paused, so all three lanes are full when the
 // worker starts calling: from then on the quota, not the queue, is the bottleneck.
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import type { Priority } from '../core/job.js';
 import { keys } from '../core/keys.js';
-import { RegistryView, VendorRegistry } from '../core/registry.js';
-import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
-import { postJson, startApi, startServices, type TestApi, type TestServices } from '../testing/api-app.js';
-import { startSyncMock, type SyncMock } from '../vendor-mocks/index.js';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.js';
-import { createQuotaGate } from './quota.js';
-import { createWorker } from './worker.js';
+import { VendorRegistry } from '../core/registry.js';
+import type { VendorSpec } from '../core/vendorpool.js';
+import { everyJobIs, FAST_WORKER_TIMINGS, startSyncMockForTest, submitJob, testVendorSpec, useServicesAndApi, waitFor } from '../testing/worker-harness.js';
+import type { WorkerMetrics } from './metrics.js';
 
-let s: TestServices;
-let api: TestApi;
-let redis: Redis;
-const cleanups: Array<() => Promise<void>> = [];
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const env = useServicesAndApi();
 /** The worker's pending timeout: long enough that no sweep re-queues a job during the run. */
 const PENDING_TIMEOUT_MS = 60_000;
 
-beforeAll(async () => {
-  s = await startServices();
-  api = await startApi(s);
-  redis = new Redis(s.redisServer.url);
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await api?.close();
-  await s?.close();
-});
-
 const RPS = 20;
-function spec(name: string, url: string, paused: boolean): VendorSpec {
-  return vendorSpecSchema.parse({
-    name,
-    url,
-    timeoutSeconds: 5,
-    quota: { requestsPerSecond: RPS, burst: RPS, maxInFlight: 0 },
-    retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
-    circuitBreaker: { consecutiveFailures: 100, halfOpenAfterSeconds: 1 },
-    paused,
-  });
-}
+const spec = (name: string, url: string, paused: boolean): VendorSpec =>
+  testVendorSpec(name, url, { timeoutSeconds: 5, quota: { requestsPerSecond: RPS, burst: RPS, maxInFlight: 0 }, paused });
 
-async function syncMock(): Promise<SyncMock> {
-  // The vendor's own strict limit is the quota: one call too many is a counted violation.
-  const mock = await startSyncMock({ host: '127.0.0.1', port: 0, limitPerSecond: RPS });
-  cleanups.push(() => mock.close());
-  return mock;
-}
+// The vendor's own strict limit is the quota: one call too many is a counted violation.
+const syncMock = () => startSyncMockForTest(env.cleanups, { limitPerSecond: RPS });
 
 async function startWorker(pool: string): Promise<WorkerMetrics> {
-  const subscriber = redis.duplicate();
-  const view = new RegistryView(new VendorRegistry(redis), subscriber, 200);
-  const quota = createQuotaGate(redis);
-  const metrics = createWorkerMetrics({ defaultMetrics: false });
-  const worker = createWorker({
-    redis,
-    registry: view,
-    store: s.store,
-    quota,
-    pool,
-    concurrency: 10,
-    metrics,
-    logger,
-    options: { visibilityTimeoutMs: 5000, blockMs: 200, pendingTimeoutMs: PENDING_TIMEOUT_MS, sweepIntervalMs: 200, promoteIntervalMs: 50, backlogIntervalMs: 200, drainTimeoutMs: 2000 },
-  });
-  await worker.run();
-  cleanups.push(async () => {
-    await worker.close();
-    await quota.close();
-    subscriber.disconnect();
-  });
-  return metrics;
+  return (await env.startWorker(pool, { options: { ...FAST_WORKER_TIMINGS, visibilityTimeoutMs: 5000, pendingTimeoutMs: PENDING_TIMEOUT_MS } })).metrics;
 }
 
-async function submit(vendor: string, priority: Priority): Promise<string> {
-  for (let tries = 0; ; tries++) {
-    const res = await postJson(`${api.base}/jobs`, { vendor, priority, payload: { q: 1 } });
-    if (res.status === 202) return ((await res.json()) as { request_id: string }).request_id;
-    if (res.status !== 422 || tries > 50) throw new Error(`POST /jobs → ${res.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const submit = (vendor: string, priority: Priority) => submitJob(env.api.base, { vendor, priority, payload: { q: 1 } });
 
 async function getJob(id: string): Promise<{ status: string; priority: Priority }> {
-  const res = await fetch(`${api.base}/jobs/${id}`);
+  const res = await fetch(`${env.api.base}/jobs/${id}`);
   return (await res.json()) as { status: string; priority: Priority };
 }
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 
 const LANES: Priority[] = ['high', 'normal', 'low'];
 /** Expected read shares while all lanes have work (worker/lanes.ts), and the tolerance of the measure. */
@@ -117,24 +42,24 @@ test('under a saturated quota high jobs finish first, and low ones still get the
   const mock = await syncMock();
   const vendor = `lanes-${randomUUID().slice(0, 8)}`;
   const pool = `lanes/${randomUUID().slice(0, 8)}`;
-  const registry = new VendorRegistry(redis);
+  const registry = new VendorRegistry(env.redis);
   await registry.publish(pool, [spec(vendor, mock.fetchUrl, true)]);
   await startWorker(pool);
   // A new pool's first sweep queues its pending jobs again (data-loss.ts); let it pass first.
-  await waitFor("the pool's first data-loss check", async () => (await redis.get(keys.recoveredEpoch(pool))) !== null, 5000);
+  await waitFor("the pool's first data-loss check", async () => (await env.redis.get(keys.recoveredEpoch(pool))) !== null, 5000);
 
   // Low first, high last: the order of submission must not be what decides.
   const PER_LANE = 60;
   const lane = new Map<string, Priority>();
   for (const p of ['low', 'normal', 'high'] as const) for (let i = 0; i < PER_LANE; i++) lane.set(await submit(vendor, p), p);
-  for (const p of LANES) expect(await redis.xlen(keys.stream(vendor, p))).toBe(PER_LANE);
+  for (const p of LANES) expect(await env.redis.xlen(keys.stream(vendor, p))).toBe(PER_LANE);
   const [someHigh] = [...lane].find(([, p]) => p === 'high')!;
   expect(await getJob(someHigh)).toMatchObject({ status: 'pending', priority: 'high' });
 
   const resumedAt = Date.now();
   await registry.publish(pool, [spec(vendor, mock.fetchUrl, false)]);
   const done = await waitFor('every job to complete', async () => {
-    const jobs = await Promise.all([...lane.keys()].map((id) => s.store.get(id)));
+    const jobs = await Promise.all([...lane.keys()].map((id) => env.services.store.get(id)));
     return jobs.every((j) => j?.status === 'complete') ? jobs.map((j) => ({ lane: j!.priority, at: j!.completed_at!.getTime() })) : false;
   }, 60_000);
 
@@ -166,19 +91,15 @@ test('under a saturated quota high jobs finish first, and low ones still get the
 
 test("a job's retry goes back into its own lane, and a lone low lane is served without waiting for the others", async () => {
   // The first call of each job fails (500); its retry goes back into the job's own lane.
-  const mock = await startSyncMock({ host: '127.0.0.1', port: 0, failFirst: 1, failFirstPer: 'key' });
-  cleanups.push(() => mock.close());
+  const mock = await startSyncMockForTest(env.cleanups, { failFirst: 1, failFirstPer: 'key' });
   const vendor = `lanes-${randomUUID().slice(0, 8)}`;
   const pool = `lanes/${randomUUID().slice(0, 8)}`;
-  await new VendorRegistry(redis).publish(pool, [{ ...spec(vendor, mock.fetchUrl, false), retry: { maxAttempts: 3, initialBackoffMs: 300, maxBackoffMs: 300 } }]);
+  await new VendorRegistry(env.redis).publish(pool, [{ ...spec(vendor, mock.fetchUrl, false), retry: { maxAttempts: 3, initialBackoffMs: 300, maxBackoffMs: 300 } }]);
   await startWorker(pool);
   const ids = [await submit(vendor, 'low'), await submit(vendor, 'low')];
-  await waitFor('both low jobs to complete on their retry', async () => {
-    for (const id of ids) if ((await s.store.get(id))?.status !== 'complete') return false;
-    return true;
-  }, 15_000);
-  for (const id of ids) expect(await s.store.get(id)).toMatchObject({ status: 'complete', attempts: 2, priority: 'low' });
+  await waitFor('both low jobs to complete on their retry', () => everyJobIs(env.services.store, ids, 'complete'), 15_000);
+  for (const id of ids) expect(await env.services.store.get(id)).toMatchObject({ status: 'complete', attempts: 2, priority: 'low' });
   // Both calls of each went through the low lane only: nothing ever entered another lane's stream.
-  expect(await redis.xlen(keys.stream(vendor, 'high'))).toBe(0);
-  expect(await redis.xlen(keys.stream(vendor, 'normal'))).toBe(0);
+  expect(await env.redis.xlen(keys.stream(vendor, 'high'))).toBe(0);
+  expect(await env.redis.xlen(keys.stream(vendor, 'normal'))).toBe(0);
 }, 30_000);

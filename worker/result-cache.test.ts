@@ -1,81 +1,31 @@
 // The result cache on real parts: in-process workers, a private redis-server, the SQLite store
 // and the sync vendor mock (which counts every call it serves).
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
-import type { Job, JobStore, Priority } from '../core/job.js';
+import type { Job, Priority } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { enqueue } from '../core/queue.js';
-import { RegistryView, VendorRegistry } from '../core/registry.js';
-import { createSqliteJobStore } from '../core/store/sqlite.js';
-import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
+import { VendorRegistry } from '../core/registry.js';
+import type { VendorSpec } from '../core/vendorpool.js';
 import { useRedisServer } from '../testing/use-redis-server.js';
-import { SENSITIVE_VALUES, startSyncMock, type SyncMock } from '../vendor-mocks/index.js';
-import { createWorkerMetrics } from './metrics.js';
-import { createQuotaGate } from './quota.js';
+import { FAST_WORKER_TIMINGS, startTestWorker, testVendorSpec, useCleanups, useSharedSyncMock, useTempJobStore } from '../testing/worker-harness.js';
+import { SENSITIVE_VALUES } from '../vendor-mocks/index.js';
 import { cacheHash } from './result-cache.js';
-import { createWorker } from './worker.js';
 
 const server = useRedisServer();
-let dir: string;
-let store: JobStore;
-let mock: SyncMock;
-const cleanups: Array<() => Promise<void>> = [];
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+const store = useTempJobStore('vf-cache-');
+const cleanups = useCleanups();
+const mock = useSharedSyncMock(); // after useCleanups(): knobs are reset once the test's workers are closed
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'vf-cache-'));
-  store = await createSqliteJobStore({ path: path.join(dir, 'jobs.db') });
-  mock = await startSyncMock({ host: '127.0.0.1', port: 0 });
-});
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-  mock.reset({ knobs: true });
-});
-afterAll(async () => {
-  await mock.close();
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-function spec(over: Record<string, unknown> = {}): VendorSpec {
-  return vendorSpecSchema.parse({
-    name: `cache-${randomUUID().slice(0, 8)}`,
-    url: mock.fetchUrl,
-    timeoutSeconds: 2,
-    quota: { requestsPerSecond: 1000, maxInFlight: 0 },
-    retry: { maxAttempts: 1, initialBackoffMs: 50, maxBackoffMs: 100 },
-    circuitBreaker: { consecutiveFailures: 100, halfOpenAfterSeconds: 1 },
-    cache: { ttlSeconds: 60 },
-    ...over,
-  });
-}
+const spec = (over: Record<string, unknown> = {}): VendorSpec =>
+  testVendorSpec(`cache-${randomUUID().slice(0, 8)}`, mock.fetchUrl, { retry: { maxAttempts: 1, initialBackoffMs: 50, maxBackoffMs: 100 }, cache: { ttlSeconds: 60 }, ...over });
 
 async function startWorker(vendors: VendorSpec[], pool = `test/${randomUUID().slice(0, 8)}`, publish = true) {
   const registry = new VendorRegistry(server.redis);
   if (publish) await registry.publish(pool, vendors);
-  const subscriber = server.redis.duplicate();
-  const quota = createQuotaGate(server.redis);
-  const metrics = createWorkerMetrics({ defaultMetrics: false });
-  const worker = createWorker({
-    redis: server.redis,
-    registry: new RegistryView(registry, subscriber, 200),
-    store,
-    quota,
-    pool,
-    concurrency: 10,
-    metrics,
-    logger,
-    options: { blockMs: 100, sweepIntervalMs: 200, promoteIntervalMs: 50, backlogIntervalMs: 200, drainTimeoutMs: 2000, callbacks: { pollIntervalMs: 1000 } },
-  });
-  await worker.run();
-  cleanups.push(async () => {
-    await worker.close();
-    await quota.close();
-    subscriber.disconnect();
-  });
+  const { metrics } = await startTestWorker(
+    { redis: server.redis, store, pool, cleanups },
+    { options: { ...FAST_WORKER_TIMINGS, blockMs: 100, callbacks: { pollIntervalMs: 1000 } } },
+  );
   const lookups = async (result: 'hit' | 'miss') =>
     (await metrics.cacheLookups.get()).values.filter((v) => v.labels.result === result).reduce((n, v) => n + v.value, 0);
   return { pool, lookups, registry };

@@ -1,23 +1,19 @@
 // The worker against real parts: a private redis-server, the SQLite store in a temp folder, the
 // real quota gate, and a tiny vendor HTTP server whose answers each test scripts.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { pino } from 'pino';
 import { useRedisServer } from '../testing/use-redis-server.js';
-import type { Job, JobStore } from '../core/job.js';
+import { FAST_WORKER_TIMINGS, publishVendors, settledValue, startTestWorker, testVendorSpec, useCleanups, useTempJobStore, waitFor } from '../testing/worker-harness.js';
+import type { Job } from '../core/job.js';
 import { keys } from '../core/keys.js';
 import { enqueue, ensureGroup, readNew } from '../core/queue.js';
-import { RegistryView, VendorRegistry } from '../core/registry.js';
-import { createSqliteJobStore } from '../core/store/sqlite.js';
-import { vendorSpecSchema, type VendorSpec } from '../core/vendorpool.js';
+import { VendorRegistry } from '../core/registry.js';
+import type { VendorSpec } from '../core/vendorpool.js';
 import { startProbeServer } from '../core/probe-server.js';
-import { createWorkerMetrics } from './metrics.js';
-import { createQuotaGate, type QuotaGate } from './quota.js';
-import { createWorker, type Worker, type WorkerOptions } from './worker.js';
+import type { WorkerMetrics } from './metrics.js';
+import { createQuotaGate } from './quota.js';
+import type { Worker, WorkerOptions } from './worker.js';
 
 // ---- a scripted vendor -------------------------------------------------------------------
 
@@ -62,41 +58,14 @@ async function startVendor(answer: FakeVendor['answer']): Promise<FakeVendor> {
 // ---- harness -----------------------------------------------------------------------------
 
 const server = useRedisServer();
-let dir: string;
-let store: JobStore;
-const cleanups: Array<() => Promise<void>> = [];
+const store = useTempJobStore('vf-worker-');
+const cleanups = useCleanups();
 
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(os.tmpdir(), 'vf-worker-'));
-  store = await createSqliteJobStore({ path: path.join(dir, 'jobs.db') });
-});
-
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()!();
-});
-
-afterAll(async () => {
-  await store.close();
-  await rm(dir, { recursive: true, force: true });
-});
-
-const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-
-function spec(name: string, url: string, over: Record<string, unknown> = {}): VendorSpec {
-  return vendorSpecSchema.parse({
-    name,
-    url,
-    timeoutSeconds: 2,
-    quota: { requestsPerSecond: 1000, maxInFlight: 0 },
-    retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000 },
-    circuitBreaker: { consecutiveFailures: 100, halfOpenAfterSeconds: 1 },
-    ...over,
-  });
-}
+const spec = testVendorSpec;
 
 interface Running {
   worker: Worker;
-  metrics: ReturnType<typeof createWorkerMetrics>;
+  metrics: WorkerMetrics;
   pool: string;
   registry: VendorRegistry;
 }
@@ -105,40 +74,15 @@ async function startWorker(
   vendors: VendorSpec[],
   opts: { concurrency?: number; options?: WorkerOptions; webhookBaseUrl?: string; pool?: string } = {},
 ): Promise<Running> {
-  const pool = opts.pool ?? `test/${randomUUID().slice(0, 8)}`;
-  const registry = new VendorRegistry(server.redis);
-  await registry.publish(pool, vendors);
-  const subscriber = server.redis.duplicate();
-  const view = new RegistryView(registry, subscriber, 200);
-  const quota: QuotaGate = createQuotaGate(server.redis);
-  const metrics = createWorkerMetrics({ defaultMetrics: false });
-  const worker = createWorker({
-    redis: server.redis,
-    registry: view,
-    store,
-    quota,
-    pool,
-    concurrency: opts.concurrency ?? 10,
-    metrics,
-    logger,
-    ...(opts.webhookBaseUrl ? { webhookBaseUrl: opts.webhookBaseUrl } : {}),
-    options: {
-      visibilityTimeoutMs: 5000,
-      blockMs: 200,
-      pendingTimeoutMs: 3000,
-      sweepIntervalMs: 200,
-      promoteIntervalMs: 50,
-      backlogIntervalMs: 200,
-      drainTimeoutMs: 3000,
-      ...opts.options,
+  const { pool, registry } = await publishVendors(server.redis, vendors, opts.pool);
+  const { worker, metrics } = await startTestWorker(
+    { redis: server.redis, store, pool, cleanups },
+    {
+      concurrency: opts.concurrency ?? 10,
+      ...(opts.webhookBaseUrl ? { webhookBaseUrl: opts.webhookBaseUrl } : {}),
+      options: { ...FAST_WORKER_TIMINGS, visibilityTimeoutMs: 5000, pendingTimeoutMs: 3000, drainTimeoutMs: 3000, ...opts.options },
     },
-  });
-  await worker.run();
-  cleanups.push(async () => {
-    await worker.close();
-    await quota.close();
-    subscriber.disconnect();
-  });
+  );
   return { worker, metrics, pool, registry };
 }
 
@@ -147,30 +91,6 @@ async function submit(vendor: string, payload: unknown = { q: 1 }, pendingMs = 3
   await store.create({ request_id: id, vendor, payload, deadline_at: new Date(Date.now() + pendingMs) }, new Date());
   await enqueue(server.redis, vendor, id, 'normal');
   return id;
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/**
- * Polls `read` until `done(value)` or the timeout, and returns the LAST value read either way,
- * so the test asserts on what it waited for (a failed wait shows the value it ended with),
- * instead of on a boolean that can only ever be true.
- */
-async function settledValue<T>(read: () => Promise<T>, done: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (done(v) || Date.now() > deadline) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const finished = (id: string) =>
