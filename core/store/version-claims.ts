@@ -18,12 +18,15 @@
 // one insert. Writes that bypass this (create, delete, the Idempotency-Key expiry of day-old
 // jobs) do not race with status changes in practice. MongoDB and FerretDB v2 need none of it.
 //
-// Reads select the job by `{_id}` ALONE, and the caller's filter is checked in process
-// (matchesFilter): FerretDB v1 on SQLite looks a document up by key only for a filter that is
-// exactly `{_id}`; any other field makes it scan the collection in insertion order (measured at
-// 1,500 jobs: `findOne({_id})` 18 ms, `findOne({_id, status})` 120–175 ms, growing with the
-// collection). The update keeps `v` in its filter — one scan per status change instead of two —
-// because only the server can judge a write it runs late (see below).
+// Every read and write here selects the job by `{_id}` ALONE, and the caller's filter is checked
+// in process (matchesFilter): FerretDB v1 on SQLite looks a document up by key only for a filter
+// that is exactly `{_id}`; any other field makes it scan the collection in insertion order
+// (measured at 1,500 jobs: `findOne({_id})` 18 ms, `findOne({_id, status})` 120–175 ms, growing
+// with the collection; one scan per status change still overloaded the chart e2e's dev store).
+// The version check moves from the update's filter to a second read after the claim: once this
+// writer holds version v and reads v again, no other writer can move the job (each must hold
+// the claim of the version it read), so the update by `{_id}` applies to what was checked — and
+// the claim is kept while the update's fate is unknown (see `keep`).
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Collection, Document } from 'mongodb';
 import { MongoServerError } from 'mongodb';
@@ -82,24 +85,28 @@ export function versionedUpdate(claims: Collection<ClaimDoc>, t: { timeoutMs: nu
         await sleep(5 + Math.random() * 20, undefined, o);
         continue;
       }
-      let moved = false;
+      // Whether the claim must stay: the job left version v (the claim is dead weight, left to
+      // retention — a write fewer), or our update's fate is unknown. An update abandoned at its
+      // deadline can still run on the server later (a frozen store resumed); while we hold v, no
+      // other writer can move the job, so such a late write lands on the version it was meant
+      // for. (Released, the claim let another writer move the job on, and the late write then
+      // completed a job twice: e2e/faults/store-outage.test.ts.) Held past staleAfterMs, the
+      // claim is handed on as for a dead writer.
+      let keep = false;
       try {
-        // The version stays in the update's filter, though it costs FerretDB a scan: a command
-        // abandoned at its deadline can still run on the server much later (a frozen store
-        // resumed), and only a filter evaluated there and then keeps such a late write from
-        // landing on a job another writer has moved on since (a second completion was seen).
-        const atVersion = v === undefined ? { v: { $exists: false } } : { v };
+        // Our first read may be older than the claim (its writer had already moved v on and
+        // dropped it): only a job still at v, still matching, is ours to update.
+        const now = await read(docs, id, filter, o);
+        if (!now) return null;
+        if (now['v'] !== v) continue;
         const inc = { ...(update['$inc'] as object | undefined), v: 1 };
-        const after = await docs.findOneAndUpdate({ _id: id, ...atVersion }, { ...update, $inc: inc }, { returnDocument: 'after', ...o });
-        moved = after !== null;
+        keep = true;
+        const after = await docs.findOneAndUpdate({ _id: id }, { ...update, $inc: inc }, { returnDocument: 'after', ...o });
         if (after) return after;
-        // Our read was older than the claim (whose writer had already moved v on and dropped
-        // it), or the job vanished: read again.
+        keep = false;
+        // The job vanished (deleted): read again, which finds nothing.
       } finally {
-        // A claim on a version the job has left blocks no one (writers claim the version they
-        // read): it stays for retention, which saves a write on this one-writer server. A claim
-        // on the version the job still has would block it until stale: dropped now.
-        if (!moved) await drop(claimed);
+        if (!keep) await drop(claimed);
       }
     }
   };
