@@ -6,7 +6,7 @@
 // scale them up (a pool whose vendors are all paused goes down to minReplicas).
 import type { Redis } from 'ioredis';
 import { keys } from '../core/keys.js';
-import { LANES } from '../core/queue.js';
+import { streamBacklog } from '../core/queue.js';
 
 export interface VendorLag {
   name: string;
@@ -25,37 +25,10 @@ export interface PoolLag {
   vendors: VendorLag[];
 }
 
-function field(info: unknown[], name: string): unknown {
-  for (let i = 0; i + 1 < info.length; i += 2) if (info[i] === name) return info[i + 1];
-  return undefined;
-}
-
 export async function vendorLag(redis: Redis, vendor: string, paused = false): Promise<VendorLag> {
-  const [lanes, circuit] = await Promise.all([Promise.all(LANES.map((lane) => laneLag(redis, keys.stream(vendor, lane)))), redis.get(keys.circuit(vendor))]);
-  return {
-    name: vendor,
-    lag: lanes.reduce((n, l) => n + l.lag, 0),
-    pending: lanes.reduce((n, l) => n + l.pending, 0),
-    circuit: circuit ?? 'unknown',
-    paused,
-  };
-}
-
-async function laneLag(redis: Redis, stream: string): Promise<{ lag: number; pending: number }> {
-  const [groups, length] = await Promise.all([
-    redis.call('XINFO', 'GROUPS', stream).catch(() => [] as unknown[]) as Promise<unknown[]>,
-    redis.xlen(stream),
-  ]);
-  const group = (groups as unknown[][]).find((g) => field(g, 'name') === keys.group);
-  let lag = length;
-  let pending = 0;
-  if (group) {
-    pending = Number(field(group, 'pending') ?? 0);
-    const reported = field(group, 'lag');
-    // Redis reports nil lag when it cannot tell (after XDEL/XTRIM past the group's position).
-    lag = typeof reported === 'number' ? reported : Math.max(0, length - pending);
-  }
-  return { lag, pending };
+  // The same reading as the workers' backlog gauge and GET /vendors (core/queue.ts).
+  const [backlog, circuit] = await Promise.all([streamBacklog(redis, vendor), redis.get(keys.circuit(vendor))]);
+  return { name: vendor, ...backlog, circuit: circuit ?? 'unknown', paused };
 }
 
 export async function poolLag(redis: Redis, vendors: ReadonlyArray<{ name: string; paused?: boolean }>): Promise<PoolLag> {
