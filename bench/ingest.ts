@@ -72,7 +72,7 @@ async function benchMongo(redisUrl: string, seconds: number): Promise<IngestFigu
   const server = await startStoreServer(binary, 'vf_bench_api');
   try {
     const ceiling = await insertManyCeiling(server.url, 'vf_bench_ceiling', BENCH_PAYLOAD, seconds);
-    const api = await loadProgram('api (MongoDB)', 'dist/api/main.js', { REDIS_URL: redisUrl, MONGODB_URL: server.url, VF_MONGODB_INSERT_BATCH: '100' }, seconds);
+    const api = await loadProgram('api (MongoDB)', 'dist/api/main.js', { REDIS_URL: redisUrl, MONGODB_URL: server.url }, seconds);
     return { ...api, insert_many_docs_per_s: ceiling.docs_per_s };
   } finally {
     await server.close();

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { blankToUndefined } from '../env.js';
 import type { JobStore } from '../job.js';
 import type { Logger } from '../logger.js';
-import { createMongoJobStore, type MongoWriteConcern } from './mongo.js';
+import { createMongoJobStore, DEFAULT_INSERT_BATCH, type MongoWriteConcern } from './mongo.js';
 import { createSqliteJobStore } from './sqlite.js';
 
 export { createMongoJobStore, dbNameFromUrl, usesNonAtomicUpdates, type MongoJobStoreOptions, type MongoWriteConcern } from './mongo.js';
@@ -28,8 +28,8 @@ export const mongoWriteConcernEnv = z.preprocess(
     .transform((s): MongoWriteConcern => (s === 'majority' ? 'majority' : Number(s))),
 );
 
-/** VF_MONGODB_INSERT_BATCH: most new jobs per insert command (group commit); 1 = off (default). */
-export const mongoInsertBatchEnv = z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(1000).default(1));
+/** VF_MONGODB_INSERT_BATCH: most new jobs per insert command (group commit, default 100); 1 = one insert per job. */
+export const mongoInsertBatchEnv = z.preprocess(blankToUndefined, z.coerce.number().int().min(1).max(1000).default(DEFAULT_INSERT_BATCH));
 
 export interface JobStoreOptions {
   /** Set → MongoDB at this URL. Unset or empty → SQLite at `sqlitePath`. */
@@ -40,7 +40,7 @@ export interface JobStoreOptions {
   retentionSeconds?: number | undefined;
   /** MongoDB only: the write concern of every write. Default `majority`. */
   mongoWriteConcern?: MongoWriteConcern | undefined;
-  /** MongoDB only: most new jobs per insert command (group commit). Default 1 (off). */
+  /** MongoDB only: most new jobs per insert command (group commit). Default 100; 1 = one insert per job. */
   mongoInsertBatch?: number | undefined;
   logger?: Pick<Logger, 'warn' | 'info'> | undefined;
 }

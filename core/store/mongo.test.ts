@@ -50,10 +50,17 @@ if (!url) {
   // The same-job race tests run here too: on a server whose updates are not atomic (FerretDB
   // v1, issue #3040) they used to be skipped; its status changes now go through version
   // claims (version-claims.ts), and the races must come out as on MongoDB.
+  // With group commit (the default: creates of one turn share an insert command, and every
+  // create still behaves as if it were alone), and with one insert per job.
   describeJobStoreContract('mongodb', async () => {
     const dbName = `${runId}_${dbNames.length}`;
     dbNames.push(dbName);
     return createMongoJobStore({ url, dbName });
+  });
+  describeJobStoreContract('mongodb, one insert per job', async () => {
+    const dbName = `${runId}_${dbNames.length}`;
+    dbNames.push(dbName);
+    return createMongoJobStore({ url, dbName, insertBatchMax: 1 });
   });
 
   // Issue 10 (fault suite): on FerretDB v1 two entries of one job (a reclaimed one and the

@@ -67,11 +67,10 @@ export interface MongoJobStoreOptions {
   writeConcern?: MongoWriteConcern;
   /**
    * Most new jobs one insert command carries (group commit); a turn with more sends several.
-   * Default 1: one insert per job. Group commit is opt-in (VF_MONGODB_INSERT_BATCH) because a
-   * command abandoned at its deadline still runs on the server and may land late; the api has
-   * answered 503 for every job in it, and those jobs wait for the sweeper. With 100 per command,
-   * the chart e2e on the FerretDB dev store (one SQLite writer, near 100 % CPU) stranded enough
-   * jobs that a 500-job run did not finish in 10 min. Enable it where the server keeps up.
+   * Default 100 (DEFAULT_INSERT_BATCH); 1 = one insert per job. A command abandoned at its
+   * deadline may still run on the server: the api has answered 503 for every job in it, and a
+   * job that lands anyway is pending without a queue entry until the sweeper queues it (its
+   * pending timeout) — never stranded, and run once (e2e/faults/store-outage, api-crash).
    */
   insertBatchMax?: number;
   /**
@@ -85,6 +84,9 @@ export interface MongoJobStoreOptions {
 }
 
 export type MongoWriteConcern = 'majority' | number;
+
+/** Group commit's default batch: most new jobs per insert command (VF_MONGODB_INSERT_BATCH). */
+export const DEFAULT_INSERT_BATCH = 100;
 
 const UNFINISHED: JobStatus[] = ['pending', 'processing'];
 /** The attempt fence of JobStore's writes: only while `attempts` still equals the caller's. */
@@ -237,7 +239,7 @@ export async function createMongoJobStore(opts: MongoJobStoreOptions): Promise<J
       await claims.createIndex({ at: 1 }, { name: 'at' }); // retention
       versioned = { update: versionedUpdate(claims, { timeoutMs, staleAfterMs: CLAIM_STALE_FACTOR * timeoutMs }), claims };
     }
-    const maxItems = opts.insertBatchMax ?? 1;
+    const maxItems = opts.insertBatchMax ?? DEFAULT_INSERT_BATCH;
     const batching = { maxItems, maxInFlight: opts.insertsInFlight ?? (maxItems > 1 ? 2 : Infinity) };
     const store = new MongoJobStore(client, db.collection<JobDoc>('jobs'), timeoutMs, batching, versioned);
     await ensureIndexes(store.jobs, opts);

@@ -34,6 +34,16 @@ export async function settlementProblems(store: JobStore, ids: string[], workers
   return problems;
 }
 
+/** The request_ids of every job of `vendor` in the store, accepted or not (listJobs, page by page). */
+export async function storedIds(store: JobStore, vendor: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (;;) {
+    const page = await store.listJobs({ vendor, limit: 500, ...(ids.length > 0 ? { afterRequestId: ids[ids.length - 1]! } : {}) });
+    ids.push(...page.map((j) => j.request_id));
+    if (page.length < 500) return ids;
+  }
+}
+
 /** Every job of `ids` is finished (complete or failed). */
 export async function allFinished(store: JobStore, ids: string[]): Promise<boolean> {
   for (const id of ids) {
