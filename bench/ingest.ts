@@ -18,7 +18,7 @@ import { vendorSpecSchema } from '../core/vendorpool.js';
 import { freePort } from '../testing/ports.js';
 import { startProgram } from '../testing/programs.js';
 import { insertManyCeiling } from './mongo-ceiling.js';
-import { BENCH_PAYLOAD, ferretDbBinary, postJobsLoad, ratio, round, withPeakRss } from './support.js';
+import { BENCH_PAYLOAD, ferretDbBinary, postJobsLoad, ratio, round, withCpuShare, withPeakRss } from './support.js';
 
 /** One HTTP program under load. */
 export interface LoadFigures {
@@ -40,7 +40,12 @@ export interface IngestFigures {
   /** node:http + XADDs pipelined per turn: the physical limit. */
   limit_rps: number;
   /** Absent when no FerretDB is built. */
-  mongo?: LoadFigures & { insert_many_docs_per_s: number };
+  mongo?: LoadFigures & {
+    insert_many_docs_per_s: number;
+    /** Share of a core the store server used during the ceiling run and during the api's load. */
+    store_cpu_ceiling: number | undefined;
+    store_cpu_api: number | undefined;
+  };
 }
 
 /** Issue 14: a published Express + Mongoose + Redis Streams implementation on the same FerretDB, same machine. */
@@ -49,14 +54,15 @@ const PUBLISHED_TS_ON_FERRETDB_RPS = 618;
 const load = (url: string, seconds: number) => postJobsLoad(url, seconds, 'bench');
 
 /** Start a program from dist/, warm it up for 2 s, load it for `seconds`, stop it. */
-async function loadProgram(name: string, script: string, env: NodeJS.ProcessEnv, seconds: number): Promise<LoadFigures> {
+async function loadProgram(name: string, script: string, env: NodeJS.ProcessEnv, seconds: number, storePid?: number): Promise<LoadFigures & { store_cpu: number | undefined }> {
   const port = await freePort();
   const program = await startProgram(name, script, { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, { waitPort: port });
   try {
     const url = `http://127.0.0.1:${port}/jobs`;
     await load(url, 2);
-    const { result: r, peakRssMiB } = await withPeakRss(program.child.pid, load(url, seconds));
-    return { rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts, peak_rss_mib: peakRssMiB };
+    const { result: loaded, cpuShare } = await withCpuShare(storePid, withPeakRss(program.child.pid, load(url, seconds)));
+    const { result: r, peakRssMiB } = loaded;
+    return { rps: r.requests.average, p50_ms: r.latency.p50, p99_ms: r.latency.p99, errors: r.errors + r.non2xx + r.timeouts, peak_rss_mib: peakRssMiB, store_cpu: cpuShare };
   } finally {
     await program.stop();
   }
@@ -71,9 +77,9 @@ async function benchMongo(redisUrl: string, seconds: number): Promise<IngestFigu
   }
   const server = await startStoreServer(binary, 'vf_bench_api');
   try {
-    const ceiling = await insertManyCeiling(server.url, 'vf_bench_ceiling', BENCH_PAYLOAD, seconds);
-    const api = await loadProgram('api (MongoDB)', 'dist/api/main.js', { REDIS_URL: redisUrl, MONGODB_URL: server.url }, seconds);
-    return { ...api, insert_many_docs_per_s: ceiling.docs_per_s };
+    const ceiling = await insertManyCeiling(server.url, 'vf_bench_ceiling', BENCH_PAYLOAD, seconds, server.pid);
+    const { store_cpu, ...api } = await loadProgram('api (MongoDB)', 'dist/api/main.js', { REDIS_URL: redisUrl, MONGODB_URL: server.url }, seconds, server.pid);
+    return { ...api, insert_many_docs_per_s: ceiling.docs_per_s, store_cpu_ceiling: ceiling.server_cpu_share, store_cpu_api: store_cpu };
   } finally {
     await server.close();
   }
@@ -109,6 +115,16 @@ function printTable(limit: LoadFigures, express: LoadFigures, sqlite: LoadFigure
     );
   }
   console.table(rows);
+  // The store server shares the two cores with the load generator, the api and Redis during the
+  // api's run, not during the ceiling's: its CPU share says how much of the gap is that.
+  if (mongo?.store_cpu_ceiling && mongo.store_cpu_api) {
+    const perCpu = (rate: number, share: number) => round(rate / share);
+    console.log(
+      `MongoDB wire: FerretDB used ${round(mongo.store_cpu_ceiling * 100)} % of a core for the ceiling, ${round(mongo.store_cpu_api * 100)} % under the api's load; ` +
+        `jobs per FerretDB CPU-second: ceiling ${perCpu(mongo.insert_many_docs_per_s, mongo.store_cpu_ceiling)}, api ${perCpu(mongo.rps, mongo.store_cpu_api)} ` +
+        `(${ratio(mongo.rps / mongo.store_cpu_api, mongo.insert_many_docs_per_s / mongo.store_cpu_ceiling)})`,
+    );
+  }
 }
 
 export async function benchIngest(redisUrl: string, seconds: number): Promise<IngestFigures> {

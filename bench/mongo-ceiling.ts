@@ -8,12 +8,13 @@
 import { MongoClient } from 'mongodb';
 import { newRequestId } from '../api/request-id.js';
 import { createMongoJobStore } from '../core/store/index.js';
+import { withCpuShare } from './support.js';
 
 const BATCH = 100;
 /** insertMany loops at once: enough to keep the server busy while a batch is on the wire. */
 const WRITERS = 2;
 
-export async function insertManyCeiling(url: string, dbName: string, payload: unknown, seconds: number): Promise<{ docs_per_s: number }> {
+export async function insertManyCeiling(url: string, dbName: string, payload: unknown, seconds: number, serverPid?: number): Promise<{ docs_per_s: number; server_cpu_share: number | undefined }> {
   // The store's own start-up creates the indexes: the ceiling pays for the same ones.
   await (await createMongoJobStore({ url, dbName })).close();
   const client = new MongoClient(url, { writeConcern: { w: 'majority' } });
@@ -39,7 +40,8 @@ export async function insertManyCeiling(url: string, dbName: string, payload: un
       return written / ((performance.now() - started) / 1000);
     };
     await run(2000); // warm-up, as the HTTP loads get
-    return { docs_per_s: await run(seconds * 1000) };
+    const { result, cpuShare } = await withCpuShare(serverPid, run(seconds * 1000));
+    return { docs_per_s: result, server_cpu_share: cpuShare };
   } finally {
     await client.close();
   }

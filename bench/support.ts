@@ -37,6 +37,22 @@ async function rssMiB(pid: number): Promise<number | undefined> {
   return kb ? Number(kb) / 1024 : undefined;
 }
 
+/**
+ * Share of one core a process used while `work` ran (Linux /proc: user + system time, in the
+ * kernel's 100 ticks per second), or undefined without a pid.
+ */
+export async function withCpuShare<T>(pid: number | undefined, work: Promise<T>): Promise<{ result: T; cpuShare: number | undefined }> {
+  const ticks = async () => {
+    const stat = pid === undefined ? undefined : await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    const fields = stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields ? Number(fields[11]) + Number(fields[12]) : undefined;
+  };
+  const [before, started] = [await ticks(), performance.now()];
+  const result = await work;
+  const [after, seconds] = [await ticks(), (performance.now() - started) / 1000];
+  return { result, cpuShare: before === undefined || after === undefined ? undefined : (after - before) / 100 / seconds };
+}
+
 /** Runs `work` while sampling the process' resident memory twice a second; its result and the peak. */
 export async function withPeakRss<T>(pid: number | undefined, work: Promise<T>): Promise<{ result: T; peakRssMiB: number | undefined }> {
   let peak: number | undefined;

@@ -17,6 +17,8 @@ export function ferretBinary(): string | undefined {
 export interface StoreServer {
   /** mongodb://127.0.0.1:<port>/<db> — the same across restarts. */
   url: string;
+  /** The server's process id while it runs (benchmarks read its CPU time). */
+  readonly pid: number | undefined;
   /** SIGSTOP: the process stays, its sockets stay open, nothing is answered (a hung server). */
   freeze(): void;
   /** SIGCONT after freeze(). */
@@ -36,6 +38,9 @@ export async function startStoreServer(binary: string, db: string): Promise<Stor
   const alive = () => child !== undefined && child.exitCode === null && child.signalCode === null;
   const s: StoreServer = {
     url: `mongodb://127.0.0.1:${port}/${db}`,
+    get pid() {
+      return alive() ? child!.pid : undefined;
+    },
     freeze: () => void child?.kill('SIGSTOP'),
     thaw: () => void child?.kill('SIGCONT'),
     async kill() {
