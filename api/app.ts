@@ -98,10 +98,6 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ready' });
   });
 
-  app.use(webhookRouter(deps, metrics));
-  // Public: whoever reads a problem must be able to follow its `type` link without a key.
-  app.use(problemTypesRouter());
-
   // Client routes.
   const guards: RequestHandler[] = [];
   const limit =
@@ -114,10 +110,17 @@ export function createApp(deps: ApiDeps): Express {
     res.type('application/json').send(openApiJson);
   });
   if (guards.length > 0) app.use('/jobs', ...guards);
+  // POST /jobs first: each request enters every router mounted before its own, and this one
+  // carries the ingest load. The routers' paths do not overlap, so their order is otherwise free.
+  app.use(jobsRouter(deps, metrics));
   app.use(batchRouter(deps, metrics));
   app.use(listRouter(deps));
-  app.use(jobsRouter(deps, metrics));
   app.use(cancelRouter(deps, metrics));
+
+  // Vendors' webhooks (signed, not API-keyed).
+  app.use(webhookRouter(deps, metrics));
+  // Public: whoever reads a problem must be able to follow its `type` link without a key.
+  app.use(problemTypesRouter());
 
   // Operator routes: admin keys only (403 to a client key, 401 without a key, 403 when no
   // admin key is configured).

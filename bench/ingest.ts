@@ -17,6 +17,7 @@ import { VendorRegistry } from '../core/registry.js';
 import { vendorSpecSchema } from '../core/vendorpool.js';
 import { freePort } from '../testing/ports.js';
 import { startProgram } from '../testing/programs.js';
+import { startRedis } from '../testing/redis-server.js';
 import { insertManyCeiling } from './mongo-ceiling.js';
 import { BENCH_PAYLOAD, ferretDbBinary, postJobsLoad, ratio, round, withCpuShare, withPeakRss } from './support.js';
 
@@ -152,5 +153,17 @@ export async function benchIngest(redisUrl: string, seconds: number): Promise<In
   } finally {
     redis.disconnect();
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// Run alone (`npm run bench:ingest`): a private Redis, then the table.
+if (process.argv[1]?.endsWith(path.join('bench', 'ingest.js'))) {
+  const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+  const redis = await startRedis();
+  try {
+    console.log(`ingest: 200 connections, ${seconds} s each: the physical limit, Express + XADD, the api on SQLite, then on the MongoDB wire beside raw insertMany…`);
+    await benchIngest(redis.url, seconds);
+  } finally {
+    await redis.stop();
   }
 }
