@@ -71,8 +71,16 @@ test('a job waiting for quota is never sent once cancelled, and its slot goes to
   const [first] = ids.filter((id) => callsOf(mock, id) > 0);
   const waiting = ids.filter((id) => id !== first);
   expect(waiting).toHaveLength(2);
-  // Both are started (processing, attempts 1) and inside the quota wait, not yet sent.
-  for (const id of waiting) expect(await env.services.store.get(id)).toMatchObject({ status: 'processing', attempts: 1 });
+  // Both get started (processing, attempts 1) and sit in the quota wait, not sent. (The first
+  // call can come before the worker has read the third entry: wait for the start, don't assume it.)
+  await waitFor('both others started', async () => {
+    for (const id of waiting) if ((await env.services.store.get(id))?.status !== 'processing') return false;
+    return true;
+  });
+  for (const id of waiting) {
+    expect(await env.services.store.get(id)).toMatchObject({ status: 'processing', attempts: 1 });
+    expect(callsOf(mock, id)).toBe(0);
+  }
   expect(await cancel(waiting[1]!)).toBe(200);
   await waitFor('the other waiting job to be sent', () => callsOf(mock, waiting[0]!) === 1, 5000);
   await waitFor('both uncancelled jobs complete', async () => (await statusOf(first!)) === 'complete' && (await statusOf(waiting[0]!)) === 'complete');

@@ -42,7 +42,10 @@ d('resilient informer (real kube-apiserver)', () => {
       await informer.start();
       expect(informer.synced()).toBe(true);
       expect(failuresLeft).toBe(0);
-      expect(await metrics.registry.metrics()).toContain('vendorfetch_controller_informer_restarts_total{informer="vendorpools"} 2');
+      // One restart per injected failure at least; a loaded API server can end a fresh watch
+      // too (seen once in CI: 3), and that restart is counted as well.
+      const restarts = /vendorfetch_controller_informer_restarts_total\{informer="vendorpools"\} (\d+)/.exec(await metrics.registry.metrics())?.[1];
+      expect(Number(restarts)).toBeGreaterThanOrEqual(2);
       await createPool(env!.kube, ns, 'watched', { vendors: [vendor('watched-vendor')] });
       await until('the add event', () => events.includes('add:watched'), 10_000);
       expect(informer.list().map((p) => p.metadata.name)).toEqual(['watched']);
