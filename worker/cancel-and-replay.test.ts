@@ -207,7 +207,8 @@ describe('dead-letter replay, run by the worker', () => {
     const id = await submit(vendor);
     await waitFor('the job to die', async () => (await statusOf(id)) === 'failed');
     expect(await env.services.store.get(id)).toMatchObject({ attempts: 2, error: expect.stringMatching(/^vendor_error/) });
-    expect(await counterValue(metrics.deadLettered)).toBe(1);
+    // The worker counts a dead letter right after its store write: the poll can see the store first.
+    await waitFor('the dead letter to be counted', async () => (await counterValue(metrics.deadLettered)) === 1, 5000);
 
     const listed = (await (await fetch(`${env.api.base}/vendors/${vendor}/dead-letters`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } })).json()) as {
       dead_letters: Array<{ request_id: string; reason: string; attempts: number }>;
